@@ -1,0 +1,59 @@
+"""rolesession: self-refreshing ``boto3.Session`` objects from AWS STS role assumption.
+
+>>> import rolesession
+>>> s = rolesession.assume_role("arn:aws:iam::123456789012:role/Auditor")
+>>> s.client("s3").list_buckets()  # credentials fetched now, refreshed forever
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .assume import (
+    assume_role,
+    assume_role_with_saml,
+    assume_role_with_web_identity,
+    chain,
+    role_arn,
+)
+from .cache import MemoryCache, default_cache
+from .errors import (
+    AssumeRoleError,
+    CredentialRefreshError,
+    InvalidParameterError,
+    RoleSessionError,
+    SourceCredentialsError,
+    TokenError,
+)
+from .policy import Policy
+from .redaction import protect_botocore_loggers as _protect
+from .refresh import RefreshPolicy
+from .session import RoleSession
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AssumeRoleError",
+    "CredentialRefreshError",
+    "InvalidParameterError",
+    "MemoryCache",
+    "Policy",
+    "RefreshPolicy",
+    "RoleSession",
+    "RoleSessionError",
+    "SourceCredentialsError",
+    "TokenError",
+    "assume_role",
+    "assume_role_with_saml",
+    "assume_role_with_web_identity",
+    "chain",
+    "default_cache",
+    "role_arn",
+]
+
+_protect()
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use to keep ``import rolesession`` light.
+    raise AttributeError(f"module 'rolesession' has no attribute {name!r}")

@@ -1,0 +1,112 @@
+"""``RoleCredentials``: one set of temporary credentials and where they came from.
+
+This is the unit the refresh engine holds and the caches store. Its
+``to_entry()`` form is the STS response (``Credentials`` and
+``AssumedRoleUser``) plus the receipt time, as the AWS CLI cache stores it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENTRY_VERSION = 1
+
+
+def to_epoch(value: _dt.datetime | str) -> float:
+    """Epoch seconds of an aware datetime or an ISO-8601 string."""
+    if isinstance(value, str):
+        value = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value.timestamp()
+
+
+def to_datetime(epoch: float) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
+
+
+def to_iso(epoch: float) -> str:
+    """``2026-11-22T10:00:00Z``: the form AWS SDKs parse in every consumer."""
+    return to_datetime(epoch).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class RoleCredentials:
+    """Temporary credentials with their expiry, receipt time and identity."""
+
+    access_key: str
+    secret_key: str
+    token: str
+    expiration: float  # epoch seconds
+    received: float  # epoch seconds; lifetime = expiration - received
+    arn: str = ""  # of the assumed-role user
+    user_id: str = ""  # AssumedRoleId
+    source_identity: str | None = None
+
+    @property
+    def account(self) -> str:
+        parts = self.arn.split(":")
+        return parts[4] if len(parts) > 5 else ""
+
+    @property
+    def lifetime(self) -> float:
+        return self.expiration - self.received
+
+    def __repr__(self) -> str:
+        return (
+            f"RoleCredentials(access_key={self.access_key!r}, arn={self.arn!r}, "
+            f"expiration={to_iso(self.expiration)!r})"
+        )
+
+    @classmethod
+    def from_response(cls, response: Mapping[str, Any], received: float) -> RoleCredentials:
+        """Build from an STS ``AssumeRole*`` response (parsed by botocore)."""
+        creds = response["Credentials"]
+        user = response.get("AssumedRoleUser") or {}
+        return cls(
+            access_key=creds["AccessKeyId"],
+            secret_key=creds["SecretAccessKey"],
+            token=creds["SessionToken"],
+            expiration=to_epoch(creds["Expiration"]),
+            received=received,
+            arn=user.get("Arn", ""),
+            user_id=user.get("AssumedRoleId", ""),
+            source_identity=response.get("SourceIdentity"),
+        )
+
+    def to_entry(self) -> dict[str, Any]:
+        """The JSON-serialisable cache entry."""
+        entry: dict[str, Any] = {
+            "Version": ENTRY_VERSION,
+            "Credentials": {
+                "AccessKeyId": self.access_key,
+                "SecretAccessKey": self.secret_key,
+                "SessionToken": self.token,
+                "Expiration": to_iso(self.expiration),
+            },
+            "AssumedRoleUser": {"Arn": self.arn, "AssumedRoleId": self.user_id},
+            "ReceivedAt": self.received,
+        }
+        if self.source_identity:
+            entry["SourceIdentity"] = self.source_identity
+        return entry
+
+    @classmethod
+    def from_entry(cls, entry: object) -> RoleCredentials | None:
+        """Parse a cache entry; ``None`` for anything corrupt or foreign."""
+        try:
+            if not isinstance(entry, Mapping) or entry.get("Version") != ENTRY_VERSION:
+                return None
+            received = entry["ReceivedAt"]
+            if isinstance(received, bool) or not isinstance(received, (int, float)):
+                return None
+            creds = cls.from_response(entry, float(received))
+            fields = (creds.access_key, creds.secret_key, creds.token, creds.arn, creds.user_id)
+            if not all(isinstance(f, str) for f in fields) or creds.expiration <= creds.received:
+                return None
+            return creds
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None

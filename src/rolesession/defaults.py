@@ -1,0 +1,131 @@
+"""Defaults that come from the environment: session name, region, source."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import hashlib
+import os
+import re
+import socket
+import threading
+from typing import Any
+
+import botocore.session
+
+from . import _botocore
+
+PARTITION_REGIONS = {
+    "aws": "us-east-1",
+    "aws-cn": "cn-north-1",
+    "aws-us-gov": "us-gov-west-1",
+    "aws-iso": "us-iso-east-1",
+    "aws-iso-b": "us-isob-east-1",
+    "aws-iso-e": "eu-isoe-west-1",
+    "aws-iso-f": "us-isof-south-1",
+    "aws-eusc": "eusc-de-east-1",
+}
+
+_INVALID = re.compile(r"[^A-Za-z0-9_+=,.@-]")
+
+
+@functools.lru_cache(maxsize=1)
+def _user_at_host() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in containers without a passwd entry
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    return f"{user}@{socket.gethostname()}"
+
+
+def sanitize_session_name(raw: str) -> str:
+    """Make any string a valid ``RoleSessionName`` (2-64 of ``[\\w+=,.@-]``)."""
+    name = _INVALID.sub("-", raw)[:64]
+    return name if len(name) >= 2 else (name + "--")[:2]
+
+
+def default_session_name() -> str:
+    """``AWS_ROLE_SESSION_NAME``; else the Lambda function name; else ``user@host``."""
+    raw = (
+        os.environ.get("AWS_ROLE_SESSION_NAME")
+        or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        or _user_at_host()
+    )
+    return sanitize_session_name(raw)
+
+
+# Variables that decide who the default credential chain is and where it is.
+_CHAIN_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_EC2_METADATA_DISABLED",
+)
+_sources: dict[str, botocore.session.Session] = {}
+_sources_lock = threading.Lock()
+
+
+def environment_fingerprint() -> str:
+    """Changes whenever the environment names another default caller."""
+    digest = hashlib.sha256()
+    for name in _CHAIN_VARIABLES:
+        digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
+    return digest.hexdigest()
+
+
+def default_source() -> botocore.session.Session:
+    """A shared botocore session for the default credential chain.
+
+    One per distinct environment, so credentials are resolved once per
+    process rather than once per assumed role, and a test (or a program) that
+    changes its credential variables gets a fresh chain.
+    """
+    fingerprint = environment_fingerprint()
+    session = _sources.get(fingerprint)
+    if session is None:
+        with _sources_lock:
+            session = _sources.get(fingerprint)
+            if session is None:
+                session = _botocore.new_session()
+                _sources[fingerprint] = session
+    return session
+
+
+def region_of(session: Any) -> str | None:
+    """The region a boto3 or botocore session is configured for."""
+    region = getattr(session, "region_name", None)
+    if region is None and hasattr(session, "get_config_variable"):
+        try:
+            region = session.get_config_variable("region")
+        except Exception:  # e.g. a profile named in the environment is missing
+            region = None
+    return region if isinstance(region, str) and region else None
+
+
+def resolve_region(explicit: str | None, source: Any, partition: str) -> str:
+    """Explicit region; else the source's (or the environment's); else the partition's."""
+    if explicit:
+        return explicit
+    region = region_of(source if source is not None else default_source())
+    return region or PARTITION_REGIONS.get(partition, "us-east-1")
+
+
+def reset_after_fork() -> None:
+    global _sources_lock
+    _sources_lock = threading.Lock()
+    _sources.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=reset_after_fork)

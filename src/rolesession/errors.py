@@ -1,0 +1,85 @@
+"""The exceptions rolesession raises.
+
+Every class here is importable from :mod:`rolesession`, derives from
+:class:`RoleSessionError`, and survives ``pickle`` (so errors can cross a
+process pool in :func:`rolesession.fan_out`). Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AssumeRoleError",
+    "CredentialRefreshError",
+    "InvalidParameterError",
+    "RoleSessionError",
+    "SourceCredentialsError",
+    "TokenError",
+]
+
+
+class RoleSessionError(Exception):
+    """Base class of every exception raised by rolesession."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle as ``cls(*args)``; keyword-only state would be
+        # lost, so every subclass keeps its constructor arguments in
+        # ``_init_kwargs`` and is rebuilt from them.
+        return (_rebuild, (type(self), self.args, getattr(self, "_init_kwargs", {})))
+
+
+def _rebuild(cls: type[RoleSessionError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return cls(*args, **kwargs)
+
+
+class InvalidParameterError(RoleSessionError, ValueError):
+    """A parameter was rejected before any call to STS.
+
+    ``parameter`` names the keyword argument (for :func:`rolesession.chain`
+    hops, ``steps[i].<name>``).
+    """
+
+    def __init__(self, message: str, *, parameter: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self._init_kwargs = {"parameter": parameter}
+
+
+class CredentialRefreshError(RoleSessionError):
+    """No valid credentials are held and new ones could not be obtained."""
+
+    def __init__(self, message: str, *, role_arn: str | None = None) -> None:
+        super().__init__(message)
+        self.role_arn = role_arn
+        self._init_kwargs: dict[str, Any] = {"role_arn": role_arn}
+
+
+class AssumeRoleError(CredentialRefreshError):
+    """STS refused the request or could not be reached.
+
+    ``code`` is the STS error code (``AccessDenied``,
+    ``RegionDisabledException`` ...) or, for connection errors and timeouts,
+    the botocore exception's class name. The botocore exception is chained as
+    ``__cause__``.
+    """
+
+    def __init__(
+        self, message: str, *, role_arn: str | None = None, code: str = "Unknown"
+    ) -> None:
+        super().__init__(message, role_arn=role_arn)
+        self.code = code
+        self._init_kwargs = {"role_arn": role_arn, "code": code}
+
+
+class TokenError(CredentialRefreshError):
+    """A token, SAML assertion or MFA code could not be had.
+
+    Raised when a provider callable fails or returns something unusable, when
+    a token file cannot be read, and when a static (one-shot) MFA code or SAML
+    assertion would have to be sent a second time.
+    """
+
+
+class SourceCredentialsError(CredentialRefreshError):
+    """The source session has no credentials to call STS with."""

@@ -1,0 +1,70 @@
+"""Keep secrets out of botocore's log records.
+
+At DEBUG, botocore logs request parameters, headers (``X-Amz-Security-Token``),
+canonical requests and raw STS response bodies. A filter on the ``botocore``
+logger would not see records logged by ``botocore.endpoint`` and friends
+(filters do not propagate), so one filter is attached to every ``botocore``
+logger. It rewrites a record only when the rendered message holds a secret,
+replacing the value with ``***`` and leaving everything else as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+__all__ = ["protect_botocore_loggers", "redact"]
+
+SECRET_NAMES = (
+    "SecretAccessKey",
+    "SessionToken",
+    "X-Amz-Security-Token",
+    "WebIdentityToken",
+    "SAMLAssertion",
+    "TokenCode",
+)
+_NAMES = "|".join(re.escape(n) for n in SECRET_NAMES)
+_PATTERNS = (
+    # 'Name': 'value'  "Name": "value"  'Name': b'value'
+    re.compile(rf"""(?i)(['"]?(?:{_NAMES})['"]?\s*[:=]\s*b?)(['"])(.*?)(?<!\\)\2"""),
+    # <Name>value</Name>
+    re.compile(rf"(?i)(<(?:{_NAMES})>)([^<]*)(</)"),
+    # name:value (canonical requests), Name=value (query strings, form bodies)
+    re.compile(rf"(?i)((?<![\w-])(?:{_NAMES})[:=])(?!\s*b?['\"])([^\s&'\",}}]+)"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every secret-named field replaced by ``***``."""
+    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(2)}", text)
+    text = _PATTERNS[1].sub(r"\1***\3", text)
+    return _PATTERNS[2].sub(r"\1***", text)
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's business, not ours
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+_FILTER = _RedactingFilter()
+
+
+def protect_botocore_loggers() -> None:
+    """Attach the filter to every ``botocore`` logger that exists now.
+
+    Called at import and whenever an STS client is made (client creation
+    imports the modules, and so creates the loggers, that log requests).
+    """
+    manager = logging.Logger.manager
+    for name in [n for n in list(manager.loggerDict) if n == "botocore" or n.startswith("botocore.")]:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

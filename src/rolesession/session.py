@@ -1,0 +1,150 @@
+"""``RoleSession``: a real ``boto3.Session`` whose credentials refresh themselves."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from typing import Any
+
+import boto3
+
+from . import _botocore
+from .credentials import to_datetime, to_iso
+from .provider import RoleProvider
+from .refresh import RefreshingCredentials, RefreshPolicy
+from .validation import check_packed_size, check_policy, check_policy_arns
+
+__all__ = ["RoleSession"]
+
+
+class _Resolver:
+    """botocore's credential-resolver interface, handing out our credentials."""
+
+    def __init__(self, credentials: RefreshingCredentials) -> None:
+        self._credentials = credentials
+
+    def load_credentials(self) -> RefreshingCredentials:
+        return self._credentials
+
+
+class RoleSession(boto3.Session):
+    """A ``boto3.Session`` for an assumed role, refreshing its own credentials.
+
+    Made by :func:`rolesession.assume_role` and its siblings, never directly.
+    Every client and resource made from it signs with credentials that are
+    refreshed ahead of expiry. Safe to share between threads, ``client()`` and
+    ``resource()`` included.
+    """
+
+    def __init__(self, provider: RoleProvider, refresh: RefreshPolicy | None = None) -> None:
+        self._provider = provider
+        self._refresh_policy = refresh
+        self._credentials = RefreshingCredentials(provider, refresh)
+        self._make_lock = threading.Lock()
+        botocore_session = _botocore.new_session()
+        botocore_session.register_component("credential_provider", _Resolver(self._credentials))
+        super().__init__(botocore_session=botocore_session, region_name=provider.request.region)
+
+    # -- identity --------------------------------------------------------------
+
+    @property
+    def role_arn(self) -> str:
+        """The ARN of the role this session assumes."""
+        return self._provider.role_arn
+
+    @property
+    def parent(self) -> boto3.Session | None:
+        """The source session credentials are assumed from (``None``: default chain)."""
+        source = self._provider.source
+        return source if isinstance(source, boto3.Session) else None
+
+    def identity(self) -> dict[str, str]:
+        """``Arn``, ``Account`` and ``UserId`` of the assumed role, from STS's answer."""
+        creds = self._credentials.current()
+        return {"Arn": creds.arn, "Account": creds.account, "UserId": creds.user_id}
+
+    @property
+    def expiration(self) -> _dt.datetime:
+        """When the credentials now held expire (tz-aware UTC)."""
+        return to_datetime(self._credentials.current().expiration)
+
+    # -- credentials -----------------------------------------------------------
+
+    def get_credentials(self) -> RefreshingCredentials:
+        """The botocore-compatible credentials every client signs with."""
+        return self._credentials
+
+    def refresh(self) -> None:
+        """Call STS now, whatever the refresh windows and backoff; raise if it fails."""
+        self._credentials.refresh()
+
+    def invalidate(self) -> None:
+        """Drop the held credentials and their cache entry; the next read fetches anew."""
+        self._credentials.invalidate()
+
+    def environ(self) -> dict[str, str]:
+        """Environment variables handing these credentials to a child process."""
+        creds = self._credentials.current()
+        region = self.region_name or ""
+        return {
+            "AWS_ACCESS_KEY_ID": creds.access_key,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+            "AWS_SESSION_TOKEN": creds.token,
+            "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiration),
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+        }
+
+    def credential_process(self) -> dict[str, Any]:
+        """The ``credential_process`` Version 1 document for ``~/.aws/config``."""
+        creds = self._credentials.current()
+        return {
+            "Version": 1,
+            "AccessKeyId": creds.access_key,
+            "SecretAccessKey": creds.secret_key,
+            "SessionToken": creds.token,
+            "Expiration": to_iso(creds.expiration),
+        }
+
+    # -- more sessions ---------------------------------------------------------
+
+    def assume_role(self, role_arn: str, **kwargs: Any) -> RoleSession:
+        """Chain one hop: assume ``role_arn`` from this session's credentials.
+
+        Takes the keywords of :func:`rolesession.assume_role`.
+        """
+        from .assume import assume_role
+
+        return assume_role(role_arn, source=self, **kwargs)
+
+    def scoped(
+        self, *, policy: Any = None, policy_arns: list[str] | None = None
+    ) -> RoleSession:
+        """The same role, re-assumed from the same source with exactly these session policies.
+
+        The given policies replace this session's (a session policy can only
+        narrow what the role allows). A static SAML assertion or MFA code that
+        was already used cannot serve the new session: it raises
+        :class:`~rolesession.TokenError` when it first needs credentials.
+        """
+        compact = check_policy(policy, "policy")
+        arns = check_policy_arns(policy_arns, "policy_arns")
+        check_packed_size(compact, arns, "policy")
+        return RoleSession(self._provider.with_policies(compact, arns), self._refresh_policy)
+
+    # -- thread-safe factories -------------------------------------------------
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        """``boto3.Session.client``, safe to call from many threads at once."""
+        with self._make_lock:
+            return super().client(*args, **kwargs)
+
+    def resource(self, *args: Any, **kwargs: Any) -> Any:
+        """``boto3.Session.resource``, safe to call from many threads at once."""
+        with self._make_lock:
+            return super().resource(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"RoleSession(role_arn={self.role_arn!r}, region_name={self.region_name!r})"
+
+    __str__ = __repr__

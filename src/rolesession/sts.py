@@ -1,0 +1,245 @@
+"""The STS operations: clients, calls, and AWS errors turned into ours.
+
+Clients are shared: one per (signing credentials, region, endpoint, config),
+so a thousand sessions assumed from one source use one STS client.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import botocore.config
+from botocore import UNSIGNED
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from . import _botocore
+from .credentials import RoleCredentials, to_iso
+from .errors import AssumeRoleError, SourceCredentialsError
+from .redaction import protect_botocore_loggers
+
+logger = logging.getLogger("rolesession")
+
+ASSUME_ROLE = "AssumeRole"
+WEB_IDENTITY = "AssumeRoleWithWebIdentity"
+SAML = "AssumeRoleWithSAML"
+_METHODS = {
+    ASSUME_ROLE: "assume_role",
+    WEB_IDENTITY: "assume_role_with_web_identity",
+    SAML: "assume_role_with_saml",
+}
+
+#: The library's STS client defaults: a dead STS must not block a reader for
+#: a minute. A user's ``sts_config`` is merged over these.
+STS_DEFAULTS = botocore.config.Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=5,
+    user_agent_extra="rolesession",
+)
+
+_HINTS = {
+    "AccessDenied": (
+        "check that the role's trust policy allows this caller, that any ExternalId or "
+        "MFA condition is met, and that no SCP or permissions boundary denies "
+        "sts:AssumeRole"
+    ),
+    "RegionDisabledException": (
+        "STS is not activated in this region: activate it in the IAM console "
+        "(Account settings) or pass another region"
+    ),
+    "ExpiredToken": "the source credentials have expired; refresh them and try again",
+    "ExpiredTokenException": "the token has expired; supply a fresh one",
+    "MalformedPolicyDocument": "the session policy is not a valid IAM policy",
+    "PackedPolicyTooLarge": "the session policy or session tags are too large once packed",
+}
+_WEB_IDENTITY_HINT = (
+    "check the IAM OIDC identity provider for this token's issuer: its audience "
+    "(client ID) must match the token's 'aud', its thumbprint must match the issuer's "
+    "certificate, and the role's trust policy must allow this subject"
+)
+_SAML_HINT = (
+    "check that the assertion's https://aws.amazon.com/SAML/Attributes/Role attribute "
+    "names this role and principal_arn (the IAM SAML provider), and that the provider's "
+    "metadata matches the IdP"
+)
+_IDP_CODES = {"AccessDenied", "InvalidIdentityToken", "IDPRejectedClaim", "IDPCommunicationError"}
+
+
+def merged_config(user: botocore.config.Config | None, *, unsigned: bool = False) -> botocore.config.Config:
+    config = STS_DEFAULTS if user is None else STS_DEFAULTS.merge(user)
+    if unsigned:
+        config = config.merge(botocore.config.Config(signature_version=UNSIGNED))
+    return config
+
+
+class _GivenCredentials:
+    """A credential resolver handing botocore one existing credentials object."""
+
+    def __init__(self, credentials: Any) -> None:
+        self._credentials = credentials
+
+    def load_credentials(self) -> Any:
+        return self._credentials
+
+
+_client_lock = threading.Lock()
+_signed_clients: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_unsigned_clients: dict[tuple[Any, ...], Any] = {}
+
+
+def client_for(
+    credentials: Any,
+    region: str,
+    endpoint_url: str | None,
+    config: botocore.config.Config | None,
+) -> Any:
+    """A shared STS client signing with ``credentials`` (``None``: unsigned).
+
+    Clients are thread-safe once built; building one is not, hence the lock.
+    """
+    key = (region, endpoint_url, config)
+    table = _unsigned_clients if credentials is None else _signed_clients.setdefault(
+        credentials, {}
+    )
+    client = table.get(key)
+    if client is None:
+        with _client_lock:
+            client = table.get(key)
+            if client is None:
+                client = _new_client(credentials, region, endpoint_url, config)
+                table[key] = client
+    return client
+
+
+def _new_client(
+    credentials: Any, region: str, endpoint_url: str | None, config: botocore.config.Config | None
+) -> Any:
+    session = _botocore.new_session()
+    # STS is always called on the regional endpoint, whatever the environment.
+    session.set_config_variable("sts_regional_endpoints", "regional")
+    session.register_component("credential_provider", _GivenCredentials(credentials))
+    client = session.create_client(
+        "sts",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=merged_config(config, unsigned=credentials is None),
+    )
+    protect_botocore_loggers()
+    return client
+
+
+def call(
+    client: Any,
+    operation: str,
+    params: Mapping[str, Any],
+    role_arn: str,
+    *,
+    secrets: tuple[str, ...] = (),
+) -> RoleCredentials:
+    """Call one ``AssumeRole*`` operation and parse its credentials.
+
+    ``secrets`` are scrubbed from any AWS message that might echo them.
+    """
+    started = time.perf_counter()
+    try:
+        response = getattr(client, _METHODS[operation])(**params)
+    except ClientError as exc:
+        raise translate(exc, operation, role_arn, secrets) from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise SourceCredentialsError(
+            f"cannot assume {role_arn}: the source has no credentials to call STS with "
+            "(configure the default credential chain or pass source=)",
+            role_arn=role_arn,
+        ) from exc
+    except BotoCoreError as exc:
+        raise AssumeRoleError(
+            f"{operation} for {role_arn} failed: STS could not be reached "
+            f"({type(exc).__name__}: {_scrub(str(exc), secrets)})",
+            role_arn=role_arn,
+            code=type(exc).__name__,
+        ) from exc
+    received = time.time()
+    try:
+        creds = RoleCredentials.from_response(response, received)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AssumeRoleError(
+            f"{operation} for {role_arn} returned a response without usable credentials",
+            role_arn=role_arn,
+            code="InvalidResponse",
+        ) from exc
+    logger.info(
+        "%s %s: credentials until %s (%.0f ms)",
+        operation,
+        role_arn,
+        to_iso(creds.expiration),
+        (time.perf_counter() - started) * 1000,
+    )
+    return creds
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or "Unknown")
+
+
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message") or "")
+
+
+def translate(
+    exc: ClientError, operation: str, role_arn: str, secrets: tuple[str, ...] = ()
+) -> AssumeRoleError:
+    code = error_code(exc)
+    message = _scrub(error_message(exc), secrets)
+    hint = _HINTS.get(code)
+    if operation == WEB_IDENTITY and code in _IDP_CODES:
+        hint = _WEB_IDENTITY_HINT
+    elif operation == SAML and code in _IDP_CODES:
+        hint = _SAML_HINT
+    text = f"{operation} for {role_arn} failed: {code}"
+    if message:
+        text += f": {message}"
+    if hint:
+        text += f" (hint: {hint})"
+    return AssumeRoleError(text, role_arn=role_arn, code=code)
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def is_chaining_error(exc: BaseException) -> bool:
+    """STS's answer to a duration over 1 h for a chained role session."""
+    cause = exc.__cause__
+    return (
+        isinstance(cause, ClientError)
+        and error_code(cause) == "ValidationError"
+        and "role chaining" in error_message(cause).lower()
+    )
+
+
+def reset_after_fork() -> None:
+    # Connection pools must not be shared with the parent process.
+    global _client_lock
+    _client_lock = threading.Lock()
+    _signed_clients.clear()
+    _unsigned_clients.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=reset_after_fork)
