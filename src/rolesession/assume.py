@@ -1,8 +1,8 @@
 """The entry points: ``assume_role``, its web identity and SAML siblings, ``chain``.
 
 Each validates every parameter (raising ``InvalidParameterError`` before any
-STS call), builds an :class:`AssumeRequest`, and returns a lazily-fetching
-:class:`RoleSession` -- the same object again when the same role is asked
+STS call), builds an `AssumeRequest`, and returns a lazily-fetching
+`RoleSession` -- the same object again when the same role is asked
 for with the same parameters and source while its credentials are cached.
 """
 
@@ -181,7 +181,7 @@ def assume_role(
     cache: Any = DEFAULT,
     refresh: RefreshPolicy | None = None,
 ) -> RoleSession:
-    """Assume ``role_arn`` and return a self-refreshing :class:`RoleSession`.
+    """Assume ``role_arn`` and return a self-refreshing `RoleSession`.
 
     No STS call is made here: credentials are fetched on first use (or taken
     from the cache). ``source`` is the session whose credentials call STS
@@ -341,7 +341,7 @@ def assume_role_with_saml(
     ``principal_arn`` is the IAM SAML provider's ARN. ``assertion`` is the
     base64 SAML response, or a callable returning a fresh one. A static
     assertion is sent once: the session serves what it got until expiry,
-    then raises :class:`~rolesession.TokenError`; pass a callable to refresh.
+    then raises `rolesession.TokenError`; pass a callable to refresh.
     """
     arn = check_role_arn(role_arn, "role_arn")
     principal = check_principal_arn(principal_arn, "principal_arn")
@@ -399,7 +399,7 @@ def chain(
 ) -> RoleSession:
     """Assume a chain of roles, each hop from the previous one's credentials.
 
-    Each step is a role ARN or a dict of :func:`assume_role` keywords with
+    Each step is a role ARN or a dict of `assume_role` keywords with
     ``role_arn``. ``common`` keywords apply to every hop, except
     ``mfa_serial``/``mfa_token`` (first hop only) and ``policy``,
     ``policy_arns``, ``tags``, ``transitive_tag_keys`` (last hop only); a

@@ -8,7 +8,7 @@ optionally:
   the process. Credentials obtained with a *callable* token or assertion are
   keyed by the callable object itself and go only to non-persistent caches.
 * ``lock(key)``: a context manager making a refresh single-flight across
-  processes (the :class:`FileCache` has one).
+  processes (the `FileCache` has one).
 
 Entries are JSON-serialisable dicts (see ``RoleCredentials.to_entry``). A
 cache never raises from its methods: failing I/O is a miss.
@@ -93,7 +93,7 @@ _default_lock = threading.Lock()
 
 
 def default_cache() -> MemoryCache:
-    """The process-wide :class:`MemoryCache` used when ``cache=`` is not given."""
+    """The process-wide `MemoryCache` used when ``cache=`` is not given."""
     global _default
     if _default is None:
         with _default_lock:

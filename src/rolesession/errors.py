@@ -1,8 +1,8 @@
 """The exceptions rolesession raises.
 
-Every class here is importable from :mod:`rolesession`, derives from
-:class:`RoleSessionError`, and survives ``pickle`` (so errors can cross a
-process pool in :func:`rolesession.fan_out`). Messages never contain secrets.
+Every class here is importable from `rolesession`, derives from
+`RoleSessionError`, and survives ``pickle`` (so errors can cross a
+process pool in `rolesession.fan_out`). Messages never contain secrets.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _rebuild(cls: type[RoleSessionError], args: tuple[Any, ...], kwargs: dict[st
 class InvalidParameterError(RoleSessionError, ValueError):
     """A parameter was rejected before any call to STS.
 
-    ``parameter`` names the keyword argument (for :func:`rolesession.chain`
+    ``parameter`` names the keyword argument (for `rolesession.chain`
     hops, ``steps[i].<name>``).
     """
 

@@ -44,9 +44,9 @@ class _BuildStatement(Protocol):
 class Policy:
     """An IAM policy document made of statements.
 
-    Build with :meth:`allow` and :meth:`deny` (as class methods to start, or
+    Build with `allow` and `deny` (as class methods to start, or
     on a policy to add a statement), combine with ``+``, parse with
-    :meth:`from_json`. Instances are immutable and compare by content.
+    `from_json`. Instances are immutable and compare by content.
     """
 
     __slots__ = ("_statements",)

@@ -1,6 +1,6 @@
 """The credential refresh engine.
 
-:class:`RefreshingCredentials` holds one :class:`RoleCredentials` and decides,
+`RefreshingCredentials` holds one `RoleCredentials` and decides,
 at every read, whether to hand it out, refresh it in the background, or wait
 for a refresh. Compared with botocore's ``RefreshableCredentials``:
 
@@ -143,8 +143,8 @@ _ENGINES: weakref.WeakSet[RefreshingCredentials] = weakref.WeakSet()
 class RefreshingCredentials(Credentials):
     """botocore-compatible credentials that keep themselves fresh.
 
-    Every client of a :class:`~rolesession.RoleSession` signs with this
-    object; botocore calls :meth:`get_frozen_credentials` once per request.
+    Every client of a `rolesession.RoleSession` signs with this
+    object; botocore calls `get_frozen_credentials` once per request.
     """
 
     method = "rolesession"

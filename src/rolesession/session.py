@@ -30,7 +30,7 @@ class _Resolver:
 class RoleSession(boto3.Session):
     """A ``boto3.Session`` for an assumed role, refreshing its own credentials.
 
-    Made by :func:`rolesession.assume_role` and its siblings, never directly.
+    Made by `rolesession.assume_role` and its siblings, never directly.
     Every client and resource made from it signs with credentials that are
     refreshed ahead of expiry. Safe to share between threads, ``client()`` and
     ``resource()`` included.
@@ -111,7 +111,7 @@ class RoleSession(boto3.Session):
     def assume_role(self, role_arn: str, **kwargs: Any) -> RoleSession:
         """Chain one hop: assume ``role_arn`` from this session's credentials.
 
-        Takes the keywords of :func:`rolesession.assume_role`.
+        Takes the keywords of `rolesession.assume_role`.
         """
         from .assume import assume_role
 
@@ -125,7 +125,7 @@ class RoleSession(boto3.Session):
         The given policies replace this session's (a session policy can only
         narrow what the role allows). A static SAML assertion or MFA code that
         was already used cannot serve the new session: it raises
-        :class:`~rolesession.TokenError` when it first needs credentials.
+        `rolesession.TokenError` when it first needs credentials.
         """
         compact = check_policy(policy, "policy")
         arns = check_policy_arns(policy_arns, "policy_arns")

@@ -1,0 +1,164 @@
+"""Shared fixtures: a clean AWS environment, moto STS, a spy on STS calls, a moto server.
+
+Every test runs with fake source credentials in the environment, no AWS
+config files, a private ``XDG_CACHE_HOME``, and the library's process-wide
+state (default cache, warm-session registry, shared STS clients) emptied.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import freezegun.api
+import moto  # noqa: F401  (moto must be imported before any botocore session is made)
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from moto import mock_aws
+
+# freezegun hands the real time to code near ``threading`` frames unless this
+# is 0; the refresh engine's background thread must see the test's clock.
+freezegun.api.call_stack_inspection_limit = 0
+
+import rolesession  # noqa: E402
+from rolesession import assume, sts  # noqa: E402
+
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+THIRD_ACCOUNT = "111122223333"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/Reader"
+ROLE_B = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Hub"
+ROLE_C = f"arn:aws:iam::{THIRD_ACCOUNT}:role/Target"
+SOURCE_KEY = "AKIAIOSFODNN7EXAMPLE"
+SOURCE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def reset_library_state() -> None:
+    rolesession.default_cache().clear()
+    with assume._sessions_lock:
+        assume._sessions.clear()
+    sts._signed_clients.clear()
+    sts._unsigned_clients.clear()
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", SOURCE_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SOURCE_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    reset_library_state()
+    yield
+    reset_library_state()
+
+
+@pytest.fixture
+def sts_mock() -> Iterator[None]:
+    """In-process moto STS (and IAM) for the duration of the test."""
+    with mock_aws():
+        yield
+
+
+class _FailingClient:
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def fail(**_: Any) -> Any:
+            raise self._error
+
+        return fail
+
+
+class StsSpy:
+    """Records every STS call the library makes; can fail or slow them down.
+
+    ``calls`` holds ``(operation, params)`` tuples in order. ``fail_with`` makes
+    the next calls raise a botocore error (a ``ClientError`` or a connection
+    error), so the library's own error translation is exercised. ``delay``
+    adds seconds of real sleep before each call.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.error: Exception | None = None
+        self.delay = 0.0
+        self.lock = threading.Lock()
+
+    def count(self, operation: str | None = None) -> int:
+        with self.lock:
+            return sum(1 for op, _ in self.calls if operation in (None, op))
+
+    def fail_with(self, error: Exception | None) -> None:
+        self.error = error
+
+    def outage(self) -> None:
+        self.fail_with(EndpointConnectionError(endpoint_url="https://sts.us-east-1.amazonaws.com/"))
+
+    def refuse(self, code: str, message: str = "refused", operation: str = "AssumeRole") -> None:
+        self.fail_with(ClientError({"Error": {"Code": code, "Message": message}}, operation))
+
+    def params(self, index: int = -1) -> dict[str, Any]:
+        return self.calls[index][1]
+
+
+@pytest.fixture
+def sts_calls(monkeypatch: pytest.MonkeyPatch) -> StsSpy:
+    spy = StsSpy()
+    real = sts.call
+
+    def spying(client: Any, operation: str, params: Any, role_arn: str, **kwargs: Any) -> Any:
+        with spy.lock:
+            spy.calls.append((operation, dict(params)))
+        if spy.delay:
+            time.sleep(spy.delay)
+        if spy.error is not None:
+            client = _FailingClient(spy.error)
+        return real(client, operation, params, role_arn, **kwargs)
+
+    monkeypatch.setattr(sts, "call", spying)
+    return spy
+
+
+@pytest.fixture
+def frozen() -> Iterator[Any]:
+    """freezegun at a fixed instant; ``frozen.tick(seconds)`` moves time on."""
+    with freezegun.freeze_time("2026-03-01 12:00:00", tick=False) as clock:
+        yield clock
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real moto HTTP server on loopback; yields its base URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def log_records(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
