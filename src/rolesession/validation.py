@@ -165,8 +165,10 @@ def check_duration(value: object, parameter: str = "duration") -> int | None:
 
 
 def compact_json(document: Mapping[str, Any]) -> str:
-    """The serialisation STS measures a session policy by."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    """The serialisation STS measures a session policy by (keys sorted: one text per policy)."""
+    return json.dumps(
+        document, separators=(",", ":"), ensure_ascii=False, sort_keys=True, allow_nan=False
+    )
 
 
 def check_policy(value: object, parameter: str = "policy") -> str | None:
@@ -181,11 +183,13 @@ def check_policy(value: object, parameter: str = "policy") -> str | None:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise fail(parameter, f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+        except RecursionError:
+            raise fail(parameter, "is nested too deeply") from None
     if not isinstance(value, Mapping):
         raise fail(parameter, f"must be a JSON object, a dict or a Policy, got {_type_name(value)}")
     try:
         text = compact_json(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise fail(parameter, f"is not JSON-serialisable ({exc})") from None
     for ch in text:
         if not ("\x20" <= ch <= "\xff" or ch in "\t\n\r"):
@@ -200,7 +204,7 @@ def check_policy(value: object, parameter: str = "policy") -> str | None:
 def check_policy_arns(value: object, parameter: str = "policy_arns") -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str) or not isinstance(value, Iterable):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise fail(parameter, f"expected a list of policy ARNs, got {_type_name(value)}")
     arns = tuple(value)
     if len(arns) > MAX_POLICY_ARNS:
@@ -211,13 +215,23 @@ def check_policy_arns(value: object, parameter: str = "policy_arns") -> tuple[st
     return tuple(sorted(arns))
 
 
-def check_packed_size(policy: str | None, policy_arns: tuple[str, ...], parameter: str) -> None:
+def check_packed_size(
+    policy: str | None,
+    policy_arns: tuple[str, ...],
+    parameter: str,
+    arns_parameter: str = "policy_arns",
+) -> None:
+    """The compact policy and the policy ARNs together fit STS's 2048 characters.
+
+    The error names ``parameter`` (the policy), or ``arns_parameter`` when
+    there is no policy and the ARNs alone are too long.
+    """
     size = len(policy or "") + sum(len(a) for a in policy_arns)
     if size > PACKED_POLICY_LIMIT:
         raise fail(
-            parameter,
-            f"session policy and policy ARNs take {size} characters; "
-            f"STS allows at most {PACKED_POLICY_LIMIT}",
+            parameter if policy is not None else arns_parameter,
+            f"session policy and policy ARNs take {size} characters (the policy as compact "
+            f"JSON plus the ARNs); STS allows at most {PACKED_POLICY_LIMIT}",
         )
 
 
