@@ -185,7 +185,13 @@ class RoleProvider:
         creds = RoleCredentials.from_entry(entry)
         if creds is None or time.time() >= creds.expiration:
             return None  # corrupt, foreign or expired: never served
-        return creds if accept(creds) else None
+        if not accept(creds):
+            return None
+        if self._static_one_shot() is not None:
+            # These credentials were bought with this very static secret (it is
+            # in the key), by whichever session sent it: it is spent here too.
+            self.one_shot.used = True
+        return creds
 
     def _lock_for(self, key: Hashable | None) -> AbstractContextManager[Any]:
         lock = getattr(self.cache, "lock", None)
