@@ -35,6 +35,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AssumeRoleError",
     "CredentialRefreshError",
+    "FileCache",
     "InvalidParameterError",
     "MemoryCache",
     "Policy",
@@ -56,4 +57,8 @@ _protect()
 
 def __getattr__(name: str) -> Any:
     # Loaded on first use to keep ``import rolesession`` light.
+    if name == "FileCache":
+        from .file_cache import FileCache
+
+        return FileCache
     raise AttributeError(f"module 'rolesession' has no attribute {name!r}")

@@ -1,0 +1,693 @@
+"""FileCache: private, atomic, multi-process credential files that never fail a read."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import pickle
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rolesession
+from conftest import ROLE, ROLE_B, ROLE_C, reset_library_state
+from rolesession import FileCache, InvalidParameterError
+from rolesession import file_cache as file_cache_module
+from rolesession.credentials import RoleCredentials
+from tokens import make_jwt
+
+KEY = "0123456789abcdef" * 4  # what cache_key() makes: a SHA-256 hex digest
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+NOBODY = 65534
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def entry(lifetime: float = 3600, access_key: str = "ASIAEXAMPLE") -> dict[str, Any]:
+    now = time.time()
+    return RoleCredentials(
+        access_key=access_key,
+        secret_key="secret",
+        token="token",
+        expiration=now + lifetime,
+        received=now,
+        arn="arn:aws:sts::123456789012:assumed-role/Reader/s",
+        user_id="AROAEXAMPLE:s",
+    ).to_entry()
+
+
+def access_key(session: Any) -> str:
+    return session.get_credentials().get_frozen_credentials().access_key  # type: ignore[no-any-return]
+
+
+def entries(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.json"))
+
+
+def warning_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("rolesession") and r.levelno >= logging.WARNING]
+
+
+def new_process() -> None:
+    """What a new process sees: no sessions, no memory cache, no shared clients."""
+    reset_library_state()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Any:
+    """A private directory of ours in which nothing can be created."""
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    os.chmod(directory, 0o700)
+    if not IS_ROOT:
+        os.chmod(directory, 0o500)
+        undo = ["chmod", "700", str(directory)]
+    elif (
+        shutil.which("chattr")
+        and subprocess.run(["chattr", "+i", str(directory)], check=False).returncode == 0
+    ):
+        undo = ["chattr", "-i", str(directory)]  # root ignores modes; an immutable directory it cannot ignore
+    else:
+        pytest.skip("cannot make a read-only directory here")
+    try:
+        probe_ok = True
+        try:
+            (directory / "probe").touch()
+        except OSError:
+            probe_ok = False
+        if probe_ok:
+            pytest.skip("the directory is still writable")
+        yield directory
+    finally:
+        subprocess.run(undo, check=False)
+
+
+def foreign_dir(tmp_path: Path) -> Path:
+    """A real directory owned by another user."""
+    if not IS_ROOT:
+        return Path("/")  # root's, so not ours; FileCache rejects it before touching it
+    directory = tmp_path / "foreign"
+    directory.mkdir(mode=0o755)
+    os.chown(directory, NOBODY, NOBODY)
+    return directory
+
+
+# -- the directory --------------------------------------------------------------------------------
+
+
+def test_a_missing_directory_is_created_private(tmp_path: Path) -> None:
+    directory = tmp_path / "deep" / "cache"
+    cache = FileCache(directory)
+    assert cache.directory == str(directory)
+    assert directory.is_dir() and mode(directory) == 0o700
+
+
+def test_a_looser_directory_of_ours_is_tightened(tmp_path: Path) -> None:
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    os.chmod(directory, 0o775)
+    FileCache(directory)
+    assert mode(directory) == 0o700
+
+
+def test_a_symlinked_directory_is_rejected(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(link)
+    assert info.value.parameter == "directory" and "symbolic link" in str(info.value)
+
+
+def test_a_directory_of_another_user_is_rejected(tmp_path: Path) -> None:
+    directory = foreign_dir(tmp_path)
+    before = mode(directory)
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(directory)
+    assert info.value.parameter == "directory" and "uid" in str(info.value)
+    assert mode(directory) == before  # never tightened: it is not ours
+
+
+@pytest.mark.parametrize("bad", ["", 42])
+def test_bad_directory_values_are_rejected(bad: Any) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(bad)
+    assert info.value.parameter == "directory"
+
+
+def test_a_file_is_not_a_directory(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(plain)
+    assert info.value.parameter == "directory"
+
+
+def test_lock_timeout_is_checked() -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(lock_timeout=-1)
+    assert info.value.parameter == "lock_timeout"
+
+
+# -- the default directory --------------------------------------------------------------------------------
+
+
+def test_the_default_directory_is_under_xdg_cache_home(tmp_path: Path, sts_mock: Any) -> None:
+    xdg = Path(os.environ["XDG_CACHE_HOME"])
+    cache = FileCache()
+    assert cache.directory == str(xdg / "rolesession")
+    assert mode(xdg / "rolesession") == 0o700
+    access_key(rolesession.assume_role(ROLE, cache=cache))
+    assert len(entries(xdg / "rolesession")) == 1
+
+
+def test_without_xdg_cache_home_the_default_is_dot_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert FileCache().directory == str(tmp_path / "home" / ".cache" / "rolesession")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec says to ignore it
+    assert FileCache().directory == str(tmp_path / "home" / ".cache" / "rolesession")
+
+
+def test_a_symlinked_default_directory_is_bypassed_with_one_warning(
+    tmp_path: Path, sts_mock: Any, sts_calls: Any, log_records: pytest.LogCaptureFixture
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    xdg = Path(os.environ["XDG_CACHE_HOME"])
+    xdg.mkdir()
+    (xdg / "rolesession").symlink_to(elsewhere)
+    cache = FileCache()  # no error: the default directory is only ever bypassed
+    assert (
+        len(warning_records(log_records)) == 1
+        and "symbolic link" in warning_records(log_records)[0].getMessage()
+    )
+    session = rolesession.assume_role(ROLE, cache=cache)
+    assert access_key(session)
+    cache.set(KEY, entry())
+    assert cache.get(KEY) is None
+    assert list(elsewhere.iterdir()) == []
+    assert len(warning_records(log_records)) == 1
+
+
+def test_a_foreign_default_directory_is_bypassed(
+    tmp_path: Path, log_records: pytest.LogCaptureFixture
+) -> None:
+    if not IS_ROOT:
+        pytest.skip("needs root to give a directory away")
+    xdg = Path(os.environ["XDG_CACHE_HOME"])
+    (xdg / "rolesession").mkdir(parents=True)
+    os.chown(xdg / "rolesession", NOBODY, NOBODY)
+    cache = FileCache()
+    cache.set(KEY, entry())
+    assert list((xdg / "rolesession").iterdir()) == []
+    assert len(warning_records(log_records)) == 1
+
+
+# -- entries --------------------------------------------------------------------------------
+
+
+def test_an_entry_is_one_private_json_file_per_key(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    stored = entry()
+    cache.set(KEY, stored)
+    path = tmp_path / "c" / f"{KEY}.json"
+    assert [p.name for p in (tmp_path / "c").iterdir()] == [path.name]  # no temporary file left
+    assert mode(path) == 0o600
+    assert json.loads(path.read_text()) == stored
+    assert cache.get(KEY) == stored
+    assert cache.persistent is True
+
+
+def test_files_are_private_from_the_moment_they_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    created: list[tuple[str, int, int]] = []
+    real_open = os.open
+
+    def spy(path: Any, flags: int, mode: int = 0o777, *args: Any, **kwargs: Any) -> int:
+        if str(path).startswith(str(directory)) and flags & os.O_CREAT:
+            created.append((os.path.basename(path), flags, mode))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    with cache.lock(KEY):
+        cache.set(KEY, entry())
+    monkeypatch.undo()
+    names = {name for name, _, _ in created}
+    assert any(n.endswith(".tmp") for n in names) and f"{KEY}.lock" in names
+    assert all(m & 0o077 == 0 for _, _, m in created), created
+    assert all(flags & os.O_EXCL for name, flags, _ in created if name.endswith(".tmp"))
+    assert mode(directory / f"{KEY}.lock") == 0o600
+
+
+def test_a_fresh_filecache_on_the_same_directory_serves_without_sts(
+    tmp_path: Path, sts_mock: Any, sts_calls: Any
+) -> None:
+    directory = tmp_path / "shared"
+    first = rolesession.assume_role(ROLE, session_name="worker", cache=FileCache(directory))
+    key = access_key(first)
+    assert sts_calls.count() == 1 and len(entries(directory)) == 1
+
+    new_process()
+    second = rolesession.assume_role(ROLE, session_name="worker", cache=FileCache(directory))
+    assert second is not first
+    assert access_key(second) == key
+    assert second.identity() == first.identity()
+    assert sts_calls.count() == 1
+
+
+def test_different_parameters_get_different_files(tmp_path: Path, sts_mock: Any, sts_calls: Any) -> None:
+    cache = FileCache(tmp_path / "c")
+    keys = {
+        access_key(rolesession.assume_role(ROLE, cache=cache)),
+        access_key(rolesession.assume_role(ROLE_B, cache=cache)),
+        access_key(rolesession.assume_role(ROLE, duration=900, cache=cache)),
+    }
+    assert len(keys) == 3 and len(entries(tmp_path / "c")) == 3 and sts_calls.count() == 3
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b'{"Version": 1, "Credentials": {"AccessKeyId": "ASIA',  # truncated
+        b"\x00\xff\xfe garbage",
+        b"[1, 2, 3]",
+        b'{"Version": 1, "Credentials": 7, "ReceivedAt": 0}',
+        # the AWS CLI's own cache format: foreign here
+        json.dumps(
+            {
+                "Credentials": {
+                    "AccessKeyId": "A",
+                    "SecretAccessKey": "S",
+                    "SessionToken": "T",
+                    "Expiration": "2999-01-01T00:00:00Z",
+                }
+            }
+        ).encode(),
+        b"{" * 100_000,
+    ],
+    ids=["empty", "truncated", "binary", "list", "wrong-types", "aws-cli", "huge"],
+)
+def test_a_corrupt_or_foreign_file_is_ignored_and_replaced(
+    tmp_path: Path, sts_mock: Any, sts_calls: Any, content: bytes
+) -> None:
+    directory = tmp_path / "c"
+    access_key(rolesession.assume_role(ROLE, cache=FileCache(directory)))
+    [path] = entries(directory)
+    path.write_bytes(content)
+
+    new_process()
+    cache = FileCache(directory)
+    assert cache.get(path.stem) is None
+    renewed = access_key(rolesession.assume_role(ROLE, cache=cache))
+    assert sts_calls.count() == 2
+    assert json.loads(path.read_text())["Credentials"]["AccessKeyId"] == renewed
+    assert mode(path) == 0o600
+
+
+def test_an_expired_file_is_pruned_when_met(
+    tmp_path: Path, sts_mock: Any, sts_calls: Any, frozen: Any
+) -> None:
+    directory = tmp_path / "c"
+    old = access_key(rolesession.assume_role(ROLE, duration=900, cache=FileCache(directory)))
+    [path] = entries(directory)
+    frozen.tick(901)
+
+    new_process()
+    cache = FileCache(directory)
+    assert cache.get(path.stem) is None
+    assert not path.exists()  # pruned, not merely skipped
+    new = access_key(rolesession.assume_role(ROLE, duration=900, cache=cache))
+    assert new != old and sts_calls.count() == 2 and path.exists()
+
+
+def test_pruning_spares_a_file_another_process_just_replaced(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    cache.set(KEY, entry(lifetime=-1))
+    path = tmp_path / "c" / f"{KEY}.json"
+    seen = os.stat(path)
+    cache.set(KEY, entry())  # a new inode, atomically swapped in
+    file_cache_module._prune(str(path), seen)
+    assert cache.get(KEY) == json.loads(path.read_text())
+
+
+def test_keys_that_are_not_hex_digests_never_reach_disk(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    for key in ("../escape", "ABCDEF" * 11, "short", ("digest", print), 42, KEY + "\n"):
+        cache.set(key, entry())
+        assert cache.get(key) is None
+        cache.delete(key)
+        with cache.lock(key):
+            pass
+    assert list((tmp_path / "c").iterdir()) == []
+    assert not (tmp_path / "escape.json").exists()
+
+
+def test_credentials_from_a_callable_token_stay_in_memory(
+    tmp_path: Path, sts_mock: Any, sts_calls: Any
+) -> None:
+    cache = FileCache(tmp_path / "c")
+    session = rolesession.assume_role_with_web_identity(ROLE, token=make_jwt, cache=cache)
+    assert access_key(session)
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_a_symlink_planted_as_an_entry_is_not_followed(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    target = tmp_path / "target.json"
+    target.write_text(json.dumps(entry()))
+    (tmp_path / "c" / f"{KEY}.json").symlink_to(target)
+    assert cache.get(KEY) is None
+    cache.set(KEY, entry(access_key="ASIAOURS"))
+    assert not (tmp_path / "c" / f"{KEY}.json").is_symlink()
+    assert json.loads(target.read_text())["Credentials"]["AccessKeyId"] == "ASIAEXAMPLE"  # untouched
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to give a file away")
+def test_an_entry_owned_by_another_user_is_ignored(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    cache.set(KEY, entry())
+    os.chown(tmp_path / "c" / f"{KEY}.json", NOBODY, NOBODY)
+    assert cache.get(KEY) is None
+
+
+def test_delete_and_clear_remove_only_our_files(tmp_path: Path, sts_mock: Any) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    other = "fedcba9876543210" * 4
+    cache.set(KEY, entry())
+    cache.set(other, entry())
+    with cache.lock(KEY):
+        pass
+    (directory / f".{KEY}.0badc0de.tmp").write_text("left by a crash")
+    (directory / "README").write_text("not ours")
+    cache.delete(KEY)
+    assert cache.get(KEY) is None and cache.get(other) is not None
+    cache.delete(KEY)  # twice is fine
+    cache.clear()
+    assert [p.name for p in directory.iterdir()] == ["README"]
+
+
+def test_invalidate_deletes_the_file(tmp_path: Path, sts_mock: Any, sts_calls: Any) -> None:
+    session = rolesession.assume_role(ROLE, cache=FileCache(tmp_path / "c"))
+    access_key(session)
+    assert len(entries(tmp_path / "c")) == 1
+    session.invalidate()
+    assert entries(tmp_path / "c") == []
+    access_key(session)
+    assert sts_calls.count() == 2 and len(entries(tmp_path / "c")) == 1
+
+
+def test_a_refresh_by_one_process_is_picked_up_by_another(
+    tmp_path: Path, sts_mock: Any, sts_calls: Any, frozen: Any
+) -> None:
+    directory = tmp_path / "c"
+    a = rolesession.assume_role(ROLE, cache=FileCache(directory))
+    first = access_key(a)
+    new_process()
+    b = rolesession.assume_role(ROLE, cache=FileCache(directory))
+    assert access_key(b) == first and sts_calls.count() == 1
+
+    frozen.tick(3600 - 30)  # both in their mandatory window
+    renewed = access_key(a)
+    assert renewed != first and sts_calls.count() == 2
+    assert access_key(b) == renewed  # from a's file, not from STS
+    assert sts_calls.count() == 2
+
+
+def test_a_file_cache_survives_pickling(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c", lock_timeout=2)
+    cache.set(KEY, entry())
+    copy = pickle.loads(pickle.dumps(cache))
+    assert copy.directory == cache.directory and copy.lock_timeout == 2
+    assert copy.get(KEY) == cache.get(KEY)
+    assert pickle.loads(pickle.dumps(FileCache())).directory == FileCache().directory
+
+
+# -- locks --------------------------------------------------------------------------------
+
+
+def test_the_lock_excludes_other_holders(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    entered = threading.Event()
+
+    def contender() -> None:
+        with FileCache(tmp_path / "c").lock(KEY):  # another object, as another process would have
+            entered.set()
+
+    with cache.lock(KEY):
+        thread = threading.Thread(target=contender)
+        thread.start()
+        assert not entered.wait(0.3)
+    assert entered.wait(10)
+    thread.join()
+
+
+def test_a_held_lock_is_waited_for_a_bounded_time_then_skipped(
+    tmp_path: Path, log_records: pytest.LogCaptureFixture
+) -> None:
+    holder = FileCache(tmp_path / "c")
+    impatient = FileCache(tmp_path / "c", lock_timeout=0.1)
+    ran = []
+    with holder.lock(KEY):
+        done = threading.Event()
+
+        def waiter() -> None:
+            with impatient.lock(KEY):
+                ran.append(True)
+            done.set()
+
+        threading.Thread(target=waiter).start()
+        assert done.wait(10)  # returned while the lock was still held
+    assert ran == [True]
+    [record] = warning_records(log_records)
+    assert "going on without it" in record.getMessage()
+
+
+# -- a cache that cannot be written ----------------------------------------------------------------------
+
+
+def test_an_unwritable_directory_is_bypassed_with_exactly_one_warning(
+    read_only_dir: Path, sts_mock: Any, sts_calls: Any, log_records: pytest.LogCaptureFixture
+) -> None:
+    cache = FileCache(read_only_dir)
+    keys = [access_key(rolesession.assume_role(role, cache=cache)) for role in (ROLE, ROLE_B, ROLE_C)]
+    assert all(keys) and sts_calls.count() == 3
+    cache.set(KEY, entry())
+    cache.delete(KEY)
+    cache.clear()
+    assert list(read_only_dir.iterdir()) == []
+    [record] = warning_records(log_records)
+    assert str(read_only_dir) in record.getMessage() and record.levelno == logging.WARNING
+
+
+def test_a_directory_that_cannot_be_created_is_bypassed(
+    read_only_dir: Path, sts_mock: Any, log_records: pytest.LogCaptureFixture
+) -> None:
+    cache = FileCache(read_only_dir / "sub")
+    assert access_key(rolesession.assume_role(ROLE, cache=cache))
+    assert cache.get(KEY) is None
+    assert len(warning_records(log_records)) == 1
+
+
+def test_a_full_disk_is_bypassed_with_one_warning_and_no_litter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sts_mock: Any, log_records: pytest.LogCaptureFixture
+) -> None:
+    def no_space(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(file_cache_module, "_write_all", no_space)
+    cache = FileCache(tmp_path / "c")
+    assert access_key(rolesession.assume_role(ROLE, cache=cache))
+    assert access_key(rolesession.assume_role(ROLE_B, cache=cache))
+    assert entries(tmp_path / "c") == [] and not list((tmp_path / "c").glob(".*.tmp"))
+    [record] = warning_records(log_records)
+    assert "ENOSPC" in record.getMessage()
+
+
+# -- import cost --------------------------------------------------------------------------------
+
+
+def test_file_cache_is_exported_lazily() -> None:
+    code = textwrap.dedent(
+        """
+        import sys, rolesession
+        assert "FileCache" in rolesession.__all__
+        assert "rolesession.file_cache" not in sys.modules and "filelock" not in sys.modules
+        cache = rolesession.FileCache
+        assert cache.__module__ == "rolesession.file_cache"
+        assert "filelock" not in sys.modules  # only taking a lock imports it
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- many processes --------------------------------------------------------------------------------
+
+WORKER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    import rolesession
+    from rolesession import sts
+
+    directory, endpoint, ready, go, reads, refreshes, rewrites = sys.argv[1:8]
+    roles = sys.argv[8:]
+    calls = []
+    real_call = sts.call
+
+    def counting(client, operation, params, role_arn, **kwargs):
+        calls.append(role_arn)
+        return real_call(client, operation, params, role_arn, **kwargs)
+
+    sts.call = counting
+    open(os.path.join(ready, str(os.getpid())), "w").close()
+    deadline = time.time() + 60
+    while not os.path.exists(go) and time.time() < deadline:
+        time.sleep(0.002)
+
+    keys, errors, corrupt = {}, [], 0
+
+    def check_files():
+        global corrupt
+        for name in os.listdir(directory):
+            if name.endswith(".json"):
+                try:
+                    with open(os.path.join(directory, name), "rb") as handle:
+                        json.loads(handle.read())
+                except FileNotFoundError:
+                    pass
+                except ValueError:
+                    corrupt += 1
+
+    # Phase 1: every read by a new session on a new FileCache object, as a
+    # new process would: all of them must share one STS call per role.
+    for i in range(int(reads)):
+        role = roles[i % len(roles)]
+        try:
+            session = rolesession.assume_role(
+                role, session_name="hammer", cache=rolesession.FileCache(directory),
+                sts_endpoint_url=endpoint,
+            )
+            keys.setdefault(role, set()).add(session.get_credentials().get_frozen_credentials().access_key)
+        except Exception as exc:
+            errors.append(repr(exc))
+        check_files()
+    phase_one_calls = len(calls)
+
+    # Phase 2: forced refreshes -- every process rewriting one entry while
+    # the others read it.
+    session = rolesession.assume_role(
+        roles[0], session_name="rewrite", cache=rolesession.FileCache(directory), sts_endpoint_url=endpoint
+    )
+    for _ in range(int(refreshes)):
+        try:
+            session.refresh()
+        except Exception as exc:
+            errors.append(repr(exc))
+        check_files()
+
+    # Phase 3: FileCache alone, flat out -- large entries rewritten and read
+    # back by every process at once. A torn write would show as a miss or a
+    # file that does not parse.
+    from rolesession.credentials import RoleCredentials
+
+    cache = rolesession.FileCache(directory)
+    hot = "ab" * 32
+    big = RoleCredentials(
+        f"ASIA{os.getpid()}", "secret", "t" * 20000, time.time() + 3600, time.time(),
+        "arn:aws:sts::123456789012:assumed-role/Hot/s", "AROAHOT:s",
+    ).to_entry()
+    misses = 0
+    for _ in range(int(rewrites)):
+        cache.set(hot, big)
+        if cache.get(hot) is None:
+            misses += 1
+        check_files()
+
+    print(json.dumps({
+        "misses": misses,
+        "phase_one_calls": phase_one_calls,
+        "keys": {role: sorted(found) for role, found in keys.items()},
+        "errors": errors,
+        "corrupt": corrupt,
+    }))
+    """
+)
+
+
+def test_many_processes_share_one_directory(tmp_path: Path, moto_server: str) -> None:
+    processes, reads, refreshes, rewrites = 10, 30, 5, 200
+    roles = [ROLE, ROLE_B]
+    directory, ready, go = tmp_path / "shared", tmp_path / "ready", tmp_path / "go"
+    ready.mkdir()
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                str(directory),
+                moto_server,
+                str(ready),
+                str(go),
+                str(reads),
+                str(refreshes),
+                str(rewrites),
+                *roles,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        deadline = time.time() + 120
+        while len(list(ready.iterdir())) < processes and time.time() < deadline:
+            if any(w.poll() is not None for w in workers):
+                break
+            time.sleep(0.01)
+        go.touch()  # all start together
+        outputs = [w.communicate(timeout=180) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
+    results = [json.loads(out) for out, _ in outputs]
+
+    assert [r["errors"] for r in results] == [[]] * processes
+    assert sum(r["corrupt"] for r in results) == 0
+    assert sum(r["misses"] for r in results) == 0
+    # processes x reads = 300 reads; one STS call per role served all of them
+    assert sum(r["phase_one_calls"] for r in results) == len(roles)
+    for role in roles:
+        handed_out = {key for r in results for key in r["keys"][role]}
+        assert len(handed_out) == 1
+    # every file left parses, is private, and no temporary file is left behind
+    files = list(directory.iterdir())
+    assert not [f for f in files if f.name.endswith(".tmp")]
+    for path in files:
+        assert mode(path) == 0o600
+        if path.suffix == ".json":
+            assert RoleCredentials.from_entry(json.loads(path.read_text())) is not None
+    assert len([f for f in files if f.suffix == ".json"]) == len(roles) + 2
