@@ -706,3 +706,21 @@ def test_logs_one_info_line_per_sts_call(
     assert len(info) == sts_calls.count() == 1
     assert ROLE in info[0].getMessage()
 
+
+
+def test_file_cache_holds_token_file_entries_but_never_callable_ones(
+    sts_mock: None, sts_calls: StsSpy, token_file: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "cache"
+    cache = rolesession.FileCache(directory)
+    rolesession.assume_role_with_web_identity(ROLE, token_file=token_file, cache=cache).identity()
+    files = sorted(directory.glob("*.json"))
+    assert len(files) == 1
+    assert token_file.read_text() not in files[0].read_text()
+
+    source = TokenSource()
+    session = rolesession.assume_role_with_web_identity(ROLE_B, token=source, cache=cache)
+    session.identity()
+    session.refresh()
+    assert sorted(directory.glob("*.json")) == files  # nothing new on disk
+    assert sts_calls.count() == 3
