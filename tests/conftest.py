@@ -94,6 +94,8 @@ class StsSpy:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.error: Exception | None = None
         self.delay = 0.0
+        self.gate: threading.Event | None = None
+        self.issued: dict[str, float] = {}  # access key -> expiration (epoch seconds)
         self.lock = threading.Lock()
 
     def count(self, operation: str | None = None) -> int:
@@ -112,6 +114,11 @@ class StsSpy:
     def params(self, index: int = -1) -> dict[str, Any]:
         return self.calls[index][1]
 
+    def block(self) -> threading.Event:
+        """Make the next STS calls wait until the returned event is set."""
+        self.gate = threading.Event()
+        return self.gate
+
 
 @pytest.fixture
 def sts_calls(monkeypatch: pytest.MonkeyPatch) -> StsSpy:
@@ -121,11 +128,16 @@ def sts_calls(monkeypatch: pytest.MonkeyPatch) -> StsSpy:
     def spying(client: Any, operation: str, params: Any, role_arn: str, **kwargs: Any) -> Any:
         with spy.lock:
             spy.calls.append((operation, dict(params)))
+        if spy.gate is not None:
+            assert spy.gate.wait(30), "test left an STS call blocked"
         if spy.delay:
             time.sleep(spy.delay)
         if spy.error is not None:
             client = _FailingClient(spy.error)
-        return real(client, operation, params, role_arn, **kwargs)
+        creds = real(client, operation, params, role_arn, **kwargs)
+        with spy.lock:
+            spy.issued[creds.access_key] = creds.expiration
+        return creds
 
     monkeypatch.setattr(sts, "call", spying)
     return spy

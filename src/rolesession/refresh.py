@@ -88,9 +88,11 @@ class RefreshPolicy:
             advisory = 300.0 if lifetime <= 1200 else 900.0 if lifetime < 5400 else 3600.0
         else:
             advisory = float(self.advisory)
-        # Windows never cover more than half the lifetime: credentials that
-        # are due for refresh the moment they arrive would cost a call a read.
-        advisory = min(advisory, lifetime / 2)
+        # Windows never cover more than three quarters of the lifetime:
+        # credentials due for refresh the moment they arrive would cost an STS
+        # call a read. (The lifetime-relative defaults stay below this for any
+        # lifetime STS issues.)
+        advisory = min(advisory, lifetime * 0.75)
         return advisory, min(float(self.mandatory), advisory)
 
 

@@ -42,7 +42,7 @@ _METHODS = {
 #: The library's STS client defaults: a dead STS must not block a reader for
 #: a minute. A user's ``sts_config`` is merged over these.
 STS_DEFAULTS = botocore.config.Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=3,
     read_timeout=5,
     user_agent_extra="rolesession",
