@@ -161,6 +161,11 @@ class RoleProvider:
         request = self.request
         secret = request.token if request.operation == sts.WEB_IDENTITY else request.assertion
         if callable(secret):
+            # A callable naming what it stands for (the CLI's command line) is
+            # a caller other processes recognise, so persistent caches can key it.
+            named = getattr(secret, "cache_identity", None)
+            if isinstance(named, str) and named:
+                return "named-callable:" + hashlib.sha256(named.encode("utf-8")).hexdigest()
             return secret
         if secret is None and request.token_file is not None:
             secret = self._read_token_file()

@@ -1,0 +1,155 @@
+"""The ``rolesession`` command (also ``python -m rolesession``).
+
+Imported only by the entry point, never by ``import rolesession``.
+
+Exit codes: 0 success, 2 invalid usage or parameter, 3 no source
+credentials, 4 STS answered with an error, 5 anything else (STS unreachable
+included). Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..errors import AssumeRoleError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_NO_SOURCE = 3
+EXIT_STS_ERROR = 4
+EXIT_OTHER = 5
+
+# ``InvalidParameterError.parameter`` -> the option a CLI user typed.
+_OPTIONS = {
+    "role_arn": "ROLE_ARN",
+    "session_name": "--session-name",
+    "duration": "--duration",
+    "policy": "--policy",
+    "policy_arns": "--policy-arn",
+    "tags": "--tag",
+    "external_id": "--external-id",
+    "source_identity": "--source-identity",
+    "mfa_serial": "--mfa-serial",
+    "mfa_token": "--mfa-command",
+    "token_file": "--web-identity-token-file",
+    "principal_arn": "--principal-arn",
+    "assertion": "--saml-assertion-command",
+    "region": "--region",
+    "sts_endpoint_url": "--sts-endpoint-url",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    from .errors import UsageError
+    from .parser import parse_args
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_args(arguments)
+    except UsageError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    with _logging(verbose=args.verbose):
+        try:
+            if args.command == "demo":
+                from .demo import run_demo
+
+                return run_demo()
+            from .commands import run
+
+            return run(args)
+        except KeyboardInterrupt:
+            return _fail(130, "interrupted")
+        except Exception as exc:
+            return _fail(exit_code(exc), describe(exc))
+
+
+def exit_code(exc: BaseException) -> int:
+    """The CLI's exit code for an exception that ended a command."""
+    from ..errors import AssumeRoleError, InvalidParameterError, SourceCredentialsError
+    from .errors import CliError
+
+    if isinstance(exc, CliError):
+        return exc.exit_code
+    if isinstance(exc, InvalidParameterError):
+        return EXIT_USAGE
+    if isinstance(exc, SourceCredentialsError):
+        return EXIT_NO_SOURCE
+    if isinstance(exc, AssumeRoleError) and _sts_answered(exc):
+        return EXIT_STS_ERROR
+    return EXIT_OTHER
+
+
+def _sts_answered(exc: AssumeRoleError) -> bool:
+    import botocore.exceptions
+
+    if exc.__cause__ is not None:
+        return isinstance(exc.__cause__, botocore.exceptions.ClientError)
+    # No botocore error to look at (e.g. the error was pickled): connection
+    # failures carry a botocore exception class name as their code.
+    return exc.code not in ("Unknown", "InvalidResponse") and not hasattr(botocore.exceptions, exc.code)
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong; library messages never hold secrets."""
+    from ..errors import InvalidParameterError, RoleSessionError, SourceCredentialsError, TokenError
+    from .errors import CliError
+    from .secret_commands import CommandError
+
+    if isinstance(exc, InvalidParameterError):
+        name = exc.parameter.split(".")[0].split("[")[0]
+        option = _OPTIONS.get(name)
+        text = str(exc)
+        if option is not None and text.startswith(f"{exc.parameter}:"):
+            text = option + text[len(exc.parameter) :]
+        return text
+    if isinstance(exc, TokenError) and isinstance(exc.__cause__, CommandError):
+        return f"{exc} ({exc.__cause__})"
+    if isinstance(exc, SourceCredentialsError):
+        return str(exc).replace("pass source=", "pass --profile")  # the library's advice, in CLI terms
+    if isinstance(exc, (RoleSessionError, CliError, CommandError)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _fail(code: int, message: str) -> int:
+    text = " ".join(message.split())  # one line, whatever the message held
+    print(f"rolesession: error: {text}", file=sys.stderr, flush=True)
+    return code
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = " ".join(record.getMessage().split())
+        if record.levelno >= logging.WARNING:
+            return f"rolesession: {record.levelname.lower()}: {message}"
+        return f"rolesession: {message}"
+
+
+@contextmanager
+def _logging(*, verbose: bool) -> Iterator[None]:
+    """The library's WARNINGs (and with ``-v`` its STS calls) on stderr, for this run."""
+    logger = logging.getLogger("rolesession")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    level = logger.level
+    # Never raise the level: a program calling ``main()`` may be listening at INFO.
+    logger.setLevel(min(logger.getEffectiveLevel(), handler.level))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

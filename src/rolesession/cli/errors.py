@@ -1,0 +1,17 @@
+"""Errors the command line itself raises, each with its exit code."""
+
+from __future__ import annotations
+
+__all__ = ["CliError", "UsageError"]
+
+
+class CliError(Exception):
+    """A failure of the command line itself; ``exit_code`` 5 unless a subclass says otherwise."""
+
+    exit_code = 5
+
+
+class UsageError(CliError):
+    """Invalid command-line usage: exit code 2."""
+
+    exit_code = 2
