@@ -1,0 +1,270 @@
+"""``fan_out``: run one function in many roles (accounts) at once, never stopping at a failure.
+
+Each entry gets its own lazily-assumed `RoleSession`; everything that goes
+wrong for an entry -- an invalid ARN, AssumeRole refused, ``fn`` raising --
+is recorded in that entry's `FanOutResult` while the others carry on. On a
+thread pool (the default) sessions share the process's STS clients, models
+and credential cache; with ``executor=`` the work travels as plain data
+(role ARN, keywords, ``fn``) and each worker builds its own session.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Generic, TextIO, TypeVar
+
+import boto3
+
+from .assume import DEFAULT, assume_role
+from .cache import check_cache
+from .session import RoleSession
+from .validation import check_instance, check_role_arn, fail
+
+__all__ = ["FanOutResult", "fan_out"]
+
+T = TypeVar("T")
+
+# Stands in for the first entry when checking keywords if no entry is a valid ARN.
+_PROBE_ARN = "arn:aws:iam::000000000000:role/rolesession-fan-out-probe"
+
+
+@dataclass(frozen=True)
+class FanOutResult(Generic[T]):
+    """What happened for one entry of `rolesession.fan_out`.
+
+    Attributes:
+        role_arn: the entry as given.
+        value: what ``fn`` returned (``None`` if it failed).
+        error: the exception (``None`` on success): an
+            `rolesession.InvalidParameterError` for an invalid ARN, an
+            `rolesession.AssumeRoleError` when STS refused, or whatever ``fn``
+            raised.
+        seconds: wall time spent on this entry (session, STS and ``fn``).
+    """
+
+    role_arn: str
+    value: T | None
+    error: BaseException | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when ``fn`` returned without raising."""
+        return self.error is None
+
+
+def fan_out(
+    role_arns: Iterable[str],
+    fn: Callable[[RoleSession], T],
+    *,
+    source: boto3.Session | None = None,
+    max_workers: int = 16,
+    executor: Executor | None = None,
+    progress: bool = False,
+    **assume_kwargs: Any,
+) -> list[FanOutResult[T]]:
+    """Call ``fn(session)`` in every role of ``role_arns``; one result per entry, in order.
+
+    Each entry is assumed with `rolesession.assume_role` (``source`` and
+    ``assume_kwargs`` apply to all) and handed to ``fn``. Sessions are lazy:
+    STS is called when ``fn`` first uses the session, so a refused
+    AssumeRole and an exception in ``fn`` both end up in that entry's
+    ``error``; one entry's failure never stops the others. Duplicated ARNs
+    get a result each (and share one session while its credentials are
+    cached).
+
+    ```python
+    results = rolesession.fan_out(arns, lambda s: s.client("sts").get_caller_identity()["Account"])
+    failed = [r for r in results if r.error]
+    ```
+
+    Args:
+        role_arns: role ARNs (an invalid one becomes that entry's
+            `rolesession.InvalidParameterError`).
+        fn: called with each entry's `rolesession.RoleSession`; its return
+            value is the entry's ``value``.
+        source: the session every role is assumed from (``None``: the
+            default credential chain). Must be ``None`` with ``executor``.
+        max_workers: threads of the built-in pool (ignored with ``executor``).
+        executor: any ``concurrent.futures.Executor`` -- a process pool or a
+            distributed executor. The work is shipped as plain data (ARN,
+            ``assume_kwargs``, ``fn``), which must therefore be picklable by
+            that executor; each worker builds its own session from its own
+            default credential chain.
+        progress: draw a progress bar on stderr.
+        **assume_kwargs: keywords of `rolesession.assume_role` (``duration``,
+            ``session_name``, ``policy``, ``external_id``, ``region``, ...).
+
+    Returns:
+        One `FanOutResult` per entry of ``role_arns``, in the same order.
+
+    Raises:
+        InvalidParameterError: ``fn``, ``max_workers``, ``executor``,
+            ``source`` or any of ``assume_kwargs`` is invalid -- raised before
+            any work starts.
+    """
+    arns = _check_arns(role_arns)
+    if not callable(fn):
+        raise fail("fn", f"expected a callable taking a RoleSession, got {type(fn).__name__}")
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise fail("max_workers", f"must be a positive int, got {max_workers!r}")
+    check_instance(executor, "executor", Executor, "a concurrent.futures.Executor")
+    if not isinstance(progress, bool):
+        raise fail("progress", "must be True or False")
+    if executor is not None and source is not None:
+        raise fail(
+            "source",
+            "must be None with executor=: workers cannot receive a session; each one "
+            "assumes the roles from its own default credential chain",
+        )
+    _check_assume_kwargs(arns, source, assume_kwargs)
+
+    bar = _Progress(len(arns), sys.stderr) if progress else None
+    if executor is not None:
+        return _run_on(executor, arns, fn, assume_kwargs, bar)
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(max_workers, len(arns))), thread_name_prefix="rolesession-fan-out"
+    )
+    try:
+        return _run_on(pool, arns, fn, {**assume_kwargs, "source": source}, bar, local=True)
+    finally:
+        # On Ctrl-C, do not start the entries still queued.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- checks -----------------------------------------------------------------------
+
+
+def _check_arns(role_arns: object) -> list[Any]:
+    if isinstance(role_arns, (str, bytes)) or not isinstance(role_arns, Iterable):
+        raise fail("role_arns", "expected an iterable of role ARNs (a list, not a single string)")
+    return list(role_arns)
+
+
+def _check_assume_kwargs(arns: list[Any], source: Any, kwargs: dict[str, Any]) -> None:
+    """Raise what `assume_role` would raise for these keywords, before any work."""
+    allowed = set(assume_role.__kwdefaults__ or {}) - {"source"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise fail(unknown[0], "is not a keyword of assume_role()")
+    cache = kwargs.get("cache", DEFAULT)
+    if cache is not DEFAULT:
+        check_cache(cache, "cache")
+    probe = next((a for a in arns if _is_role_arn(a)), _PROBE_ARN)
+    # cache=None: the probe session stays out of the warm-session registry. It
+    # is lazy, so building it calls nothing.
+    assume_role(probe, source=source, **{**kwargs, "cache": None})
+
+
+def _is_role_arn(value: object) -> bool:
+    try:
+        check_role_arn(value)
+    except ValueError:
+        return False
+    return True
+
+
+# -- running ----------------------------------------------------------------------
+
+
+def _run_on(
+    executor: Executor,
+    arns: list[Any],
+    fn: Callable[[RoleSession], T],
+    kwargs: dict[str, Any],
+    bar: _Progress | None,
+    *,
+    local: bool = False,
+) -> list[FanOutResult[T]]:
+    work = _run_local if local else _run_remote
+    results: list[FanOutResult[T] | None] = [None] * len(arns)
+    futures: dict[Future[FanOutResult[T]], int] = {}
+    for index, arn in enumerate(arns):
+        try:
+            futures[executor.submit(work, arn, fn, kwargs)] = index
+        except Exception as exc:  # e.g. a broken or shut-down pool: this entry fails
+            results[index] = FanOutResult(arn, None, exc, 0.0)
+            if bar is not None:
+                bar.step(failed=True)
+    for future in as_completed(futures):
+        index = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # the executor could not run or return it (pickling, a dead worker)
+            result = FanOutResult(arns[index], None, exc, 0.0)
+        results[index] = result
+        if bar is not None:
+            bar.step(failed=result.error is not None)
+    if bar is not None:
+        bar.close()
+    return [r for r in results if r is not None]
+
+
+def _run_local(arn: Any, fn: Callable[[RoleSession], T], kwargs: dict[str, Any]) -> FanOutResult[T]:
+    started = time.perf_counter()
+    try:
+        value = fn(assume_role(arn, **kwargs))
+    except Exception as exc:
+        return FanOutResult(arn, None, exc, time.perf_counter() - started)
+    return FanOutResult(arn, value, None, time.perf_counter() - started)
+
+
+def _run_remote(arn: Any, fn: Callable[[RoleSession], T], kwargs: dict[str, Any]) -> FanOutResult[T]:
+    """The unit of work an executor runs, wherever it runs it: plain data in and out."""
+    result = _run_local(arn, fn, kwargs)
+    if result.error is not None:
+        return FanOutResult(arn, None, _picklable(result.error), result.seconds)
+    return result
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    """``exc``, or a stand-in if it cannot travel back to the caller's process."""
+    # Ours pickle, and botocore's modelled errors pickle as ``ClientError``;
+    # an exception class defined inside a function, say, does not.
+    try:
+        pickle.dumps(exc)
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}")
+
+
+# -- progress ---------------------------------------------------------------------
+
+
+class _Progress:
+    """``[#######.............]  35/100  (2 failed)`` redrawn in place on a terminal stream."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self._total = total
+        self._stream = stream
+        self._done = 0
+        self._failed = 0
+        self._lock = threading.Lock()
+        self._draw()
+
+    def step(self, *, failed: bool) -> None:
+        with self._lock:
+            self._done += 1
+            self._failed += failed
+            self._draw()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stream.write("\n")
+            self._stream.flush()
+
+    def _draw(self) -> None:
+        filled = self.WIDTH * self._done // self._total if self._total else self.WIDTH
+        line = f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self._done}/{self._total}"
+        if self._failed:
+            line += f"  ({self._failed} failed)"
+        self._stream.write(line)
+        self._stream.flush()

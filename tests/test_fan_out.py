@@ -1,0 +1,369 @@
+"""fan_out(): one result per entry, in order, failures isolated, on threads or any executor."""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+import rolesession
+from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
+from rolesession import (
+    AssumeRoleError,
+    FanOutResult,
+    InvalidParameterError,
+    RoleSession,
+    fan_out,
+    sts,
+)
+from rolesession import fanout as fanout_module
+
+
+def _account(session: RoleSession) -> str:
+    return session.client("sts").get_caller_identity()["Account"]
+
+
+# -- results ------------------------------------------------------------------------
+
+
+def test_one_result_per_entry_in_input_order_duplicates_included(sts_mock):
+    arns = [ROLE_C, ROLE, ROLE_B, ROLE, ROLE_C]
+    results = fan_out(arns, _account)
+    assert [r.role_arn for r in results] == arns
+    assert [r.value for r in results] == [THIRD_ACCOUNT, ACCOUNT, OTHER_ACCOUNT, ACCOUNT, THIRD_ACCOUNT]
+    assert all(r.error is None and r.ok for r in results)
+    assert all(isinstance(r.seconds, float) and r.seconds >= 0 for r in results)
+    assert all(isinstance(r, FanOutResult) for r in results)
+
+
+def test_order_holds_when_entries_finish_out_of_order(sts_mock):
+    release = {ROLE: threading.Event(), ROLE_B: threading.Event()}
+
+    def slow_first(session: RoleSession) -> str:
+        if session.role_arn == ROLE:
+            assert release[ROLE].wait(10)  # ROLE finishes only after ROLE_B did
+        else:
+            release[ROLE].set()
+        return session.role_arn
+
+    results = fan_out([ROLE, ROLE_B], slow_first, max_workers=2)
+    assert [r.value for r in results] == [ROLE, ROLE_B]
+
+
+def test_empty_input_gives_an_empty_list(sts_calls):
+    assert fan_out([], _account) == []
+    assert sts_calls.count() == 0
+
+
+def test_accepts_any_iterable_of_arns(sts_mock):
+    results = fan_out((arn for arn in [ROLE, ROLE_B]), _account)
+    assert [r.value for r in results] == [ACCOUNT, OTHER_ACCOUNT]
+
+
+def test_assume_kwargs_apply_to_every_entry(sts_mock, sts_calls):
+    fan_out([ROLE, ROLE_B], _account, session_name="audit-run", duration=900, external_id="ext-123")
+    assert sts_calls.count("AssumeRole") == 2
+    for i in range(2):
+        params = sts_calls.params(i)
+        assert params["RoleSessionName"] == "audit-run"
+        assert params["DurationSeconds"] == 900
+        assert params["ExternalId"] == "ext-123"
+
+
+def test_duplicates_share_one_session_and_one_sts_call(sts_mock, sts_calls):
+    results = fan_out([ROLE, ROLE, ROLE], lambda s: (s, _account(s)), max_workers=1)
+    sessions = {id(r.value[0]) for r in results}
+    assert len(sessions) == 1
+    assert sts_calls.count("AssumeRole") == 1
+
+
+def test_roles_are_assumed_from_source(sts_mock, sts_calls):
+    hub = rolesession.assume_role(ROLE)
+    results = fan_out([ROLE_B, ROLE_C], lambda s: (s.parent, _account(s)), source=hub)
+    assert [r.value for r in results] == [(hub, OTHER_ACCOUNT), (hub, THIRD_ACCOUNT)]
+    assert sts_calls.count("AssumeRole") == 3  # the hub once, then each target from it
+
+
+def test_sessions_are_lazy_fn_decides_whether_sts_is_called(sts_mock, sts_calls):
+    results = fan_out([ROLE, ROLE_B], lambda s: s.role_arn)
+    assert [r.value for r in results] == [ROLE, ROLE_B]
+    assert sts_calls.count() == 0
+
+
+def test_result_pickles_and_is_frozen():
+    result = FanOutResult(ROLE, {"a": 1}, None, 0.5)
+    assert pickle.loads(pickle.dumps(result)) == result
+    with pytest.raises(AttributeError):
+        result.value = 2  # type: ignore[misc]
+    failed = FanOutResult(ROLE, None, InvalidParameterError("x", parameter="role_arn"), 0.0)
+    back = pickle.loads(pickle.dumps(failed))
+    assert not back.ok and isinstance(back.error, InvalidParameterError)
+    assert back.error.parameter == "role_arn"
+
+
+# -- error isolation ------------------------------------------------------------------
+
+
+class _Refusing:
+    """Stands in for the STS client: every call is refused with AccessDenied."""
+
+    def __getattr__(self, name: str) -> Any:
+        def refuse(**_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
+
+        return refuse
+
+
+def _refuse_role(monkeypatch: pytest.MonkeyPatch, role: str) -> None:
+    real = sts.call
+
+    def call(client: Any, operation: str, params: Any, role_arn: str, **kwargs: Any) -> Any:
+        if role_arn == role:
+            client = _Refusing()
+        return real(client, operation, params, role_arn, **kwargs)
+
+    monkeypatch.setattr(sts, "call", call)
+
+
+def test_assume_role_failure_lands_in_that_entry_only(sts_mock, monkeypatch):
+    _refuse_role(monkeypatch, ROLE_B)
+    results = fan_out([ROLE, ROLE_B, ROLE_C], _account)
+    assert [r.value for r in results] == [ACCOUNT, None, THIRD_ACCOUNT]
+    error = results[1].error
+    assert isinstance(error, AssumeRoleError) and error.code == "AccessDenied"
+    assert error.role_arn == ROLE_B
+    assert results[0].ok and results[2].ok and not results[1].ok
+
+
+def test_fn_failure_lands_in_that_entry_only(sts_mock):
+    def picky(session: RoleSession) -> str:
+        account = _account(session)
+        if account == OTHER_ACCOUNT:
+            raise KeyError("no such thing")
+        return account
+
+    results = fan_out([ROLE, ROLE_B, ROLE_C], picky)
+    assert [r.value for r in results] == [ACCOUNT, None, THIRD_ACCOUNT]
+    assert isinstance(results[1].error, KeyError)
+
+
+def test_invalid_arn_is_that_entrys_error_not_raised(sts_mock, sts_calls):
+    results = fan_out([ROLE, "arn:aws:iam::12345:role/Short", None, ROLE_B], _account)
+    assert [r.value for r in results] == [ACCOUNT, None, None, OTHER_ACCOUNT]
+    for bad in results[1:3]:
+        assert isinstance(bad.error, InvalidParameterError) and bad.error.parameter == "role_arn"
+    assert results[2].role_arn is None  # the entry as given
+    assert sts_calls.count("AssumeRole") == 2
+
+
+def test_all_entries_invalid_still_checks_kwargs_and_reports_each():
+    results = fan_out(["nope", "also-nope"], _account)
+    assert [type(r.error) for r in results] == [InvalidParameterError, InvalidParameterError]
+    with pytest.raises(InvalidParameterError) as info:
+        fan_out(["nope"], _account, duration=5)
+    assert info.value.parameter == "duration"
+
+
+# -- invalid parameters raise before any work -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"duration": 60}, "duration"),
+        ({"session_name": "x"}, "session_name"),
+        ({"policy": "{not json"}, "policy"),
+        ({"tags": {"k": 1}}, "tags"),
+        ({"mfa_serial": "arn:aws:iam::123456789012:mfa/me"}, "mfa_token"),
+        ({"region": "Not A Region"}, "region"),
+        ({"cache": object()}, "cache"),
+        ({"refresh": 5}, "refresh"),
+        ({"role_arn": ROLE}, "role_arn"),
+        ({"bogus": 1}, "bogus"),
+        ({"max_workers": 0}, "max_workers"),
+        ({"max_workers": True}, "max_workers"),
+        ({"executor": "threads"}, "executor"),
+        ({"progress": "yes"}, "progress"),
+        ({"source": "me"}, "source"),
+    ],
+)
+def test_invalid_parameters_raise_before_any_work(sts_calls, kwargs, parameter):
+    called = []
+    with pytest.raises(InvalidParameterError) as info:
+        fan_out([ROLE, ROLE_B], lambda s: called.append(s), **kwargs)
+    assert info.value.parameter == parameter
+    assert called == [] and sts_calls.count() == 0
+
+
+def test_fn_and_role_arns_are_checked(sts_calls):
+    with pytest.raises(InvalidParameterError) as info:
+        fan_out([ROLE], "not callable")  # type: ignore[arg-type]
+    assert info.value.parameter == "fn"
+    with pytest.raises(InvalidParameterError) as info:
+        fan_out(ROLE, _account)
+    assert info.value.parameter == "role_arns"
+    with pytest.raises(InvalidParameterError) as info:
+        fan_out(42, _account)  # type: ignore[arg-type]
+    assert info.value.parameter == "role_arns"
+
+
+def test_source_is_refused_with_an_executor(sts_calls):
+    with ThreadPoolExecutor(1) as pool, pytest.raises(InvalidParameterError) as info:
+        fan_out([ROLE], _account, source=boto3.Session(), executor=pool)
+    assert info.value.parameter == "source"
+    assert "executor" in str(info.value)
+
+
+def test_the_kwargs_check_leaves_no_warm_session_behind(sts_mock):
+    from rolesession import assume
+
+    fan_out([ROLE], lambda s: None, duration=900)
+    with assume._sessions_lock:
+        arns = [session.role_arn for session in assume._sessions.values()]
+    assert arns == [ROLE]
+
+
+# -- executors ---------------------------------------------------------------------------
+
+
+def test_thread_pool_executor_runs_the_work_and_max_workers_is_ignored(sts_mock):
+    threads: set[str] = set()
+
+    def where(session: RoleSession) -> str:
+        threads.add(threading.current_thread().name)
+        return _account(session)
+
+    with ThreadPoolExecutor(2, thread_name_prefix="custom-pool") as pool:
+        results = fan_out([ROLE, ROLE_B, ROLE_C, "bad"], where, executor=pool, max_workers=50)
+        assert not pool._shutdown  # the caller's executor is left running
+    assert [r.value for r in results] == [ACCOUNT, OTHER_ACCOUNT, THIRD_ACCOUNT, None]
+    assert isinstance(results[3].error, InvalidParameterError)
+    assert threads and all(name.startswith("custom-pool") for name in threads)
+
+
+def test_default_pool_uses_at_most_max_workers_threads(sts_mock):
+    threads: set[str] = set()
+    lock = threading.Lock()
+
+    def where(session: RoleSession) -> None:
+        with lock:
+            threads.add(threading.current_thread().name)
+
+    fan_out([ROLE, ROLE_B, ROLE_C] * 4, where, max_workers=2)
+    assert 1 <= len(threads) <= 2
+    assert all(name.startswith("rolesession-fan-out") for name in threads)
+
+
+def test_a_broken_executor_fails_entries_not_the_call():
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    results = fan_out([ROLE, ROLE_B], _account, executor=pool)
+    assert [type(r.error) for r in results] == [RuntimeError, RuntimeError]
+
+
+def _identity_over_http(endpoint: str, session: RoleSession) -> tuple[str, int]:
+    client = session.client("sts", endpoint_url=endpoint)
+    return client.get_caller_identity()["Account"], os.getpid()
+
+
+def _raise_unpicklable(session: RoleSession) -> None:
+    class Unpicklable(Exception):  # a class pickle cannot name
+        pass
+
+    raise Unpicklable("made in a worker")
+
+
+def _raise_value_error(session: RoleSession) -> None:
+    raise ValueError(f"failed in {session.role_arn}")
+
+
+def test_process_pool_against_a_moto_server(moto_server):
+    fn = functools.partial(_identity_over_http, moto_server)
+    with ProcessPoolExecutor(2) as pool:
+        results = fan_out(
+            [ROLE, "arn:aws:iam::bad", ROLE_B, ROLE],
+            fn,
+            executor=pool,
+            sts_endpoint_url=moto_server,
+            region="us-east-1",
+            session_name="fan-out-test",
+        )
+    assert [r.role_arn for r in results] == [ROLE, "arn:aws:iam::bad", ROLE_B, ROLE]
+    assert [r.value[0] if r.value else None for r in results] == [ACCOUNT, None, OTHER_ACCOUNT, ACCOUNT]
+    assert all(r.value[1] != os.getpid() for r in results if r.value)  # ran in the workers
+    bad = results[1].error
+    assert isinstance(bad, InvalidParameterError) and bad.parameter == "role_arn"
+
+
+def test_process_pool_errors_come_back_picklable(moto_server):
+    with ProcessPoolExecutor(1) as pool:
+        plain = fan_out([ROLE], _raise_value_error, executor=pool, sts_endpoint_url=moto_server)
+        odd = fan_out([ROLE], _raise_unpicklable, executor=pool, sts_endpoint_url=moto_server)
+        lam = fan_out([ROLE], lambda s: 1, executor=pool)  # pickle cannot ship a lambda
+    assert isinstance(plain[0].error, ValueError) and ROLE in str(plain[0].error)
+    assert isinstance(odd[0].error, RuntimeError) and "Unpicklable: made in a worker" in str(odd[0].error)
+    assert lam[0].error is not None and lam[0].value is None
+
+
+def test_errors_that_cannot_be_pickled_get_a_stand_in():
+    class Local(Exception):
+        pass
+
+    stand_in = fanout_module._picklable(Local("details"))
+    assert type(stand_in) is RuntimeError and "Local: details" in str(stand_in)
+    assert pickle.loads(pickle.dumps(stand_in)).args == stand_in.args
+    # botocore's modelled errors (classes made at run time) pickle as ClientError.
+    modelled = type("NoSuchEntityException", (ClientError,), {})
+    exc = modelled({"Error": {"Code": "NoSuchEntity", "Message": "gone"}}, "GetRole")
+    assert fanout_module._picklable(exc) is exc
+    ok = KeyError("k")
+    assert fanout_module._picklable(ok) is ok
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+def test_progress_bar_on_stderr(sts_mock, capsys):
+    fan_out([ROLE, ROLE_B, "bad"], _account, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err
+    assert err.startswith("\r[") and err.endswith("\n")
+    frames = err.rstrip("\n").split("\r")[1:]
+    assert len(frames) == 4  # drawn at 0 and after each of the 3 entries
+    assert frames[0].startswith("[" + "." * 30 + "] 0/3")
+    assert frames[-1].startswith("[" + "#" * 30 + "] 3/3")
+    assert "(1 failed)" in frames[-1]
+
+
+def test_no_progress_output_by_default(sts_mock, capsys):
+    fan_out([ROLE], _account)
+    assert capsys.readouterr().err == ""
+
+
+# -- packaging --------------------------------------------------------------------------------
+
+
+def test_exported_lazily_from_the_package():
+    assert "fan_out" in rolesession.__all__ and "FanOutResult" in rolesession.__all__
+    assert rolesession.fan_out is fanout_module.fan_out
+    assert rolesession.FanOutResult is fanout_module.FanOutResult
+    code = (
+        "import sys, rolesession\n"
+        "heavy = ('rolesession.fanout', 'rolesession.cli', 'rolesession.file_cache', 'moto', 'filelock',"
+        " 'concurrent.futures.process')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+        "rolesession.fan_out\n"
+        "print('rolesession.fanout' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "True"]
