@@ -40,7 +40,7 @@ class RoleSession(boto3.Session):
         self._provider = provider
         self._refresh_policy = refresh
         self._credentials = RefreshingCredentials(provider, refresh)
-        self._make_lock = threading.Lock()
+        self._make_lock = threading.RLock()  # resource() calls client()
         botocore_session = _botocore.new_session()
         botocore_session.register_component("credential_provider", _Resolver(self._credentials))
         super().__init__(botocore_session=botocore_session, region_name=provider.request.region)
