@@ -93,6 +93,7 @@ class StsSpy:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.error: Exception | None = None
+        self.once: list[Exception] = []  # raised by the next calls, one each
         self.delay = 0.0
         self.gate: threading.Event | None = None
         self.issued: dict[str, float] = {}  # access key -> expiration (epoch seconds)
@@ -104,6 +105,9 @@ class StsSpy:
 
     def fail_with(self, error: Exception | None) -> None:
         self.error = error
+
+    def fail_once(self, error: Exception) -> None:
+        self.once.append(error)
 
     def outage(self) -> None:
         self.fail_with(EndpointConnectionError(endpoint_url="https://sts.us-east-1.amazonaws.com/"))
@@ -132,7 +136,9 @@ def sts_calls(monkeypatch: pytest.MonkeyPatch) -> StsSpy:
             assert spy.gate.wait(30), "test left an STS call blocked"
         if spy.delay:
             time.sleep(spy.delay)
-        if spy.error is not None:
+        if spy.once:
+            client = _FailingClient(spy.once.pop(0))
+        elif spy.error is not None:
             client = _FailingClient(spy.error)
         creds = real(client, operation, params, role_arn, **kwargs)
         with spy.lock:

@@ -241,7 +241,12 @@ class RefreshingCredentials(Credentials):
         if now < held.refresh_at:
             return held
         if held.creds is None or now >= held.expiry:
-            return self._refresh_waiting()
+            held = self._refresh_waiting()
+            # A cached entry adopted inside its advisory window is refreshed by
+            # the usual rule: in the background, while this reader goes on.
+            if not time.time() < held.refresh_at and self._fetcher.can_refresh():
+                self._refresh_in_background(held)
+            return held
         if not self._fetcher.can_refresh():
             return self._cannot_refresh(held)
         if now < held.mandatory_at:

@@ -1,0 +1,191 @@
+"""In-memory caching: keys, caller separation, serving new sessions, never expired."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import boto3
+import pytest
+from conftest import ROLE, ROLE_B
+
+import rolesession
+from rolesession import MemoryCache
+from rolesession.cache import cache_key
+
+OTHER_CALLER = {"aws_access_key_id": "AKIAOTHERCALLER00001", "aws_secret_access_key": "x" * 40}
+
+
+def _read(session):
+    return session.get_credentials().get_frozen_credentials()
+
+
+def test_a_new_session_is_served_from_the_cache(sts_mock, sts_calls):
+    first = _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+    second = _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+    assert first == second
+    assert sts_calls.count() == 1
+
+
+def test_two_callers_never_share_an_entry(sts_mock, sts_calls):
+    mine = _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+    theirs = _read(rolesession.assume_role(ROLE, source=boto3.Session(**OTHER_CALLER)))
+    assert mine != theirs
+    assert sts_calls.count() == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"session_name": "other"},
+        {"duration": 1800},
+        {"policy": rolesession.Policy.allow("s3:GetObject")},
+        {"policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]},
+        {"tags": {"a": "b"}},
+        {"external_id": "ext"},
+        {"source_identity": "alice"},
+        {"sts_endpoint_url": "https://sts.us-east-1.amazonaws.com"},
+    ],
+)
+def test_each_parameter_is_in_the_key(sts_mock, sts_calls, change):
+    _read(rolesession.assume_role(ROLE))
+    _read(rolesession.assume_role(ROLE, **change))
+    assert sts_calls.count() == 2
+
+
+def test_key_is_canonical_sha256():
+    material = {"operation": "AssumeRole", "role_arn": ROLE, "policy_arns": []}
+    key = cache_key(material, "AKIA1")
+    assert len(key) == 64 and int(key, 16) >= 0
+    assert key == cache_key(dict(reversed(list(material.items()))), "AKIA1")
+    assert key != cache_key(material, "AKIA2")
+
+
+def test_tag_order_does_not_matter(sts_mock, sts_calls):
+    _read(rolesession.assume_role(ROLE, tags={"a": "1", "b": "2"}))
+    _read(rolesession.assume_role(ROLE, tags={"b": "2", "a": "1"}, source=boto3.Session()))
+    assert sts_calls.count() == 1
+
+
+def test_cache_none_always_calls_sts(sts_mock, sts_calls):
+    _read(rolesession.assume_role(ROLE, cache=None))
+    _read(rolesession.assume_role(ROLE, cache=None))
+    assert sts_calls.count() == 2
+    assert len(rolesession.default_cache()) == 0
+
+
+def test_a_cached_entry_in_its_advisory_window_serves_then_refreshes(sts_mock, sts_calls, frozen):
+    first = _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+    frozen.tick(53 * 60)
+    late = rolesession.assume_role(ROLE, source=boto3.Session())
+    assert _read(late) == first  # served at once, nobody waits
+    late.get_credentials().wait_for_background()
+    assert sts_calls.count() == 2
+    assert _read(late) != first
+
+
+def test_a_cached_entry_in_its_mandatory_window_is_refreshed_at_once(sts_mock, sts_calls, frozen):
+    _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+    frozen.tick(3600 - 30)
+    fresh = _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+    assert sts_calls.count() == 2
+    assert sts_calls.issued[fresh.access_key] > time.time() + 3000
+
+
+def test_an_outage_does_not_break_new_sessions_while_cached_credentials_are_valid(
+    sts_mock, sts_calls, frozen
+):
+    first = _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+    sts_calls.outage()
+    frozen.tick(3600 - 20)  # mandatory window, STS down
+    assert _read(rolesession.assume_role(ROLE, source=boto3.Session())) == first
+    frozen.tick(30)  # expired: never served
+    with pytest.raises(rolesession.AssumeRoleError):
+        _read(rolesession.assume_role(ROLE, source=boto3.Session()))
+
+
+def test_expired_entries_are_never_served(sts_mock, sts_calls, frozen):
+    first = _read(rolesession.assume_role(ROLE, duration=900))
+    frozen.tick(901)
+    again = _read(rolesession.assume_role(ROLE, duration=900, source=boto3.Session()))
+    assert again != first and sts_calls.count() == 2
+
+
+def test_memory_cache_is_bounded_lru():
+    cache = MemoryCache(maxsize=2)
+    cache.set("a", {"n": 1})
+    cache.set("b", {"n": 2})
+    assert cache.get("a") == {"n": 1}  # a is now the most recent
+    cache.set("c", {"n": 3})
+    assert cache.get("b") is None and cache.get("a") == {"n": 1} and len(cache) == 2
+    cache.delete("a")
+    assert cache.get("a") is None
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_memory_cache_used_by_sessions_is_bounded(sts_mock, sts_calls):
+    cache = MemoryCache(maxsize=1)
+    _read(rolesession.assume_role(ROLE, cache=cache))
+    _read(rolesession.assume_role(ROLE_B, cache=cache))
+    _read(rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()))
+    assert sts_calls.count() == 3 and len(cache) == 1
+
+
+def test_memory_cache_is_thread_safe():
+    cache = MemoryCache(maxsize=64)
+    errors = []
+
+    def hammer(n):
+        try:
+            for i in range(2000):
+                cache.set(f"{n}-{i % 100}", {"i": i})
+                cache.get(f"{(n + 1) % 8}-{i % 100}")
+                if i % 7 == 0:
+                    cache.delete(f"{n}-{i % 100}")
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(cache) <= 64
+
+
+def test_memory_cache_validates_maxsize():
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(rolesession.InvalidParameterError):
+            MemoryCache(maxsize=bad)
+
+
+def test_default_cache_is_process_wide():
+    assert rolesession.default_cache() is rolesession.default_cache()
+    assert isinstance(rolesession.default_cache(), MemoryCache)
+
+
+class _BrokenCache:
+    def get(self, key):
+        raise OSError("disk on fire")
+
+    set = delete = get
+
+    def clear(self):
+        pass
+
+
+def test_a_failing_custom_cache_never_fails_a_read(sts_mock, sts_calls, caplog):
+    session = rolesession.assume_role(ROLE, cache=_BrokenCache())
+    assert _read(session).access_key in sts_calls.issued
+    warnings = [r for r in caplog.records if "credential cache" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_a_corrupt_entry_is_ignored(sts_mock, sts_calls):
+    cache = MemoryCache()
+    _read(rolesession.assume_role(ROLE, cache=cache))
+    for key in list(cache._data):
+        cache.set(key, {"Version": 1, "Credentials": "garbage"})
+    _read(rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()))
+    assert sts_calls.count() == 2
