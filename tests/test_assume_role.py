@@ -8,9 +8,9 @@ import socket
 import boto3
 import botocore.credentials
 import pytest
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
 
 import rolesession
+from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
 from rolesession import InvalidParameterError, RoleSession
 
 

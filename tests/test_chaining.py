@@ -6,9 +6,9 @@ import logging
 
 import boto3
 from botocore.exceptions import ClientError
-from conftest import ROLE, ROLE_B
 
 import rolesession
+from conftest import ROLE, ROLE_B
 
 CHAINING_MESSAGE = (
     "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."

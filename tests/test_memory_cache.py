@@ -7,9 +7,9 @@ import time
 
 import boto3
 import pytest
-from conftest import ROLE, ROLE_B
 
 import rolesession
+from conftest import ROLE, ROLE_B
 from rolesession import MemoryCache
 from rolesession.cache import cache_key
 

@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
-from conftest import ROLE
 
 import rolesession
+from conftest import ROLE
 from rolesession import CredentialRefreshError, RefreshPolicy
 from rolesession.errors import AssumeRoleError
 

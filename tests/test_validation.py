@@ -8,9 +8,9 @@ import json
 
 import pytest
 from botocore.config import Config
-from conftest import ROLE
 
 import rolesession
+from conftest import ROLE
 from rolesession import InvalidParameterError, Policy
 
 MFA = {"mfa_serial": "arn:aws:iam::123456789012:mfa/alice"}

@@ -1,0 +1,162 @@
+"""Failures from AWS become the library's own errors, with the role, the code and a hint."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+import rolesession
+from conftest import ROLE, ROLE_B
+from rolesession import (
+    AssumeRoleError,
+    CredentialRefreshError,
+    InvalidParameterError,
+    RoleSessionError,
+    SourceCredentialsError,
+    TokenError,
+)
+
+
+def _read(session):
+    return session.get_credentials().get_frozen_credentials()
+
+
+def test_access_denied_names_role_code_and_hint(sts_mock, sts_calls):
+    sts_calls.refuse("AccessDenied", "User: x is not authorized to perform: sts:AssumeRole")
+    with pytest.raises(AssumeRoleError) as info:
+        _read(rolesession.assume_role(ROLE))
+    err = info.value
+    assert err.role_arn == ROLE and err.code == "AccessDenied"
+    assert ROLE in str(err) and "AccessDenied" in str(err)
+    assert "trust policy" in str(err) and "external" in str(err).lower() and "SCP" in str(err)
+    assert isinstance(err.__cause__, ClientError)
+    assert isinstance(err, CredentialRefreshError) and isinstance(err, RoleSessionError)
+
+
+def test_region_disabled_hint(sts_mock, sts_calls):
+    sts_calls.refuse("RegionDisabledException", "STS is not activated in this region")
+    with pytest.raises(AssumeRoleError) as info:
+        _read(rolesession.assume_role(ROLE, region="ap-east-1"))
+    assert info.value.code == "RegionDisabledException"
+    assert "activate" in str(info.value) and "region" in str(info.value)
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body
+
+
+def test_a_refusal_parsed_by_botocore_keeps_its_code(sts_mock):
+    """The real botocore path: an HTTP 403 error document, parsed and retried by botocore."""
+    from botocore.awsrequest import AWSResponse
+
+    from rolesession import sts
+
+    session = rolesession.assume_role(ROLE, cache=None)
+    _read(session)  # make the shared client exist
+    [client] = [c for table in sts._signed_clients.values() for c in table.values()]
+    sent = []
+
+    def refuse(request, **kwargs):
+        sent.append(request)
+        body = (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>RegionDisabledException</Code>"
+            b"<Message>STS is not activated in this region</Message></Error>"
+            b"<RequestId>1</RequestId></ErrorResponse>"
+        )
+        return AWSResponse(request.url, 403, {}, _Raw(body))
+
+    client.meta.events.register_first("before-send.sts.AssumeRole", refuse)
+    try:
+        with pytest.raises(AssumeRoleError) as info:
+            session.refresh()
+    finally:
+        client.meta.events.unregister("before-send.sts.AssumeRole", refuse)
+    assert info.value.code == "RegionDisabledException"
+    assert "activate" in str(info.value)
+    assert len(sent) == 1  # a refusal is not retried
+
+
+def test_unreachable_sts_is_an_assume_role_error_named_after_the_botocore_class():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once we leave the block
+    session = rolesession.assume_role(
+        ROLE,
+        sts_endpoint_url=f"http://127.0.0.1:{port}",
+        sts_config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        cache=None,
+    )
+    with pytest.raises(AssumeRoleError) as info:
+        _read(session)
+    assert info.value.code == "EndpointConnectionError"
+    assert "could not be reached" in str(info.value)
+
+
+def test_no_source_credentials(sts_mock, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(SourceCredentialsError) as info:
+        _read(rolesession.assume_role(ROLE))
+    assert info.value.role_arn == ROLE and "source" in str(info.value)
+    # an explicit source without credentials too (moto's own env vars removed)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    with pytest.raises(SourceCredentialsError):
+        _read(rolesession.assume_role(ROLE, source=boto3.Session(), cache=None))
+
+
+def test_a_hop_whose_parent_fails_raises_the_parents_error(sts_mock, sts_calls):
+    parent = rolesession.assume_role(ROLE)
+    hop = parent.assume_role(ROLE_B)
+    sts_calls.refuse("AccessDenied")
+    with pytest.raises(AssumeRoleError) as info:
+        _read(hop)
+    assert info.value.role_arn == ROLE  # the parent's role, not the hop's
+    assert sts_calls.count() == 1
+
+
+def test_a_mistyped_parameter_from_sts_is_never_a_bare_key_error(sts_mock, monkeypatch):
+    from rolesession import sts
+
+    class Empty:
+        def assume_role(self, **_):
+            return {"ResponseMetadata": {}}
+
+    monkeypatch.setattr(sts, "client_for", lambda *a, **k: Empty())
+    with pytest.raises(AssumeRoleError) as info:
+        _read(rolesession.assume_role(ROLE, cache=None))
+    assert info.value.code == "InvalidResponse"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RoleSessionError("base"),
+        InvalidParameterError("duration: bad", parameter="duration"),
+        CredentialRefreshError("no creds", role_arn=ROLE),
+        AssumeRoleError("denied", role_arn=ROLE, code="AccessDenied"),
+        TokenError("spent", role_arn=ROLE),
+        SourceCredentialsError("none", role_arn=ROLE),
+    ],
+)
+def test_errors_are_picklable_with_their_attributes(error):
+    clone = pickle.loads(pickle.dumps(error))
+    assert type(clone) is type(error) and str(clone) == str(error)
+    for attr in ("parameter", "role_arn", "code"):
+        assert getattr(clone, attr, None) == getattr(error, attr, None)
+
+
+def test_invalid_parameter_error_is_a_value_error():
+    assert issubclass(InvalidParameterError, ValueError)
+    assert issubclass(InvalidParameterError, RoleSessionError)
+    for cls in (AssumeRoleError, TokenError, SourceCredentialsError):
+        assert issubclass(cls, CredentialRefreshError)

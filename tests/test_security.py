@@ -1,0 +1,116 @@
+"""No secret in any repr, log line or exception message, botocore's DEBUG records included."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import rolesession
+from conftest import ROLE, ROLE_B
+from rolesession.redaction import redact
+
+MFA_CODE = "246813"
+
+
+def _secrets_of(session):
+    frozen = session.get_credentials().get_frozen_credentials()
+    return [frozen.secret_key, frozen.token]
+
+
+def test_botocore_debug_records_carry_no_secret(sts_mock, caplog):
+    caplog.set_level(logging.DEBUG)
+    session = rolesession.assume_role(
+        ROLE, mfa_serial="arn:aws:iam::123456789012:mfa/alice", mfa_token=MFA_CODE
+    )
+    hop = session.assume_role(ROLE_B)
+    hop.client("sts").get_caller_identity()
+    secrets = [*_secrets_of(session), *_secrets_of(hop), MFA_CODE]
+    botocore_records = [r for r in caplog.records if r.name.startswith("botocore")]
+    assert len(botocore_records) > 20  # botocore really logged requests and responses
+    texts = [r.getMessage() for r in caplog.records]
+    assert any("SecretAccessKey" in t for t in texts)  # the response body was logged ...
+    assert any("***" in t for t in texts)  # ... and redacted
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_rolesession_logs_one_info_line_per_sts_call(sts_mock, caplog):
+    caplog.set_level(logging.INFO, logger="rolesession")
+    session = rolesession.assume_role(ROLE)
+    session.identity()
+    session.refresh()
+    lines = [r for r in caplog.records if r.name == "rolesession" and r.levelno == logging.INFO]
+    assert len(lines) == 2
+    assert all("AssumeRole" in r.getMessage() and ROLE in r.getMessage() for r in lines)
+    assert all(" ms)" in r.getMessage() for r in lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{'SecretAccessKey': 'abc/def+1', 'x': 1}", "{'SecretAccessKey': '***', 'x': 1}"),
+        (
+            '{"SessionToken": "tok==", "AccessKeyId": "ASIA1"}',
+            '{"SessionToken": "***", "AccessKeyId": "ASIA1"}',
+        ),
+        ("headers={'X-Amz-Security-Token': b'FwoG+zz'}", "headers={'X-Amz-Security-Token': b'***'}"),
+        ("<SecretAccessKey>s3cr3t</SecretAccessKey>", "<SecretAccessKey>***</SecretAccessKey>"),
+        ("<SessionToken>t/o+k=</SessionToken>", "<SessionToken>***</SessionToken>"),
+        ("host:sts\nx-amz-security-token:FQoG/abc=\n", "host:sts\nx-amz-security-token:***\n"),
+        ("Action=AssumeRoleWithWebIdentity&WebIdentityToken=eyJ.a.b&Version=1",
+         "Action=AssumeRoleWithWebIdentity&WebIdentityToken=***&Version=1"),
+        (
+            "{'SAMLAssertion': 'PHNhbWw+', 'TokenCode': '123456'}",
+            "{'SAMLAssertion': '***', 'TokenCode': '***'}",
+        ),
+        ("nothing secret here: AccessKeyId ASIA", "nothing secret here: AccessKeyId ASIA"),
+    ],
+)
+def test_redact_forms(text, expected):
+    assert redact(text) == expected
+
+
+def test_records_without_secrets_are_left_as_they_are():
+    logger = logging.getLogger("botocore.endpoint")
+    record = logger.makeRecord("botocore.endpoint", logging.DEBUG, __file__, 1, "x=%s", ("y",), None)
+    for f in logger.filters:
+        assert f.filter(record)
+    assert (record.msg, record.args) == ("x=%s", ("y",))
+    secret = logger.makeRecord(
+        "botocore.endpoint", logging.DEBUG, __file__, 1, "body %r", ({"SessionToken": "zz"},), None
+    )
+    assert logger.filters, "the redacting filter is attached to botocore.endpoint"
+    for f in logger.filters:
+        f.filter(secret)
+    assert "zz" not in secret.getMessage() and "SessionToken" in secret.getMessage()
+
+
+def test_every_botocore_logger_is_protected(sts_mock):
+    rolesession.assume_role(ROLE).identity()
+    manager = logging.Logger.manager
+    names = [n for n in manager.loggerDict if n.startswith("botocore")]
+    assert "botocore.endpoint" in names and "botocore.auth" in names and "botocore.parsers" in names
+    for name in names:
+        logger = manager.loggerDict[name]
+        if isinstance(logger, logging.Logger):
+            assert logger.filters, name
+
+
+def test_reprs_and_errors_hold_no_secret(sts_mock, sts_calls):
+    session = rolesession.assume_role(
+        ROLE, mfa_serial="arn:aws:iam::123456789012:mfa/alice", mfa_token=lambda: MFA_CODE
+    )
+    creds = session.get_credentials()
+    held = creds.current()
+    secrets = [held.secret_key, held.token, MFA_CODE]
+    texts = [repr(session), str(session), repr(creds), repr(held), repr(session._provider.request)]
+    sts_calls.refuse("AccessDenied", f"MultiFactorAuthentication failed with invalid code {MFA_CODE}")
+    with pytest.raises(rolesession.AssumeRoleError) as info:
+        session.refresh()
+    texts.append(str(info.value))
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+    assert "***" in str(info.value)
