@@ -160,3 +160,19 @@ def test_invalid_parameter_error_is_a_value_error():
     assert issubclass(InvalidParameterError, RoleSessionError)
     for cls in (AssumeRoleError, TokenError, SourceCredentialsError):
         assert issubclass(cls, CredentialRefreshError)
+
+
+def test_parameters_botocore_rejects_are_not_reported_as_unreachable(sts_mock, monkeypatch):
+    from botocore.exceptions import ParamValidationError
+
+    from rolesession import sts
+
+    class Rejecting:
+        def assume_role(self, **_):
+            raise ParamValidationError(report="Invalid length for parameter RoleSessionName")
+
+    monkeypatch.setattr(sts, "client_for", lambda *a, **k: Rejecting())
+    with pytest.raises(AssumeRoleError) as info:
+        _read(rolesession.assume_role(ROLE, cache=None))
+    assert info.value.code == "ParamValidationError"
+    assert "could not be reached" not in str(info.value)

@@ -724,3 +724,14 @@ def test_file_cache_holds_token_file_entries_but_never_callable_ones(
     session.refresh()
     assert sorted(directory.glob("*.json")) == files  # nothing new on disk
     assert sts_calls.count() == 3
+
+
+def test_a_relative_token_file_survives_a_change_of_directory(
+    sts_mock: None, sts_calls: StsSpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "token").write_text(make_jwt())
+    monkeypatch.chdir(tmp_path)
+    session = rolesession.assume_role_with_web_identity(ROLE, token_file="token", cache=None)
+    monkeypatch.chdir("/")
+    assert session.identity()["Account"] == ACCOUNT
+    assert _tokens_sent(sts_calls) == [(tmp_path / "token").read_text()]

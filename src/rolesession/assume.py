@@ -290,6 +290,8 @@ def assume_role_with_web_identity(
             raise fail("token", "pass token or token_file, or set AWS_WEB_IDENTITY_TOKEN_FILE")
     if path is not None and not os.path.isfile(path):
         raise fail("token_file", f"{path} does not exist or is not a file")
+    if path is not None:
+        path = os.path.abspath(path)  # re-read for years: a later chdir must not lose it
     checked_token = (
         None
         if token is None

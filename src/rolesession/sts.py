@@ -20,6 +20,7 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     NoCredentialsError,
+    ParamValidationError,
     PartialCredentialsError,
 )
 
@@ -163,6 +164,13 @@ def call(
             f"cannot assume {role_arn}: the source has no credentials to call STS with "
             "(configure the default credential chain or pass source=)",
             role_arn=role_arn,
+        ) from exc
+    except ParamValidationError as exc:
+        raise AssumeRoleError(
+            f"{operation} for {role_arn} was not sent: botocore rejected its parameters "
+            f"({_scrub(str(exc), secrets)})",
+            role_arn=role_arn,
+            code="ParamValidationError",
         ) from exc
     except BotoCoreError as exc:
         raise AssumeRoleError(
