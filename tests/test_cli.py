@@ -9,6 +9,7 @@ process with the ``sts_calls`` spy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import boto3
 import pytest
 
+import rolesession
 from conftest import (
     ACCOUNT,
     OTHER_ACCOUNT,
@@ -37,6 +39,8 @@ from conftest import (
     StsSpy,
 )
 from rolesession.cli import main
+from rolesession.cli.commands import build_session
+from rolesession.cli.parser import parse_args
 from rolesession.cli.secret_commands import CommandError, CommandMfaCode, last_mfa_code
 from rolesession.credentials import to_epoch
 from tokens import make_saml_response
@@ -184,13 +188,36 @@ def test_several_arns_chain_and_whoami_names_the_last_hop(moto_server: str) -> N
     assert caller_arn(moto_server, creds).startswith(f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/Hub/")
 
 
-def test_whoami_without_arns_is_the_source_identity(moto_server: str) -> None:
-    done = cli("whoami", "--sts-endpoint-url", moto_server)
+def test_whoami_without_arns_is_the_source_identity(echo_sts: str) -> None:
+    done = cli("whoami", "--sts-endpoint-url", echo_sts)
     assert done.returncode == 0, done.stderr
     identity = json.loads(done.stdout)
-    assert identity["Account"] == ACCOUNT
-    assert identity["UserId"] == SOURCE_KEY  # moto names the caller by its access key
-    assert ":assumed-role/" not in identity["Arn"]
+    assert identity == {
+        "UserId": SOURCE_KEY,
+        "Account": ACCOUNT,
+        "Arn": f"arn:aws:iam::{ACCOUNT}:user/{SOURCE_KEY}",
+    }
+
+
+def test_profile_is_the_source(echo_sts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text("[profile ops]\naws_access_key_id = AKIAOPSOPSOPSOPSOPS1\naws_secret_access_key = x\n")
+    env = dict(os.environ, AWS_CONFIG_FILE=str(config))
+    done = cli("whoami", "--profile", "ops", "--sts-endpoint-url", echo_sts, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["UserId"] == "AKIAOPSOPSOPSOPSOPS1"  # not the environment's keys
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    last_hop = build_session(parse_args(["assume", ROLE, ROLE_B, "--profile", "ops"]))
+    assert isinstance(last_hop.parent, rolesession.RoleSession)
+    source = last_hop.parent.parent  # the profile session signs the first AssumeRole
+    assert isinstance(source, boto3.Session) and not isinstance(source, rolesession.RoleSession)
+    assert source.profile_name == "ops"
+    assert source.get_credentials().access_key == "AKIAOPSOPSOPSOPSOPS1"
+
+    missing = cli("assume", ROLE, "--profile", "nope", "--sts-endpoint-url", echo_sts, env=env)
+    assert missing.returncode == 2
+    assert "--profile" in assert_one_error_line(missing)
 
 
 def test_whoami_without_arns_rejects_role_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -524,19 +551,23 @@ def test_no_source_credentials_exits_3(moto_server: str) -> None:
         assert "no source credentials" in assert_one_error_line(done)
 
 
-@pytest.fixture
-def refusing_sts() -> Iterator[str]:
-    """An STS endpoint that answers every call with AccessDenied."""
+def test_a_missing_aws_profile_exits_3(moto_server: str) -> None:
+    for argv in (["assume", ROLE], ["whoami"]):
+        done = cli(*argv, "--sts-endpoint-url", moto_server, env=dict(os.environ, AWS_PROFILE="nowhere"))
+        assert done.returncode == 3
+        assert "nowhere" in assert_one_error_line(done)
+
+
+@contextlib.contextmanager
+def fake_sts(answer: Callable[[BaseHTTPRequestHandler], tuple[int, str]]) -> Iterator[str]:
+    """A loopback STS endpoint answering every call with ``answer(request)``: (status, XML)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = (
-                b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
-                b"<Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform "
-                b"sts:AssumeRole</Message></Error><RequestId>1</RequestId></ErrorResponse>"
-            )
-            self.send_response(403)
+            status, text = answer(self)
+            body = text.encode()
+            self.send_response(status)
             self.send_header("Content-Type", "text/xml")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -553,6 +584,36 @@ def refusing_sts() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def refusing_sts() -> Iterator[str]:
+    """An STS endpoint that answers every call with AccessDenied."""
+    refusal = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+        "<Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform "
+        "sts:AssumeRole</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+    )
+    with fake_sts(lambda _: (403, refusal)) as url:
+        yield url
+
+
+@pytest.fixture
+def echo_sts() -> Iterator[str]:
+    """An STS endpoint whose GetCallerIdentity names the access key that signed the call."""
+
+    def answer(request: BaseHTTPRequestHandler) -> tuple[int, str]:
+        match = re.search(r"Credential=([A-Z0-9]+)/", request.headers.get("Authorization", ""))
+        key = match.group(1) if match else "unsigned"
+        return 200, (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/{key}</Arn>"
+            f"<UserId>{key}</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult>"
+            "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        )
+
+    with fake_sts(answer) as url:
+        yield url
 
 
 def test_sts_error_exits_4_naming_the_code(refusing_sts: str) -> None:

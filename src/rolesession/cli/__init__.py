@@ -82,11 +82,19 @@ def exit_code(exc: BaseException) -> int:
         return exc.exit_code
     if isinstance(exc, InvalidParameterError):
         return EXIT_USAGE
-    if isinstance(exc, SourceCredentialsError):
+    if isinstance(exc, SourceCredentialsError) or _is_missing_profile(exc):
         return EXIT_NO_SOURCE
     if isinstance(exc, AssumeRoleError) and _sts_answered(exc):
         return EXIT_STS_ERROR
     return EXIT_OTHER
+
+
+def _is_missing_profile(exc: BaseException) -> bool:
+    # AWS_PROFILE names a profile that is not configured: boto3 and botocore
+    # raise this as soon as a session reads its configuration.
+    from botocore.exceptions import ProfileNotFound
+
+    return isinstance(exc, ProfileNotFound)
 
 
 def _sts_answered(exc: AssumeRoleError) -> bool:
@@ -114,6 +122,8 @@ def describe(exc: BaseException) -> str:
         return text
     if isinstance(exc, TokenError) and isinstance(exc.__cause__, CommandError):
         return f"{exc} ({exc.__cause__})"
+    if _is_missing_profile(exc):
+        return f"no source credentials: {exc} (AWS_PROFILE names it)"
     if isinstance(exc, SourceCredentialsError):
         return str(exc).replace("pass source=", "pass --profile")  # the library's advice, in CLI terms
     if isinstance(exc, (RoleSessionError, CliError, CommandError)):

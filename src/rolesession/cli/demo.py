@@ -180,19 +180,10 @@ class _Demo:
     def fan_out(self) -> None:
         arns = [rolesession.role_arn(account, "Auditor") for account in FAN_OUT_ACCOUNTS]
         self.heading(f"Fan out over {len(arns)} accounts")
-        fan_out = getattr(rolesession, "fan_out", None)
-        with self.sts_calls("visiting every account"):
-            if fan_out is not None:
-                self.say("results = rolesession.fan_out(role_arns, who_am_i)")
-                results = fan_out(arns, self.who, **self.kw())
-                rows = [(r.role_arn, r.value, r.error) for r in results]
-            else:  # TODO: use rolesession.fan_out once it exists
-                rows = []
-                for arn in arns:
-                    try:
-                        rows.append((arn, self.who(rolesession.assume_role(arn, **self.kw())), None))
-                    except Exception as exc:
-                        rows.append((arn, None, exc))
+        self.say("results = rolesession.fan_out(role_arns, who_am_i)")
+        with self.sts_calls("visiting every account in parallel"):
+            results = rolesession.fan_out(arns, self.who, **self.kw())
+        rows = [(r.role_arn, r.value, r.error) for r in results]
         for arn, value, error in rows:
             self.say(f"{arn.split(':')[4]}: {value if error is None else f'failed: {error}'}")
 

@@ -1,0 +1,238 @@
+"""``rolesession exec --server``: the loopback container-credentials endpoint.
+
+The endpoint is tested directly (authorization, format, binding, shutdown,
+the refresh before handing out under freezegun) and end to end: a child
+Python process with nothing but the container variables gets its
+credentials from it through boto3.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rolesession
+from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, StsSpy
+from rolesession.cli.commands import build_session, container_credentials
+from rolesession.cli.parser import parse_args
+from rolesession.cli.server import PATH, CredentialServer
+from rolesession.credentials import to_epoch
+
+CONTAINER_FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}
+FAKE = {
+    "AccessKeyId": "ASIAFAKEFAKEFAKEFAKE",
+    "SecretAccessKey": "fake-secret",
+    "Token": "fake-token",
+    "Expiration": "2030-01-01T00:00:00Z",
+}
+
+
+def get(url: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", token)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def refuses_connections(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+@pytest.fixture
+def server() -> Iterator[CredentialServer]:
+    with CredentialServer(lambda: dict(FAKE)) as running:
+        yield running
+
+
+# -- the endpoint ---------------------------------------------------------------------------
+
+
+def test_the_token_holder_gets_container_credentials(server: CredentialServer) -> None:
+    status, body = get(server.url, server.token)
+    assert status == 200
+    assert body == FAKE
+
+
+def test_a_missing_token_is_401_and_a_wrong_one_403(server: CredentialServer) -> None:
+    status, body = get(server.url, None)
+    assert status == 401 and "AccessKeyId" not in body
+    for wrong in ("wrong", server.token[:-1], server.token + "x", f"Bearer {server.token}", ""):
+        status, body = get(server.url, wrong)
+        assert status == 403, wrong
+        assert "AccessKeyId" not in body
+
+
+def test_other_paths_and_methods_serve_nothing(server: CredentialServer) -> None:
+    host, port = server.address
+    status, body = get(f"http://{host}:{port}/latest/meta-data/", server.token)
+    assert status == 404 and "AccessKeyId" not in body
+    request = urllib.request.Request(server.url, data=b"{}", method="POST")
+    request.add_header("Authorization", server.token)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 501
+
+
+def test_listens_on_loopback_only_with_a_256_bit_token(server: CredentialServer) -> None:
+    host, port = server.address
+    assert host == "127.0.0.1"
+    assert server.url == f"http://127.0.0.1:{port}{PATH}"
+    assert len(base64.urlsafe_b64decode(server.token + "=")) == 32
+    with CredentialServer(lambda: dict(FAKE)) as other:
+        assert other.token != server.token
+    assert server.environ() == {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url,
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": server.token,
+    }
+
+
+def test_stopping_closes_the_port() -> None:
+    running = CredentialServer(lambda: dict(FAKE)).start()
+    host, port = running.address
+    assert get(running.url, running.token)[0] == 200
+    running.stop()
+    assert refuses_connections(host, port)
+
+
+def test_a_failure_to_get_credentials_is_a_500_without_secrets() -> None:
+    def provide() -> dict[str, str]:
+        raise rolesession.AssumeRoleError(
+            "AssumeRole failed: AccessDenied", role_arn=ROLE, code="AccessDenied"
+        )
+
+    with CredentialServer(provide) as running:
+        status, body = get(running.url, running.token)
+    assert status == 500
+    assert body == {"code": "AssumeRoleError", "message": "AssumeRole failed: AccessDenied"}
+
+
+def test_requests_are_served_one_at_a_time() -> None:
+    active, most = 0, 0
+    lock = threading.Lock()
+
+    def provide() -> dict[str, str]:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return dict(FAKE)
+
+    with CredentialServer(provide) as running:
+        threads = [threading.Thread(target=get, args=(running.url, running.token)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert most == 1  # a refresh before handing out is never made twice at once
+
+
+# -- fresh credentials from a real session -------------------------------------------------------
+
+
+def test_the_endpoint_refreshes_before_handing_out_less_than_15_minutes(
+    frozen: Any, sts_mock: None, sts_calls: StsSpy
+) -> None:
+    session = build_session(parse_args(["exec", ROLE, "--", "true"]))
+    with CredentialServer(lambda: container_credentials(session)) as running:
+        status, first = get(running.url, running.token)
+        assert status == 200 and set(first) >= CONTAINER_FIELDS
+        assert first["AccountId"] == ACCOUNT
+        assert sts_calls.count() == 1
+
+        frozen.tick(1800)  # 30 min left: botocore would not ask again before 15 min
+        assert get(running.url, running.token)[1] == first
+        session.get_credentials().wait_for_background()
+        assert sts_calls.count() == 1
+
+        frozen.tick(1000)  # 13 min left: botocore would ask at every request
+        status, second = get(running.url, running.token)
+        assert sts_calls.count() == 2
+        assert second["AccessKeyId"] != first["AccessKeyId"]
+        assert to_epoch(second["Expiration"]) - time.time() == pytest.approx(3600, abs=5)
+
+
+# -- end to end: exec --server with a boto3 child ---------------------------------------------
+
+CHILD = r"""
+import json, os, sys, urllib.error, urllib.request
+import boto3
+
+def status(token):
+    request = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+    if token is not None:
+        request.add_header("Authorization", token)
+    try:
+        return urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+session = boto3.Session()
+credentials = session.get_credentials()
+report = {
+    "aws_variables": sorted(k for k in os.environ if k.startswith("AWS_")),
+    "uri": os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+    "method": credentials.method,
+    "access_key": credentials.get_frozen_credentials().access_key,
+    "arn": session.client("sts", endpoint_url=sys.argv[1]).get_caller_identity()["Arn"],
+    "no_token": status(None),
+    "wrong_token": status("x" * 43),
+}
+print(json.dumps(report))
+sys.exit(3)
+"""
+
+
+def test_exec_server_hands_a_boto3_child_its_credentials_and_stops_with_it(
+    moto_server: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    config = tmp_path / "aws-config"  # a profile the child must not use instead of the endpoint
+    config.write_text(
+        "[profile someone-else]\naws_access_key_id = AKIAOTHEROTHEROTHER1\naws_secret_access_key = x\n"
+    )
+    env = dict(os.environ, AWS_PROFILE="someone-else", AWS_CONFIG_FILE=str(config))
+    done = subprocess.run(
+        [sys.executable, "-m", "rolesession", "exec", ROLE, ROLE_B, "--sts-endpoint-url", moto_server,
+         "--server", "--", sys.executable, str(script), moto_server],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr  # the child's exit code
+    report = json.loads(done.stdout)
+    assert report["method"] == "container-role"
+    assert report["arn"].startswith(f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/Hub/")
+    assert report["access_key"].startswith("ASIA")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        assert name not in report["aws_variables"]
+    assert {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"} <= set(
+        report["aws_variables"]
+    )
+    assert report["no_token"] == 401 and report["wrong_token"] == 403
+
+    uri = urllib.parse.urlsplit(report["uri"])
+    assert uri.hostname == "127.0.0.1"
+    assert uri.port is not None and refuses_connections("127.0.0.1", uri.port)  # gone with the child
