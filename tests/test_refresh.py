@@ -309,3 +309,38 @@ def test_many_threads_share_one_session_and_its_clients(sts_mock, sts_calls):
         t.join(30)
     assert errors == []
     assert sts_calls.count("AssumeRole") == 1
+
+
+def test_the_hot_path_takes_no_lock(sts_mock, sts_calls):
+    creds = _reader(rolesession.assume_role(ROLE))
+    first = creds.get_frozen_credentials()
+    with creds._lock:  # as if a refresh were under way in another thread
+        done = []
+        reader = threading.Thread(target=lambda: done.append(creds.get_frozen_credentials()))
+        reader.start()
+        reader.join(5)
+        assert done == [first]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_with_fresh_locks_and_workers(sts_mock, sts_calls):
+    import os
+
+    creds = _reader(rolesession.assume_role(ROLE, cache=None))
+    creds.get_frozen_credentials()
+    creds._lock.acquire()  # the parent is mid-refresh when it forks
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                ok = creds._lock.acquire(blocking=False) and creds._worker is None
+                creds._lock.release()
+                creds.refresh()  # and it can really renew, with its own STS client
+                code = 0 if ok else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        creds._lock.release()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
