@@ -223,7 +223,7 @@ def hand_out(session: RoleSession) -> RoleCredentials:
     engine.wait_for_background()  # an advisory refresh that read may have started
     creds = engine.current()
     left = creds.expiration - time.time()
-    if left < HAND_OUT_MINIMUM and creds.lifetime >= max(left, HAND_OUT_MINIMUM) + HAND_OUT_GAIN:
+    if left < HAND_OUT_MINIMUM and creds.lifetime >= HAND_OUT_MINIMUM + HAND_OUT_GAIN:
         try:
             session.refresh()
         except CredentialRefreshError as exc:
