@@ -176,3 +176,15 @@ def test_parameters_botocore_rejects_are_not_reported_as_unreachable(sts_mock, m
         _read(rolesession.assume_role(ROLE, cache=None))
     assert info.value.code == "ParamValidationError"
     assert "could not be reached" not in str(info.value)
+
+
+def test_a_missing_profile_is_a_source_error_on_use_not_a_crash_on_creation(sts_mock, monkeypatch):
+    import rolesession._botocore as internals
+
+    monkeypatch.setattr(internals, "_loader", None)  # as in a fresh process
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    session = rolesession.assume_role(ROLE, cache=None)
+    assert session.region_name == "us-east-1"
+    with pytest.raises(SourceCredentialsError) as info:
+        _read(session)
+    assert "ProfileNotFound" in str(info.value)

@@ -198,9 +198,12 @@ def shared_loader() -> botocore.loaders.Loader:
     if _loader is None:
         with _lock:
             if _loader is None:
-                data_path = botocore.session.Session(
-                    include_builtin_handlers=False
-                ).get_config_variable("data_path")
+                try:
+                    data_path = botocore.session.Session(
+                        include_builtin_handlers=False
+                    ).get_config_variable("data_path")
+                except Exception:  # e.g. AWS_PROFILE names a missing profile
+                    data_path = os.environ.get("AWS_DATA_PATH")
                 extra = data_path.split(":") if data_path else []
                 _loader = _SharedLoader(extra_search_paths=extra)
     return _loader
