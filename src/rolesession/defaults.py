@@ -78,10 +78,20 @@ _sources_lock = threading.Lock()
 
 def environment_fingerprint() -> str:
     """Changes whenever the environment names another default caller."""
-    digest = hashlib.sha256()
-    for name in _CHAIN_VARIABLES:
-        digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
-    return digest.hexdigest()
+    env = os.environ
+    raw, encode = getattr(env, "_data", None), getattr(env, "encodekey", None)
+    if isinstance(raw, dict) and encode is not None:
+        # Every warm re-assume asks this: CPython's raw mapping answers an
+        # unset variable without raising and catching a KeyError (~2 us each).
+        values = repr([raw.get(key) for key in _encoded_chain_variables(encode)])
+    else:
+        values = repr([env.get(name) for name in _CHAIN_VARIABLES])
+    return hashlib.sha256(values.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _encoded_chain_variables(encode: Any) -> tuple[Any, ...]:
+    return tuple(encode(name) for name in _CHAIN_VARIABLES)
 
 
 def default_source() -> botocore.session.Session:
