@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from .assume import (
@@ -30,11 +31,15 @@ from .redaction import protect_botocore_loggers as _protect
 from .refresh import RefreshPolicy
 from .session import RoleSession
 
+if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported lazily at run time
+    from .fanout import FanOutResult, fan_out
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AssumeRoleError",
     "CredentialRefreshError",
+    "FanOutResult",
     "FileCache",
     "InvalidParameterError",
     "MemoryCache",
@@ -49,6 +54,7 @@ __all__ = [
     "assume_role_with_web_identity",
     "chain",
     "default_cache",
+    "fan_out",
     "role_arn",
 ]
 
@@ -61,4 +67,8 @@ def __getattr__(name: str) -> Any:
         from .file_cache import FileCache
 
         return FileCache
+    if name in ("fan_out", "FanOutResult"):
+        from . import fanout
+
+        return getattr(fanout, name)
     raise AttributeError(f"module 'rolesession' has no attribute {name!r}")
