@@ -367,3 +367,11 @@ def test_exported_lazily_from_the_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["[]", "True"]
+
+
+def test_the_shared_sts_client_has_a_connection_per_default_worker():
+    # Every entry's AssumeRole goes through one shared STS client; a smaller
+    # pool would make urllib3 discard (and re-open) connections under fan_out.
+    client = sts.client_for(None, "us-east-1", None, None)
+    assert client.meta.config.max_pool_connections >= 16
+    assert fanout_module.fan_out.__kwdefaults__["max_workers"] == 16

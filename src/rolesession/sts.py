@@ -47,6 +47,9 @@ STS_DEFAULTS = botocore.config.Config(
     connect_timeout=3,
     read_timeout=5,
     user_agent_extra="rolesession",
+    # One client serves every session assumed from the same source: room for
+    # fan_out's 16 threads (and more) without urllib3 discarding connections.
+    max_pool_connections=64,
 )
 
 _HINTS = {
