@@ -37,7 +37,6 @@ def test_clients_in_different_sessions_use_one_loaded_model(sts_mock):
     assert one._loader is two._loader
     # The service model's JSON was loaded once and is the same object in both.
     assert one.meta.service_model._service_description is two.meta.service_model._service_description
-    assert one._ruleset_resolver._provider is not None
 
 
 def test_sessions_share_endpoint_resolver_and_exceptions_factory():
