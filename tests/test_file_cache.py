@@ -691,3 +691,67 @@ def test_many_processes_share_one_directory(tmp_path: Path, moto_server: str) ->
         if path.suffix == ".json":
             assert RoleCredentials.from_entry(json.loads(path.read_text())) is not None
     assert len([f for f in files if f.suffix == ".json"]) == len(roles) + 2
+
+
+# -- the interface both caches share (and users implement) ----------------------------
+
+
+class DictCache:
+    """The documented minimum: four methods, nothing else."""
+
+    def __init__(self) -> None:
+        self.data: dict[Any, dict[str, Any]] = {}
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        return self.data.get(key)
+
+    def set(self, key: Any, entry: dict[str, Any]) -> None:
+        self.data[key] = json.loads(json.dumps(entry))  # as a remote store would keep it
+
+    def delete(self, key: Any) -> None:
+        self.data.pop(key, None)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+def test_both_caches_implement_the_documented_protocol(tmp_path: Path) -> None:
+    from rolesession.cache import CredentialCache
+
+    assert isinstance(FileCache(tmp_path / "c"), CredentialCache)
+    assert isinstance(rolesession.MemoryCache(), CredentialCache)
+    assert isinstance(DictCache(), CredentialCache)
+
+
+def test_a_user_cache_with_the_four_methods_works(sts_mock: Any, sts_calls: Any) -> None:
+    cache = DictCache()
+    first = access_key(rolesession.assume_role(ROLE, cache=cache))
+    [key] = cache.data
+    assert isinstance(key, str) and len(key) == 64 and int(key, 16) >= 0
+    new_process()
+    assert access_key(rolesession.assume_role(ROLE, cache=cache)) == first
+    assert sts_calls.count() == 1
+
+
+def test_only_non_persistent_caches_get_callable_token_entries(sts_mock: Any) -> None:
+    persistent, in_memory = DictCache(), DictCache()
+    in_memory.persistent = False  # type: ignore[attr-defined]
+    for cache in (persistent, in_memory):
+        access_key(rolesession.assume_role_with_web_identity(ROLE, token=make_jwt, cache=cache))
+    assert persistent.data == {}  # no `persistent` attribute means persistent
+    [key] = in_memory.data
+    assert isinstance(key, tuple)
+
+
+def test_a_cache_that_raises_never_fails_a_read(sts_mock: Any, log_records: pytest.LogCaptureFixture) -> None:
+    class Broken(DictCache):
+        def get(self, key: Any) -> dict[str, Any] | None:
+            raise ConnectionError("cache server down")
+
+        def set(self, key: Any, entry: dict[str, Any]) -> None:
+            raise ConnectionError("cache server down")
+
+    session = rolesession.assume_role(ROLE, cache=Broken())
+    assert access_key(session)
+    session.refresh()
+    assert len(warning_records(log_records)) == 1

@@ -33,6 +33,7 @@ from .session import RoleSession
 
 if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported lazily at run time
     from .fanout import FanOutResult, fan_out
+    from .file_cache import FileCache
 
 __version__ = "0.1.0.dev0"
 

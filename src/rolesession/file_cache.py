@@ -100,9 +100,8 @@ class FileCache:
     credentials are fetched as if there were no cache.
     """
 
-    #: Entries leave the process: credentials got with a callable token are
-    #: never written here.
     persistent = True
+    """Entries leave the process, so credentials got with a callable token are never written here."""
 
     def __init__(
         self, directory: str | os.PathLike[str] | None = None, *, lock_timeout: float = 10.0
@@ -112,10 +111,11 @@ class FileCache:
         path = check_optional_path(directory, "directory")
         if path == "":
             raise fail("directory", "must not be empty (pass None for the default directory)")
-        #: The directory holding the entries (absolute).
         self.directory = os.path.abspath(os.path.expanduser(path)) if path else default_directory()
+        """The directory holding the entries (an absolute path)."""
         self._given = self.directory if path else None
         self.lock_timeout = float(lock_timeout)
+        """Seconds to wait for another process's lock on an entry before going on without it."""
         self._warnings = itertools.count()
         self._readable = self._writable = True
         try:
