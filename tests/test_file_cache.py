@@ -141,7 +141,7 @@ def test_a_directory_of_another_user_is_rejected(tmp_path: Path) -> None:
     assert mode(directory) == before  # never tightened: it is not ours
 
 
-@pytest.mark.parametrize("bad", ["", 42])
+@pytest.mark.parametrize("bad", ["", 42, b"/tmp", "/tmp/a\0b"])
 def test_bad_directory_values_are_rejected(bad: Any) -> None:
     with pytest.raises(InvalidParameterError) as info:
         FileCache(bad)
@@ -159,6 +159,8 @@ def test_a_file_is_not_a_directory(tmp_path: Path) -> None:
 def test_lock_timeout_is_checked() -> None:
     with pytest.raises(InvalidParameterError) as info:
         FileCache(lock_timeout=-1)
+    with pytest.raises(InvalidParameterError):
+        FileCache(lock_timeout=float("nan"))
     assert info.value.parameter == "lock_timeout"
 
 

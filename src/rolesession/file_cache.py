@@ -106,11 +106,12 @@ class FileCache:
     def __init__(
         self, directory: str | os.PathLike[str] | None = None, *, lock_timeout: float = 10.0
     ) -> None:
-        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
+        number = isinstance(lock_timeout, (int, float)) and not isinstance(lock_timeout, bool)
+        if not number or not lock_timeout >= 0:  # NaN fails too
             raise fail("lock_timeout", f"must be a non-negative number of seconds, got {lock_timeout!r}")
         path = check_optional_path(directory, "directory")
-        if path == "":
-            raise fail("directory", "must not be empty (pass None for the default directory)")
+        if path == "" or (path is not None and "\0" in path):
+            raise fail("directory", "must be a non-empty path without NUL (None: the default directory)")
         self.directory = os.path.abspath(os.path.expanduser(path)) if path else default_directory()
         """The directory holding the entries (an absolute path)."""
         self._given = self.directory if path else None
