@@ -504,6 +504,15 @@ def import_time(quick: bool, log: Log) -> Result:
         extra_times.append(float(out[1]))
     boto3_ms = statistics.median(boto3_times) * 1e3
     extra_ms = statistics.median(extra_times) * 1e3
+    # Where the increment goes: -X importtime's self times of what boto3 did not import.
+    trace = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import boto3; import rolesession"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stderr.splitlines()
+    start = next(i for i, line in enumerate(trace) if line.endswith("| boto3")) + 1
+    after = [line.split("|") for line in trace[start:]]
+    selfs = sorted(((int(cols[0].split(":")[1]), cols[2].strip()) for cols in after), reverse=True)
+    top = ", ".join(f"{name} {us / 1000:.1f}" for us, name in selfs[:8])
     return Result(
         "import",
         "`import rolesession`",
@@ -514,7 +523,10 @@ def import_time(quick: bool, log: Log) -> Result:
         "≤ +20 ms",
         None,
         extra_ms <= 20,
-        [f"+{extra_ms:.1f} ms over boto3 (median; measured in the same fresh interpreter, after boto3)"],
+        [
+            f"+{extra_ms:.1f} ms over boto3 (median; measured in the same fresh interpreter, after boto3); "
+            f"largest self times in ms (-X importtime, one run): {top}"
+        ],
     )
 
 
