@@ -192,17 +192,19 @@ def _run_on(
             results[index] = FanOutResult(arn, None, exc, 0.0)
             if bar is not None:
                 bar.step(failed=True)
-    for future in as_completed(futures):
-        index = futures[future]
-        try:
-            result = future.result()
-        except Exception as exc:  # the executor could not run or return it (pickling, a dead worker)
-            result = FanOutResult(arns[index], None, exc, 0.0)
-        results[index] = result
+    try:
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # the executor could not run or return it (pickling, a dead worker)
+                result = FanOutResult(arns[index], None, exc, 0.0)
+            results[index] = result
+            if bar is not None:
+                bar.step(failed=result.error is not None)
+    finally:
         if bar is not None:
-            bar.step(failed=result.error is not None)
-    if bar is not None:
-        bar.close()
+            bar.close()  # end the line, even on Ctrl-C
     return [r for r in results if r is not None]
 
 
