@@ -189,3 +189,45 @@ def test_a_corrupt_entry_is_ignored(sts_mock, sts_calls):
         cache.set(key, {"Version": 1, "Credentials": "garbage"})
     _read(rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()))
     assert sts_calls.count() == 2
+
+
+class _LockBreaksCache(MemoryCache):
+    persistent = True
+
+    def lock(self, key):
+        class Broken:
+            def __enter__(self):
+                raise OSError("lock file on a read-only disk")
+
+            def __exit__(self, *exc):
+                raise OSError("cannot unlock")
+
+        return Broken()
+
+
+def test_a_custom_cache_lock_that_fails_never_fails_a_read(sts_mock, sts_calls):
+    session = rolesession.assume_role(ROLE, cache=_LockBreaksCache())
+    assert _read(session).access_key in sts_calls.issued
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_memory_cache_is_usable_in_a_forked_child():
+    import os
+
+    cache = MemoryCache()
+    cache._lock.acquire()  # another thread is inside the cache when the process forks
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            try:
+                if not cache._lock.acquire(timeout=2):  # a hang here would be the bug
+                    os._exit(3)
+                cache._lock.release()
+                cache.set("k", {"v": 1})
+                os._exit(0 if cache.get("k") == {"v": 1} else 2)
+            finally:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        cache._lock.release()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import weakref
 from collections.abc import Hashable
 from typing import Any, Protocol, runtime_checkable
 
@@ -61,6 +63,7 @@ class MemoryCache:
         self.maxsize = maxsize
         self._data: cachetools.LRUCache[Hashable, dict[str, Any]] = cachetools.LRUCache(maxsize)
         self._lock = threading.Lock()
+        _memory_caches.add(self)
 
     def get(self, key: Hashable) -> dict[str, Any] | None:
         with self._lock:
@@ -86,6 +89,22 @@ class MemoryCache:
 
     def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()
+
+
+# A lock held by another thread when the process forks is never released in
+# the child; every MemoryCache starts the child with a fresh one.
+_memory_caches: weakref.WeakSet[MemoryCache] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    for cache in list(_memory_caches):
+        cache._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 _default: MemoryCache | None = None

@@ -15,6 +15,8 @@ from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
+
 from . import sts
 from .cache import cache_key, is_persistent
 from .credentials import RoleCredentials
@@ -24,6 +26,7 @@ from .errors import (
     SourceCredentialsError,
     TokenError,
 )
+from .redaction import redact
 from .refresh import Accept
 from .request import AssumeRequest, SecretSource
 from .validation import CHAINED_MAX_DURATION, is_mfa_code
@@ -146,7 +149,7 @@ class RoleProvider:
         except Exception as exc:
             raise SourceCredentialsError(
                 f"cannot assume {self.role_arn}: the source credentials could not be "
-                f"loaded ({type(exc).__name__})",
+                f"loaded ({_describe(exc)})",
                 role_arn=self.role_arn,
             ) from exc
         if credentials is None:
@@ -202,10 +205,7 @@ class RoleProvider:
         lock = getattr(self.cache, "lock", None)
         if key is None or not callable(lock):
             return nullcontext()
-        try:
-            return lock(key)  # type: ignore[no-any-return]
-        except Exception:
-            return nullcontext()
+        return _NeverFailing(lock, key)
 
     def _cache_call(self, method: str, *args: Any) -> Any:
         try:
@@ -375,6 +375,37 @@ class RoleProvider:
                 role_arn=self.role_arn,
             )
         return value.strip()
+
+
+class _NeverFailing:
+    """A cache's cross-process lock whose failures never fail a credential read."""
+
+    def __init__(self, lock: Callable[[Hashable], Any], key: Hashable) -> None:
+        self._lock = lock
+        self._key = key
+        self._held: Any = None
+
+    def __enter__(self) -> None:
+        try:
+            held = self._lock(self._key)
+            held.__enter__()
+            self._held = held
+        except Exception:
+            logger.debug("credential cache lock failed; refreshing without it", exc_info=True)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._held is not None:
+            try:
+                self._held.__exit__(*exc_info)
+            except Exception:
+                logger.debug("credential cache unlock failed", exc_info=True)
+
+
+def _describe(exc: BaseException) -> str:
+    """Name a source-credential failure; botocore's own messages name no secret."""
+    if isinstance(exc, BotoCoreError):
+        return f"{type(exc).__name__}: {redact(str(exc))}"
+    return type(exc).__name__
 
 
 class _Rechain(Exception):
