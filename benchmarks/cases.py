@@ -413,9 +413,12 @@ def _max_read_latency(read: Callable[[], object], seconds: float, readers: int) 
     return max(worst)
 
 
+READERS = 4
+
+
 def advisory_refresh(quick: bool, log: Log) -> Result:
     log("reads during an advisory refresh, STS slowed to 200 ms")
-    readers, rounds = 4, (3 if quick else 7)
+    readers, rounds = READERS, (3 if quick else 7)
     ours_worst, base_worst, ours_calls, refreshed = [], [], [], []
     with mock_aws():
         for _ in range(rounds):
@@ -466,11 +469,17 @@ def advisory_refresh(quick: bool, log: Log) -> Result:
         "ms",
         "max read ≤ 2 ms",
         baseline / ours,
-        ours <= 2e-3 and all(c == 1 for c in ours_calls) and all(refreshed),
+        # The median round's slowest read is the statistic; no read at all may
+        # come near the 200 ms a reader waiting for the refresh would take.
+        ours <= 2e-3 and max(ours_worst) < 0.05 and all(c == 1 for c in ours_calls) and all(refreshed),
         [
-            f"{readers} reader threads reading every ~0.2 ms for 0.6 s from the start of the refresh; median "
-            f"over {rounds} rounds of each round's slowest read (all rounds, ours: "
-            f"{', '.join(f'{w * 1e3:.2f}' for w in ours_worst)} ms); STS calls per round: {ours_calls}"
+            f"{readers} reader threads reading every ~0.2 ms for 0.6 s from the start of the refresh; the "
+            f"figure is the median over {rounds} rounds of each round's slowest read. Slowest read of each "
+            f"round, ours: {', '.join(f'{w * 1e3:.2f}' for w in ours_worst)} ms; botocore: "
+            f"{', '.join(f'{w * 1e3:.0f}' for w in base_worst)} ms. A read never waits for the refresh; "
+            "the occasional read above the median was descheduled (2 cores shared by 6 threads and other "
+            f"processes; CPython hands the GIL over every {sys.getswitchinterval() * 1e3:.0f} ms). "
+            f"STS calls per round: {ours_calls}"
         ],
     )
 
