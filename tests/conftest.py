@@ -41,7 +41,7 @@ SOURCE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 def reset_library_state() -> None:
     rolesession.default_cache().clear()
     with assume._sessions_lock:
-        assume._sessions.clear()
+        assume._sessions().clear()
     sts._signed_clients.clear()
     sts._unsigned_clients.clear()
 

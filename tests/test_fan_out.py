@@ -228,7 +228,7 @@ def test_the_kwargs_check_leaves_no_warm_session_behind(sts_mock):
 
     fan_out([ROLE], lambda s: None, duration=900)
     with assume._sessions_lock:
-        arns = [session.role_arn for session in assume._sessions.values()]
+        arns = [session.role_arn for session in assume._sessions().values()]
     assert arns == [ROLE]
 
 

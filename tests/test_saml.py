@@ -401,7 +401,7 @@ def test_same_static_assertion_is_served_from_the_cache(sts_mock: None, sts_call
     first = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=assertion, cache=cache)
     first.identity()
     with assume._sessions_lock:
-        assume._sessions.clear()  # as a new process would see it
+        assume._sessions().clear()  # as a new process would see it
     again = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=assertion, cache=cache)
     assert again is not first
     assert again.identity() == first.identity()

@@ -568,7 +568,7 @@ def test_same_static_token_is_served_from_the_cache(sts_mock: None, sts_calls: S
     first = rolesession.assume_role_with_web_identity(ROLE, token=token, cache=cache)
     first.identity()
     with assume._sessions_lock:
-        assume._sessions.clear()  # a new process, as far as sessions go
+        assume._sessions().clear()  # a new process, as far as sessions go
     second = rolesession.assume_role_with_web_identity(ROLE, token=token, cache=cache)
     assert second is not first
     assert second.identity() == first.identity()
@@ -586,7 +586,7 @@ def test_token_file_is_keyed_by_its_content(sts_mock: None, sts_calls: StsSpy, t
     # Once b holds a's token, b is the same caller as a.
     b.write_text(a.read_text())
     with assume._sessions_lock:
-        assume._sessions.clear()
+        assume._sessions().clear()
     rolesession.assume_role_with_web_identity(ROLE, token_file=b, cache=cache).identity()
     assert sts_calls.count() == 2
 

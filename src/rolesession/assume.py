@@ -13,11 +13,13 @@ import os
 import re
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.config
-import cachetools
+
+if TYPE_CHECKING:
+    import cachetools
 
 from . import sts
 from .cache import check_cache, default_cache
@@ -75,8 +77,18 @@ PolicyLike = Policy | Mapping[str, Any] | str
 
 # -- warm re-assume -------------------------------------------------------------
 
-_sessions: cachetools.LRUCache[Hashable, RoleSession] = cachetools.LRUCache(maxsize=4096)
 _sessions_lock = threading.Lock()
+_sessions_by_key: cachetools.LRUCache[Hashable, RoleSession] | None = None
+
+
+def _sessions() -> cachetools.LRUCache[Hashable, RoleSession]:
+    """The warm-session registry (made on first use: cachetools loads lazily)."""
+    global _sessions_by_key
+    if _sessions_by_key is None:
+        import cachetools
+
+        _sessions_by_key = cachetools.LRUCache(maxsize=4096)
+    return _sessions_by_key
 
 
 def _source_key(source: Any) -> Hashable:
@@ -94,19 +106,19 @@ def _session_for(
         return RoleSession(RoleProvider(request, source=source, chained=chained, cache=None), refresh)
     key = (id(cache), _source_key(source), request, refresh)
     with _sessions_lock:
-        session = _sessions.get(key)
+        session = _sessions().get(key)
     if session is not None and session._credentials.holds_valid() and session._provider.is_cached():
         return session
     session = RoleSession(RoleProvider(request, source=source, chained=chained, cache=cache), refresh)
     with _sessions_lock:
-        _sessions[key] = session
+        _sessions()[key] = session
     return session
 
 
 def _reset_after_fork() -> None:
     global _sessions_lock
     _sessions_lock = threading.Lock()
-    _sessions.clear()
+    _sessions().clear()
 
 
 if hasattr(os, "register_at_fork"):

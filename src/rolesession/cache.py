@@ -22,11 +22,12 @@ import os
 import threading
 import weakref
 from collections.abc import Hashable
-from typing import Any, Protocol, runtime_checkable
-
-import cachetools
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .validation import fail
+
+if TYPE_CHECKING:
+    import cachetools
 
 __all__ = ["CredentialCache", "MemoryCache", "cache_key", "default_cache"]
 
@@ -61,6 +62,8 @@ class MemoryCache:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise fail("maxsize", f"must be a positive int, got {maxsize!r}")
         self.maxsize = maxsize
+        import cachetools  # on first use: ``import rolesession`` stays light
+
         self._data: cachetools.LRUCache[Hashable, dict[str, Any]] = cachetools.LRUCache(maxsize)
         self._lock = threading.Lock()
         _memory_caches.add(self)

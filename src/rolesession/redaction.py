@@ -10,6 +10,7 @@ replacing the value with ``***`` and leaving everything else as it was.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -24,21 +25,28 @@ SECRET_NAMES = (
     "TokenCode",
 )
 _NAMES = "|".join(re.escape(n) for n in SECRET_NAMES)
-_PATTERNS = (
+_SOURCES = (
     # 'Name': 'value'  "Name": "value"  'Name': b'value'
-    re.compile(rf"""(?i)(['"]?(?:{_NAMES})['"]?\s*[:=]\s*b?)(['"])(.*?)(?<!\\)\2"""),
+    rf"""(?i)(['"]?(?:{_NAMES})['"]?\s*[:=]\s*b?)(['"])(.*?)(?<!\\)\2""",
     # <Name>value</Name>
-    re.compile(rf"(?i)(<(?:{_NAMES})>)([^<]*)(</)"),
+    rf"(?i)(<(?:{_NAMES})>)([^<]*)(</)",
     # name:value (canonical requests), Name=value (query strings, form bodies)
-    re.compile(rf"(?i)((?<![\w-])(?:{_NAMES})[:=])(?!\s*b?['\"])([^\s&'\",}}]+)"),
+    rf"(?i)((?<![\w-])(?:{_NAMES})[:=])(?!\s*b?['\"])([^\s&'\",}}]+)",
 )
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    # Compiled on the first record, not at import.
+    return tuple(re.compile(source) for source in _SOURCES)
 
 
 def redact(text: str) -> str:
     """``text`` with the value of every secret-named field replaced by ``***``."""
-    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(2)}", text)
-    text = _PATTERNS[1].sub(r"\1***\3", text)
-    return _PATTERNS[2].sub(r"\1***", text)
+    quoted, xml, bare = _patterns()
+    text = quoted.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(2)}", text)
+    text = xml.sub(r"\1***\3", text)
+    return bare.sub(r"\1***", text)
 
 
 class _RedactingFilter(logging.Filter):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -19,23 +18,39 @@ from .errors import InvalidParameterError
 
 T = TypeVar("T")
 
+
+class LazyPattern:
+    """A regular expression compiled on first use: ``import rolesession`` stays light."""
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self._source)
+        return compiled.fullmatch(text)
+
 _W = r"A-Za-z0-9_"  # SPEC: ``\w`` means ASCII only
 _PARTITION = r"aws(?:-[a-z]+)*"
-ROLE_ARN_RE = re.compile(
+ROLE_ARN_RE = LazyPattern(
     rf"arn:(?P<partition>{_PARTITION}):iam::(?P<account>\d{{12}}):role"
     rf"(?P<path>/(?:[\x21-\x7e]+/)?)(?P<name>[{_W}+=,.@-]{{1,64}})"
 )
-PRINCIPAL_ARN_RE = re.compile(
+PRINCIPAL_ARN_RE = LazyPattern(
     rf"arn:(?P<partition>{_PARTITION}):iam::\d{{12}}:saml-provider/[{_W}.-]{{1,128}}"
 )
-POLICY_ARN_RE = re.compile(
+POLICY_ARN_RE = LazyPattern(
     rf"arn:{_PARTITION}:iam::(?:\d{{12}}|aws):policy(?:/[\x21-\x7e]+)?/[{_W}+=,.@-]{{1,128}}"
 )
-_SESSION_NAME_RE = re.compile(rf"[{_W}+=,.@-]{{2,64}}")
-_EXTERNAL_ID_RE = re.compile(rf"[{_W}+=,.@:/-]{{2,1224}}")
-_MFA_SERIAL_RE = re.compile(rf"[{_W}+=/:,.@-]{{9,256}}")
-_MFA_TOKEN_RE = re.compile(r"[0-9]{6}")
-_REGION_RE = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]+)+")
+_SESSION_NAME_RE = LazyPattern(rf"[{_W}+=,.@-]{{2,64}}")
+_EXTERNAL_ID_RE = LazyPattern(rf"[{_W}+=,.@:/-]{{2,1224}}")
+_MFA_SERIAL_RE = LazyPattern(rf"[{_W}+=/:,.@-]{{9,256}}")
+_MFA_TOKEN_RE = LazyPattern(r"[0-9]{6}")
+_REGION_RE = LazyPattern(r"[a-z]{2,4}(?:-[a-z0-9]+)+")
 
 MIN_DURATION = 900
 MAX_DURATION = 43200
@@ -236,6 +251,8 @@ def check_packed_size(
 
 
 def _tag_text_ok(text: str) -> bool:
+    import unicodedata  # only tags need it
+
     for ch in text:
         if ch in _TAG_PUNCTUATION:
             continue
