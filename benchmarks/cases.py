@@ -134,7 +134,7 @@ def _reset_library() -> None:
 
     rolesession.default_cache().clear()
     with assume._sessions_lock:
-        assume._sessions.clear()
+        assume._sessions().clear()
     sts._signed_clients.clear()
     sts._unsigned_clients.clear()
 
