@@ -34,7 +34,8 @@ THIRD_ACCOUNT = "111122223333"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/Reader"
 ROLE_B = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Hub"
 ROLE_C = f"arn:aws:iam::{THIRD_ACCOUNT}:role/Target"
-SOURCE_KEY = "AKIAIOSFODNN7EXAMPLE"
+# Not moto's default identity key (AKIAIOSFODNN7EXAMPLE): a test of who signed must not pass by accident.
+SOURCE_KEY = "AKIAROLESESSIONTEST1"
 SOURCE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
