@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import freezegun.api
@@ -155,6 +155,29 @@ def frozen() -> Iterator[Any]:
     """freezegun at a fixed instant; ``frozen.tick(seconds)`` moves time on."""
     with freezegun.freeze_time("2026-03-01 12:00:00", tick=False) as clock:
         yield clock
+
+
+class RecordingCache:
+    """A cache that says it is persistent (like a file cache) and records every write."""
+
+    persistent = True
+
+    def __init__(self) -> None:
+        self.data: dict[Hashable, dict[str, Any]] = {}
+        self.sets: list[Hashable] = []
+
+    def get(self, key: Hashable) -> dict[str, Any] | None:
+        return self.data.get(key)
+
+    def set(self, key: Hashable, entry: dict[str, Any]) -> None:
+        self.sets.append(key)
+        self.data[key] = entry
+
+    def delete(self, key: Hashable) -> None:
+        self.data.pop(key, None)
+
+    def clear(self) -> None:
+        self.data.clear()
 
 
 def _free_port() -> int:

@@ -11,13 +11,12 @@ the STS response (``identity()``), never from GetCallerIdentity.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
 from typing import Any
 
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, StsSpy
+from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache, StsSpy
 from rolesession import assume
 from tokens import make_saml_response
 
@@ -39,27 +38,6 @@ class AssertionSource:
         return self.issued[-1]
 
 
-class RecordingCache:
-    """A cache that says it is persistent (like a file cache) and records every write."""
-
-    persistent = True
-
-    def __init__(self) -> None:
-        self.data: dict[Hashable, dict[str, Any]] = {}
-        self.sets: list[Hashable] = []
-
-    def get(self, key: Hashable) -> dict[str, Any] | None:
-        return self.data.get(key)
-
-    def set(self, key: Hashable, entry: dict[str, Any]) -> None:
-        self.sets.append(key)
-        self.data[key] = entry
-
-    def delete(self, key: Hashable) -> None:
-        self.data.pop(key, None)
-
-    def clear(self) -> None:
-        self.data.clear()
 
 
 def _static() -> str:

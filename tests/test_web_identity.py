@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import botocore.session
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, StsSpy
+from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, RecordingCache, StsSpy
 from rolesession import assume, provider
 from rolesession.defaults import default_session_name
 from tokens import jwt_claims, make_jwt
@@ -31,27 +30,6 @@ WEB = "AssumeRoleWithWebIdentity"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
-class RecordingCache:
-    """A cache that says it is persistent (like a file cache) and records every use."""
-
-    persistent = True
-
-    def __init__(self) -> None:
-        self.data: dict[Hashable, dict[str, Any]] = {}
-        self.sets: list[Hashable] = []
-
-    def get(self, key: Hashable) -> dict[str, Any] | None:
-        return self.data.get(key)
-
-    def set(self, key: Hashable, entry: dict[str, Any]) -> None:
-        self.sets.append(key)
-        self.data[key] = entry
-
-    def delete(self, key: Hashable) -> None:
-        self.data.pop(key, None)
-
-    def clear(self) -> None:
-        self.data.clear()
 
 
 class TokenSource:
