@@ -127,7 +127,12 @@ def resolve_region(explicit: str | None, source: Any, partition: str) -> str:
     """Explicit region; else the source's (or the environment's); else the partition's."""
     if explicit:
         return explicit
-    region = region_of(source if source is not None else default_source())
+    if source is None:
+        # botocore reads AWS_DEFAULT_REGION and the profile but not AWS_REGION,
+        # the variable Lambda, ECS and the other AWS SDKs use; it comes first.
+        region = os.environ.get("AWS_REGION") or region_of(default_source())
+    else:
+        region = region_of(source)
     return region or PARTITION_REGIONS.get(partition, "us-east-1")
 
 

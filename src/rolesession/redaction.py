@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import Any
 
 __all__ = ["protect_botocore_loggers", "redact"]
 
@@ -63,6 +64,29 @@ class _RedactingFilter(logging.Filter):
 
 
 _FILTER = _RedactingFilter()
+_factory_installed = False
+
+
+def _redact_new_records() -> None:
+    """Redact botocore records as they are made, whichever logger makes them.
+
+    A logger created after the last `protect_botocore_loggers` call (a botocore
+    module imported lazily) has no filter yet; every record passes through the
+    record factory, so it is redacted all the same. Other records are untouched.
+    """
+    global _factory_installed
+    if _factory_installed:
+        return
+    _factory_installed = True
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name == "botocore" or record.name.startswith("botocore."):
+            _FILTER.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 def protect_botocore_loggers() -> None:
@@ -70,7 +94,9 @@ def protect_botocore_loggers() -> None:
 
     Called at import and whenever an STS client is made (client creation
     imports the modules, and so creates the loggers, that log requests).
+    Records of loggers made later are redacted by the record factory.
     """
+    _redact_new_records()
     manager = logging.Logger.manager
     for name in [n for n in list(manager.loggerDict) if n == "botocore" or n.startswith("botocore.")]:
         logger = logging.getLogger(name)

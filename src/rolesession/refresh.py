@@ -71,7 +71,7 @@ class RefreshPolicy:
     def __post_init__(self) -> None:
         for name in ("mandatory", "max_backoff"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:  # NaN too
                 raise fail(name, f"must be a positive number of seconds, got {value!r}")
         if self.advisory is not None:
             adv = self.advisory

@@ -42,8 +42,9 @@ _METHODS = {
 
 #: The library's STS client defaults: a dead STS must not block a reader for
 #: a minute. A user's ``sts_config`` is merged over these.
+_RETRIES: Any = {"mode": "standard", "total_max_attempts": 3}
 STS_DEFAULTS = botocore.config.Config(
-    retries={"mode": "standard", "total_max_attempts": 3},
+    retries=_RETRIES,
     connect_timeout=3,
     read_timeout=5,
     user_agent_extra="rolesession",
@@ -82,6 +83,14 @@ _IDP_CODES = {"AccessDenied", "InvalidIdentityToken", "IDPRejectedClaim", "IDPCo
 
 def merged_config(user: botocore.config.Config | None, *, unsigned: bool = False) -> botocore.config.Config:
     config = STS_DEFAULTS if user is None else STS_DEFAULTS.merge(user)
+    user_retries = getattr(user, "retries", None)
+    if user_retries is not None:
+        # Config.merge replaces the whole ``retries`` dict: keep standard mode
+        # and 3 attempts unless the user's dict says otherwise.
+        retries: Any = {**_RETRIES, **user_retries}
+        if "max_attempts" in user_retries and "total_max_attempts" not in user_retries:
+            del retries["total_max_attempts"]  # botocore would let ours win over the user's
+        config = config.merge(botocore.config.Config(retries=retries))
     if unsigned:
         config = config.merge(botocore.config.Config(signature_version=UNSIGNED))
     return config
