@@ -114,3 +114,18 @@ def test_reprs_and_errors_hold_no_secret(sts_mock, sts_calls):
         for secret in secrets:
             assert secret not in text
     assert "***" in str(info.value)
+
+
+def test_frozen_credentials_are_botocores_type_but_print_no_secret(sts_mock):
+    import pickle
+
+    from botocore.credentials import ReadOnlyCredentials
+
+    frozen = rolesession.assume_role(ROLE).get_credentials().get_frozen_credentials()
+    assert isinstance(frozen, ReadOnlyCredentials)
+    access_key, secret_key, token, account_id = frozen
+    assert frozen == ReadOnlyCredentials(access_key, secret_key, token, account_id)
+    for text in (repr(frozen), str(frozen), f"{frozen}", repr([frozen])):
+        assert secret_key not in text and token not in text
+        assert access_key in text
+    assert pickle.loads(pickle.dumps(frozen)) == frozen

@@ -138,6 +138,24 @@ class _Held:
         return _Held(self.creds, self.frozen, until, self.mandatory_at, self.expiry)
 
 
+class FrozenCredentials(ReadOnlyCredentials):
+    """botocore's ``ReadOnlyCredentials`` whose ``repr`` hides the secrets.
+
+    Still a ``ReadOnlyCredentials`` (a named tuple) for every consumer; only
+    printing it differs, so a log line or a traceback never shows a secret.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"ReadOnlyCredentials(access_key={self.access_key!r}, secret_key='***', "
+            f"token='***', account_id={self.account_id!r})"
+        )
+
+    __str__ = __repr__
+
+
 _NOTHING = _Held(None, None, float("-inf"), float("-inf"), float("-inf"))
 _ENGINES: weakref.WeakSet[RefreshingCredentials] = weakref.WeakSet()
 
@@ -322,7 +340,7 @@ class RefreshingCredentials(Credentials):
         refresh_at = advisory_at
         if self._policy.jitter:
             refresh_at += random.uniform(0.0, 0.5) * (mandatory_at - advisory_at)
-        frozen = ReadOnlyCredentials(creds.access_key, creds.secret_key, creds.token, creds.account)
+        frozen = FrozenCredentials(creds.access_key, creds.secret_key, creds.token, creds.account)
         held = _Held(creds, frozen, refresh_at, mandatory_at, creds.expiration)
         self._held = held
         self._failed_at = None
