@@ -387,25 +387,9 @@ def _session_name(value: object) -> str:
 
 _FIRST_HOP_ONLY = ("mfa_serial", "mfa_token")
 _LAST_HOP_ONLY = ("policy", "policy_arns", "tags", "transitive_tag_keys")
-_HOP_KEYWORDS = frozenset(
-    {
-        "session_name",
-        "duration",
-        "policy",
-        "policy_arns",
-        "tags",
-        "transitive_tag_keys",
-        "external_id",
-        "source_identity",
-        "mfa_serial",
-        "mfa_token",
-        "region",
-        "sts_endpoint_url",
-        "sts_config",
-        "cache",
-        "refresh",
-    }
-)
+#: The keywords of assume_role() that configure a hop (chain() and fan_out()
+#: set the source themselves).
+HOP_KEYWORDS = frozenset(assume_role.__kwdefaults__ or {}) - {"source"}
 
 
 def chain(
@@ -428,7 +412,7 @@ def chain(
     hops = list(steps)
     if not hops:
         raise fail("steps", "needs at least one role")
-    unknown = set(common) - _HOP_KEYWORDS
+    unknown = set(common) - HOP_KEYWORDS
     if unknown:
         raise fail(sorted(unknown)[0], "is not a keyword of chain()")
     plans: list[tuple[dict[str, Any], set[str]]] = []
@@ -441,7 +425,7 @@ def chain(
             raise fail(f"steps[{i}]", "expected a role ARN or a dict with role_arn")
         if "role_arn" not in own:
             raise fail(f"steps[{i}].role_arn", "is missing")
-        bad = set(own) - _HOP_KEYWORDS - {"role_arn"}
+        bad = set(own) - HOP_KEYWORDS - {"role_arn"}
         if bad:
             raise fail(f"steps[{i}].{sorted(bad)[0]}", "is not a keyword of assume_role()")
         kwargs = {

@@ -21,7 +21,7 @@ from typing import Any, Generic, TextIO, TypeVar
 
 import boto3
 
-from .assume import DEFAULT, assume_role
+from .assume import DEFAULT, HOP_KEYWORDS, assume_role
 from .cache import check_cache
 from .session import RoleSession
 from .validation import check_instance, check_role_arn, fail
@@ -149,8 +149,7 @@ def _check_arns(role_arns: object) -> list[Any]:
 
 def _check_assume_kwargs(arns: list[Any], source: Any, kwargs: dict[str, Any]) -> None:
     """Raise what `assume_role` would raise for these keywords, before any work."""
-    allowed = set(assume_role.__kwdefaults__ or {}) - {"source"}
-    unknown = sorted(set(kwargs) - allowed)
+    unknown = sorted(set(kwargs) - HOP_KEYWORDS)
     if unknown:
         raise fail(unknown[0], "is not a keyword of assume_role()")
     cache = kwargs.get("cache", DEFAULT)
