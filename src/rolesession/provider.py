@@ -72,7 +72,7 @@ class RoleProvider:
 
     # -- the CredentialFetcher interface --------------------------------------
 
-    def fetch(self, accept: Accept | None) -> tuple[RoleCredentials, bool]:
+    def fetch(self, accept: Accept | None) -> RoleCredentials:
         try:
             return self._fetch(accept)
         except _Rechain:
@@ -111,7 +111,7 @@ class RoleProvider:
 
     # -- internals ---------------------------------------------------------------
 
-    def _fetch(self, accept: Accept | None) -> tuple[RoleCredentials, bool]:
+    def _fetch(self, accept: Accept | None) -> RoleCredentials:
         request = self.request
         duration = self.effective_duration()
         signer = None
@@ -126,17 +126,17 @@ class RoleProvider:
         if accept is not None and key is not None:
             cached = self._lookup(key, accept)
             if cached is not None:
-                return cached, True
+                return cached
         with self._lock_for(key):
             if accept is not None and key is not None:
                 # Another process may have refreshed while we waited for the lock.
                 cached = self._lookup(key, accept)
                 if cached is not None:
-                    return cached, True
+                    return cached
             creds = self._call_sts(duration, signer)
             if key is not None:
                 self._cache_call("set", key, creds.to_entry())
-        return creds, False
+        return creds
 
     def _source_credentials(self) -> Any:
         from .defaults import default_source

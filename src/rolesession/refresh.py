@@ -101,11 +101,10 @@ class CredentialFetcher(Protocol):
 
     role_arn: str
 
-    def fetch(self, accept: Accept | None) -> tuple[RoleCredentials, bool]:
-        """New credentials and whether they came from the cache.
+    def fetch(self, accept: Accept | None) -> RoleCredentials:
+        """New credentials: a cached entry for which ``accept`` is true, else STS's.
 
-        A cached entry for which ``accept`` is true is returned without
-        calling STS; ``accept=None`` always calls STS.
+        ``accept=None`` always calls STS.
         """
 
     def can_refresh(self) -> bool:
@@ -229,8 +228,7 @@ class RefreshingCredentials(Credentials):
     def refresh(self) -> RoleCredentials:
         """Call STS now, whatever the windows and backoff; raise if it fails."""
         with self._lock:
-            creds, _ = self._call(self._fetcher.fetch, None)
-            return self._install(creds).creds  # type: ignore[return-value]
+            return self._install(self._call(self._fetcher.fetch, None)).creds  # type: ignore[return-value]
 
     def invalidate(self) -> None:
         """Drop the held credentials and their cache entry."""
@@ -260,11 +258,11 @@ class RefreshingCredentials(Credentials):
             return held
         if held.creds is None or now >= held.expiry:
             held = self._refresh_waiting()
-            # A cached entry adopted inside its advisory window is refreshed by
-            # the usual rule: in the background, while this reader goes on.
-            if not time.time() < held.refresh_at and self._fetcher.can_refresh():
-                self._refresh_in_background(held)
-            return held
+            now = time.time()
+            if now < held.refresh_at:
+                return held
+            # A cached entry adopted inside its refresh window: the rules below
+            # apply to it as to any credentials held.
         if not self._fetcher.can_refresh():
             return self._cannot_refresh(held)
         if now < held.mandatory_at:
@@ -309,19 +307,14 @@ class RefreshingCredentials(Credentials):
 
     def _refresh_locked(self, now: float, held: _Held, accept: Accept) -> _Held:
         try:
-            creds, from_cache = self._call(self._fetcher.fetch, accept)
+            creds = self._call(self._fetcher.fetch, accept)
         except CredentialRefreshError as exc:
             return self._on_failure(now, held, exc)
-        new = self._install(creds)
-        # A new session may adopt a cached entry that is already in its
-        # mandatory window: refresh it now rather than on the next read.
-        if from_cache and not time.time() < new.mandatory_at and self._fetcher.can_refresh():
-            return self._refresh_locked(time.time(), new, accept=self._better_than(new, now))
-        return new
+        return self._install(creds)
 
     def _call(
-        self, fetch: Callable[[Accept | None], tuple[RoleCredentials, bool]], accept: Accept | None
-    ) -> tuple[RoleCredentials, bool]:
+        self, fetch: Callable[[Accept | None], RoleCredentials], accept: Accept | None
+    ) -> RoleCredentials:
         try:
             return fetch(accept)
         except RoleSessionError:
