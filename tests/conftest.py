@@ -36,6 +36,15 @@ ROLE_B = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Hub"
 ROLE_C = f"arn:aws:iam::{THIRD_ACCOUNT}:role/Target"
 # Not moto's default identity key (AKIAIOSFODNN7EXAMPLE): a test of who signed must not pass by accident.
 SOURCE_KEY = "AKIAROLESESSIONTEST1"
+#: What ``RoleSession.environ()`` (and ``rolesession assume``) hands a child process.
+ENV_NAMES = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+}
 SOURCE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 

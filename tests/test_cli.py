@@ -30,6 +30,7 @@ import pytest
 import rolesession
 from conftest import (
     ACCOUNT,
+    ENV_NAMES,
     OTHER_ACCOUNT,
     ROLE,
     ROLE_B,
@@ -45,14 +46,6 @@ from rolesession.cli.secret_commands import CommandError, CommandMfaCode, last_m
 from rolesession.credentials import to_epoch
 from tokens import make_saml_response
 
-ENV_NAMES = {
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-}
 CREDENTIAL_FIELDS = {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/alice"
 SAML_PROVIDER = f"arn:aws:iam::{ACCOUNT}:saml-provider/CorporateIdP"

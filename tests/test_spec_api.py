@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rolesession
-from conftest import ACCOUNT, ROLE, ROLE_B, ROLE_C, StsSpy
+from conftest import ACCOUNT, ENV_NAMES, ROLE, ROLE_B, ROLE_C, StsSpy
 from rolesession import InvalidParameterError, MemoryCache, Policy, RefreshPolicy, RoleSession, sts
 from rolesession import defaults as defaults_module
 from test_spec_behaviour import LocalSts
@@ -287,14 +287,7 @@ def test_identity_comes_from_the_sts_response_without_get_caller_identity(
 def test_environ_is_what_botocores_environment_provider_reads(sts_mock: None) -> None:
     session = rolesession.assume_role(ROLE, region="eu-central-1")
     env = session.environ()
-    assert set(env) == {
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_CREDENTIAL_EXPIRATION",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-    }
+    assert set(env) == ENV_NAMES
     loaded = botocore.credentials.EnvProvider(environ=env).load()
     assert loaded is not None
     frozen = loaded.get_frozen_credentials()
