@@ -430,9 +430,13 @@ def test_a_refresh_by_one_process_is_picked_up_by_another(
     assert access_key(b) == first and sts_calls.count() == 1
 
     frozen.tick(3600 - 30)  # both in their mandatory window
+    assert access_key(a) == first  # still valid: served while a refreshes behind
+    a.get_credentials().wait_for_background()
     renewed = access_key(a)
     assert renewed != first and sts_calls.count() == 2
-    assert access_key(b) == renewed  # from a's file, not from STS
+    access_key(b)  # b's refresh finds a's file entry ...
+    b.get_credentials().wait_for_background()
+    assert access_key(b) == renewed  # ... and takes it, not STS's
     assert sts_calls.count() == 2
 
 

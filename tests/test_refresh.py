@@ -63,30 +63,63 @@ def test_advisory_window_reads_never_wait_and_cause_one_refresh(sts_mock, sts_ca
     assert creds.get_frozen_credentials() != first
 
 
-def test_mandatory_window_is_single_flight_across_32_threads(sts_mock, sts_calls, frozen):
-    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
-    creds.get_frozen_credentials()
-    frozen.tick(3600 - 30)  # inside the last 60 s
-    gate = sts_calls.block()
-    results = []
-    started = threading.Barrier(33)
+def _read_in_threads(creds, n, gate):
+    """``n`` threads read at once while STS is held at ``gate``; returns (results, errors)."""
+    results, errors = [], []
+    started = threading.Barrier(n + 1)
 
     def read():
         started.wait()
-        results.append(creds.get_frozen_credentials())
+        try:
+            results.append(creds.get_frozen_credentials())
+        except Exception as exc:
+            errors.append(exc)
 
-    threads = [threading.Thread(target=read) for _ in range(32)]
+    threads = [threading.Thread(target=read) for _ in range(n)]
     for t in threads:
         t.start()
     started.wait()
-    time.sleep(0.2)  # let every reader reach the lock
+    time.sleep(0.2)  # let every reader reach the engine
     gate.set()
     for t in threads:
         t.join(10)
+    return results, errors
+
+
+def test_mandatory_window_readers_keep_valid_credentials_while_one_refresh_runs(
+    sts_mock, sts_calls, frozen
+):
+    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
+    first = creds.get_frozen_credentials()
+    frozen.tick(3600 - 30)  # inside the last 60 s
+    gate = sts_calls.block()
+    try:
+        # STS is blocked: a reader that waited for the refresh would hang here.
+        for _ in range(32):
+            assert creds.get_frozen_credentials() == first
+    finally:
+        gate.set()
+    creds.wait_for_background()
     assert sts_calls.count() == 2  # the first fetch and exactly one refresh
-    assert len(results) == 32 and len({r.access_key for r in results}) == 1
-    assert results[0].access_key in sts_calls.issued
-    assert sts_calls.issued[results[0].access_key] > time.time() + 3000
+    renewed = creds.get_frozen_credentials()
+    assert renewed != first and sts_calls.issued[renewed.access_key] > time.time() + 3000
+
+
+def test_with_nothing_valid_32_readers_share_one_fetch(sts_mock, sts_calls):
+    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
+    results, errors = _read_in_threads(creds, 32, sts_calls.block())
+    assert errors == [] and len(results) == 32
+    assert sts_calls.count() == 1 and len({r.access_key for r in results}) == 1
+
+
+def test_readers_waiting_during_a_failed_attempt_share_its_outcome(sts_mock, sts_calls):
+    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
+    sts_calls.outage()
+    results, errors = _read_in_threads(creds, 16, sts_calls.block())
+    assert results == [] and len(errors) == 16
+    assert all(isinstance(e, AssumeRoleError) and e.code == "EndpointConnectionError" for e in errors)
+    assert len({id(e) for e in errors}) == 16  # each reader its own copy: tracebacks do not mix
+    assert sts_calls.count() == 1  # one attempt for all of them
 
 
 def test_outage_serves_valid_credentials_backs_off_then_raises_and_recovers(
@@ -334,7 +367,7 @@ def test_a_forked_child_starts_with_fresh_locks_and_workers(sts_mock, sts_calls)
         if pid == 0:  # pragma: no cover - the child reports through its exit code
             code = 1
             try:
-                ok = creds._lock.acquire(blocking=False) and creds._worker is None
+                ok = creds._lock.acquire(blocking=False) and creds._attempt is None
                 creds._lock.release()
                 creds.refresh()  # and it can really renew, with its own STS client
                 code = 0 if ok else 2

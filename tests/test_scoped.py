@@ -138,12 +138,16 @@ def test_a_scoped_session_refreshes_on_its_own(sts_mock: Any, sts_calls: Any, fr
     assert sts_calls.count() == 2
 
     frozen.tick(900 - 30)  # both are in their mandatory window now
+    assert access_key(scoped) == scoped_key  # valid: served while it refreshes behind
+    scoped.get_credentials().wait_for_background()
     renewed = access_key(scoped)
     assert renewed != scoped_key
     # one call, the scoped session's own: the parent was not refreshed with it
     assert sts_calls.count() == 3 and sts_calls.params()["Policy"] == tenant_policy("t1").to_json()
 
-    assert access_key(parent) != parent_key  # the parent refreshes when it is read
+    access_key(parent)  # the parent refreshes when it is read
+    parent.get_credentials().wait_for_background()
+    assert access_key(parent) != parent_key
     assert sts_calls.count() == 4 and "Policy" not in sts_calls.params()
 
 

@@ -221,7 +221,7 @@ def _sts_client_config(sts_config: Config) -> Any:
         client
         for table in sts._signed_clients.values()
         for (_, _, config), client in table.items()
-        if config is sts_config
+        if config == sts.config_key(sts_config)
     ]
     return client.meta.config
 

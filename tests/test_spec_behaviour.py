@@ -184,13 +184,16 @@ def test_a_failed_refresh_backs_off_at_least_one_second(
     held = credentials.get_frozen_credentials()
     frozen.tick(898)  # 2 s left: the mandatory window
     sts_calls.outage()
-    assert credentials.get_frozen_credentials() == held  # failed, still valid: served
+    assert credentials.get_frozen_credentials() == held  # failing, still valid: served
+    credentials.wait_for_background()
     assert sts_calls.count() == 2
     frozen.tick(0.9)
     assert credentials.get_frozen_credentials() == held
+    credentials.wait_for_background()
     assert sts_calls.count() == 2  # 0.9 s after the failure: still backing off
     frozen.tick(0.2)
     assert credentials.get_frozen_credentials() == held
+    credentials.wait_for_background()
     assert sts_calls.count() == 3  # 1.1 s after it: tried again
 
 

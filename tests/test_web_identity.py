@@ -146,7 +146,9 @@ def test_token_file_is_read_at_every_sts_call(
 
     rotated = make_jwt()
     token_file.write_text(f"\n  {rotated}\n")  # the kubelet rotates the projected token
-    frozen.tick(3600 - 30)  # mandatory window: the reader waits for the refresh
+    frozen.tick(3600 - 30)  # mandatory window: refreshed behind the (still valid) held ones
+    session.get_credentials().get_frozen_credentials()
+    session.get_credentials().wait_for_background()
     key_after = session.get_credentials().get_frozen_credentials().access_key
 
     assert _tokens_sent(sts_calls) == [first, rotated]  # surrounding whitespace stripped
@@ -628,7 +630,9 @@ def test_chained_hop_picks_up_the_parents_refresh(
     parent_key = web.get_credentials().get_frozen_credentials().access_key
     token_file.write_text(make_jwt())
     frozen.tick(3600 - 30)
-    hop.get_credentials().get_frozen_credentials()  # the hop's refresh needs the parent's
+    hop.get_credentials().get_frozen_credentials()  # the hop's refresh reads the parent's ...
+    hop.get_credentials().wait_for_background()
+    web.get_credentials().wait_for_background()  # ... which starts the parent's own refresh
     assert web.get_credentials().get_frozen_credentials().access_key != parent_key
     ops = [op for op, _ in sts_calls.calls]
     assert ops.count("AssumeRoleWithWebIdentity") == 2 and ops.count("AssumeRole") == 2

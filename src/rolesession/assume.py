@@ -26,9 +26,9 @@ from .cache import check_cache, default_cache
 from .defaults import default_session_name, environment_fingerprint, resolve_region
 from .errors import InvalidParameterError
 from .policy import Policy
-from .provider import RoleProvider
+from .provider import OneShot, RoleProvider
 from .refresh import RefreshPolicy
-from .request import AssumeRequest
+from .request import AssumeRequest, by_identity
 from .session import RoleSession
 from .validation import (
     ROLE_ARN_RE,
@@ -99,20 +99,58 @@ def _source_key(source: Any) -> Hashable:
 
 
 def _session_for(
-    request: AssumeRequest, source: Any, cache: Any, refresh: RefreshPolicy | None
+    request: AssumeRequest,
+    source: Any,
+    cache: Any,
+    refresh: RefreshPolicy | None,
+    *,
+    chained: bool | None = None,
+    one_shot: OneShot | None = None,
 ) -> RoleSession:
-    chained = isinstance(source, RoleSession)
+    """The session for this request: the registered one while it can serve, else a new one.
+
+    Get-or-create is atomic, so concurrent identical requests share one
+    object -- and with it one first fetch (single-flight in its engine).
+    """
+    if chained is None:
+        chained = isinstance(source, RoleSession)
+
+    def new() -> RoleSession:
+        provider = RoleProvider(request, source=source, chained=chained, cache=cache, one_shot=one_shot)
+        return RoleSession(provider, refresh)
+
     if cache is None:
-        return RoleSession(RoleProvider(request, source=source, chained=chained, cache=None), refresh)
+        return new()
     key = (id(cache), _source_key(source), request, refresh)
     with _sessions_lock:
-        session = _sessions().get(key)
-    if session is not None and session._credentials.holds_valid() and session._provider.is_cached():
-        return session
-    session = RoleSession(RoleProvider(request, source=source, chained=chained, cache=cache), refresh)
-    with _sessions_lock:
-        _sessions()[key] = session
+        registry = _sessions()
+        session = registry.get(key)
+        if session is None or not _can_serve(session):
+            session = registry[key] = new()
     return session
+
+
+def _can_serve(session: RoleSession) -> bool:
+    # Untouched (or fetching for the first time): share it. Holding valid
+    # credentials its cache still has: a warm re-assume. Anything else
+    # (expired, failed, evicted from the cache): a new session.
+    engine = session._credentials
+    if engine.untouched():
+        return True
+    return engine.holds_valid() and session._provider.is_cached()
+
+
+def scoped_session(parent: RoleSession, policy: str | None, policy_arns: tuple[str, ...]) -> RoleSession:
+    """``parent.scoped()``: the same request from the same source with exactly these policies."""
+    provider = parent._provider
+    return _session_for(
+        provider.request.replace(policy=policy, policy_arns=policy_arns),
+        provider.source,
+        provider.cache,
+        parent._refresh_policy,
+        chained=provider.chained,
+        one_shot=provider.one_shot,
+    )
 
 
 def _reset_after_fork() -> None:
@@ -255,7 +293,7 @@ def assume_role(
         external_id=None if external_id is None else check_external_id(external_id),
         source_identity=None if source_identity is None else check_source_identity(source_identity),
         mfa_serial=None if mfa_serial is None else check_mfa_serial(mfa_serial),
-        mfa_token=None if mfa_token is None else check_mfa_token(mfa_token),
+        mfa_token=None if mfa_token is None else by_identity(check_mfa_token(mfa_token)),
     )
     return _session_for(request, source, cache, refresh)
 
@@ -329,7 +367,7 @@ def assume_role_with_web_identity(
     request = AssumeRequest(
         **fields,
         session_name=_session_name(session_name),
-        token=checked_token,
+        token=by_identity(checked_token),
         token_file=path,
         provider_id=provider_id,
     )
@@ -375,7 +413,7 @@ def assume_role_with_saml(
         cache=cache,
         refresh=refresh,
     )
-    request = AssumeRequest(**fields, principal_arn=principal, assertion=checked)
+    request = AssumeRequest(**fields, principal_arn=principal, assertion=by_identity(checked))
     return _session_for(request, None, cache, refresh)
 
 

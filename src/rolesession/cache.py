@@ -29,7 +29,7 @@ from .validation import fail
 if TYPE_CHECKING:
     import cachetools
 
-__all__ = ["CredentialCache", "MemoryCache", "cache_key", "default_cache"]
+__all__ = ["CredentialCache", "MemoryCache", "cache_key", "default_cache", "key_lock"]
 
 
 @runtime_checkable
@@ -99,9 +99,41 @@ class MemoryCache:
 _memory_caches: weakref.WeakSet[MemoryCache] = weakref.WeakSet()
 
 
+class _KeyLock:
+    """A lock for one cache key; weakly registered, so it lives only while used."""
+
+    __slots__ = ("__weakref__", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+_key_locks: weakref.WeakValueDictionary[tuple[int, Hashable], _KeyLock] = weakref.WeakValueDictionary()
+_key_locks_guard = threading.Lock()
+
+
+def key_lock(cache: object, key: Hashable) -> _KeyLock:
+    """The process-wide lock for ``key`` in ``cache``: sessions fetching the same
+    entry at once make one STS call, the others then find the entry."""
+    name = (id(cache), key)
+    with _key_locks_guard:
+        lock = _key_locks.get(name)
+        if lock is None:
+            lock = _key_locks[name] = _KeyLock()
+    return lock
+
+
 def _reset_after_fork() -> None:
-    global _default_lock
+    global _default_lock, _key_locks_guard
     _default_lock = threading.Lock()
+    _key_locks_guard = threading.Lock()
+    _key_locks.clear()
     for cache in list(_memory_caches):
         cache._reset_after_fork()
 

@@ -8,11 +8,22 @@ This is the unit the refresh engine holds and the caches store. Its
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 ENTRY_VERSION = 1
+#: A clock more than a day off is not a skew to correct: such an entry is foreign.
+MAX_SKEW = 86400.0
+
+
+def _is_time(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+    )
 
 
 def to_epoch(value: _dt.datetime | str) -> float:
@@ -45,6 +56,9 @@ class RoleCredentials:
     arn: str = ""  # of the assumed-role user
     user_id: str = ""  # AssumedRoleId
     source_identity: str | None = None
+    #: STS's clock minus ours when they were received (0 when within the
+    #: ``Date`` header's precision): lifetime and time left are judged on STS's clock.
+    skew: float = 0.0
 
     @property
     def account(self) -> str:
@@ -53,7 +67,13 @@ class RoleCredentials:
 
     @property
     def lifetime(self) -> float:
-        return self.expiration - self.received
+        """Seconds they were issued for, on STS's clock."""
+        return self.expiration - self.skew - self.received
+
+    @property
+    def expiry(self) -> float:
+        """When they expire on this host's clock (``expiration`` is STS's)."""
+        return self.expiration - self.skew
 
     def __repr__(self) -> str:
         return (
@@ -62,7 +82,9 @@ class RoleCredentials:
         )
 
     @classmethod
-    def from_response(cls, response: Mapping[str, Any], received: float) -> RoleCredentials:
+    def from_response(
+        cls, response: Mapping[str, Any], received: float, skew: float = 0.0
+    ) -> RoleCredentials:
         """Build from an STS ``AssumeRole*`` response (parsed by botocore)."""
         creds = response["Credentials"]
         user = response.get("AssumedRoleUser") or {}
@@ -75,6 +97,7 @@ class RoleCredentials:
             arn=user.get("Arn", ""),
             user_id=user.get("AssumedRoleId", ""),
             source_identity=response.get("SourceIdentity"),
+            skew=skew,
         )
 
     def to_entry(self) -> dict[str, Any]:
@@ -92,6 +115,8 @@ class RoleCredentials:
         }
         if self.source_identity:
             entry["SourceIdentity"] = self.source_identity
+        if self.skew:
+            entry["ClockSkew"] = self.skew
         return entry
 
     @classmethod
@@ -101,9 +126,10 @@ class RoleCredentials:
             if not isinstance(entry, Mapping) or entry.get("Version") != ENTRY_VERSION:
                 return None
             received = entry["ReceivedAt"]
-            if isinstance(received, bool) or not isinstance(received, (int, float)):
+            skew = entry.get("ClockSkew", 0.0)
+            if not (_is_time(received) and _is_time(skew) and abs(skew) <= MAX_SKEW):
                 return None
-            creds = cls.from_response(entry, float(received))
+            creds = cls.from_response(entry, float(received), float(skew))
             fields = (creds.access_key, creds.secret_key, creds.token, creds.arn, creds.user_id)
             if not all(isinstance(f, str) for f in fields) or creds.expiration <= creds.received:
                 return None

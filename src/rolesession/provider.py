@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError
 
 from . import sts
-from .cache import cache_key, is_persistent
+from .cache import cache_key, is_persistent, key_lock
 from .credentials import RoleCredentials
 from .errors import (
     AssumeRoleError,
@@ -27,8 +27,8 @@ from .errors import (
     TokenError,
 )
 from .redaction import redact
-from .refresh import Accept
-from .request import AssumeRequest, SecretSource
+from .refresh import Accept, Fetched
+from .request import AssumeRequest, SecretSource, unwrap
 from .validation import CHAINED_MAX_DURATION, is_mfa_code
 
 logger = logging.getLogger("rolesession")
@@ -60,10 +60,11 @@ class RoleProvider:
     ) -> None:
         self.request = request
         self.role_arn = request.role_arn
+        self.operation = request.operation
         self.source = source  # boto3/botocore session, or None for the default chain
         self.cache = cache
         self.one_shot = one_shot or OneShot()
-        self._chained = chained
+        self.chained = chained
         self._warned_cap = False
         self._last_key: Hashable | None = None
         self._cache_warned = False
@@ -72,14 +73,22 @@ class RoleProvider:
 
     # -- the CredentialFetcher interface --------------------------------------
 
-    def fetch(self, accept: Accept | None) -> RoleCredentials:
+    def fetch(self, accept: Accept | None) -> Fetched:
         try:
             return self._fetch(accept)
         except _Rechain:
             return self._fetch(accept)
+        except _ParentRejected:
+            return self._fetch(accept)  # the parent dropped the rejected credentials: once more
 
     def can_refresh(self) -> bool:
         return not (self._static_one_shot() is not None and self.one_shot.used)
+
+    def interactive(self) -> bool:
+        request = self.request
+        provider = request.mfa_token if request.mfa_serial is not None else None
+        provider = provider or request.token or request.assertion
+        return bool(getattr(unwrap(provider), "interactive", False))
 
     def forget(self) -> None:
         if self.cache is not None and self._last_key is not None:
@@ -93,50 +102,49 @@ class RoleProvider:
             return False
         return self._cache_call("get", self._last_key) is not None
 
-    def with_policies(self, policy: str | None, policy_arns: tuple[str, ...]) -> RoleProvider:
-        """The same request from the same source, with exactly these session policies."""
-        return RoleProvider(
-            self.request.replace(policy=policy, policy_arns=policy_arns),
-            source=self.source,
-            chained=self._chained,
-            cache=self.cache,
-            one_shot=self.one_shot,
-        )
-
     def effective_duration(self) -> int | None:
         duration = self.request.duration
-        if self._chained and duration is not None and duration > CHAINED_MAX_DURATION:
+        if self.chained and duration is not None and duration > CHAINED_MAX_DURATION:
             return CHAINED_MAX_DURATION
         return duration
 
     # -- internals ---------------------------------------------------------------
 
-    def _fetch(self, accept: Accept | None) -> RoleCredentials:
+    def _fetch(self, accept: Accept | None) -> Fetched:
         request = self.request
         duration = self.effective_duration()
         signer = None
         if request.operation == sts.ASSUME_ROLE:
             signer = self._source_credentials()
-            caller: Hashable = _caller_access_key(signer, self.role_arn)
+            caller: Hashable = _caller_access_key(signer, request.role_arn)
         else:
             caller = self._caller_for_token()
         key = self._key(duration, caller)
-        if key is not None:
+        if key is not None and key != self._last_key:
+            # The caller changed (a parent refreshed, a token rotated): the
+            # old entry can never be met again.
+            if self._last_key is not None:
+                self._cache_call("delete", self._last_key)
             self._last_key = key
         if accept is not None and key is not None:
             cached = self._lookup(key, accept)
             if cached is not None:
-                return cached
+                return Fetched(cached, True)
         with self._lock_for(key):
             if accept is not None and key is not None:
-                # Another process may have refreshed while we waited for the lock.
+                # Another thread or process may have fetched while we waited for the lock.
                 cached = self._lookup(key, accept)
                 if cached is not None:
-                    return cached
-            creds = self._call_sts(duration, signer)
+                    return Fetched(cached, True)
+            try:
+                creds = self._call_sts(duration, signer)
+            except AssumeRoleError as exc:
+                if sts.is_rejection(exc) and _reject_parent(signer, caller):
+                    raise _ParentRejected() from exc
+                raise
             if key is not None:
                 self._cache_call("set", key, creds.to_entry())
-        return creds
+        return Fetched(creds, False)
 
     def _source_credentials(self) -> Any:
         from .defaults import default_source
@@ -202,10 +210,15 @@ class RoleProvider:
         return creds
 
     def _lock_for(self, key: Hashable | None) -> AbstractContextManager[Any]:
-        lock = getattr(self.cache, "lock", None)
-        if key is None or not callable(lock):
+        """Single-flight for one cache key: across sessions in this process, and
+        across processes when the cache has a lock of its own."""
+        if key is None:
             return nullcontext()
-        return _NeverFailing(lock, key)
+        local = key_lock(self.cache, key)
+        lock = getattr(self.cache, "lock", None)
+        if not callable(lock):
+            return local
+        return _Both(local, _NeverFailing(lock, key))
 
     def _cache_call(self, method: str, *args: Any) -> Any:
         try:
@@ -261,11 +274,11 @@ class RoleProvider:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _should_rechain(self, duration: int | None, exc: AssumeRoleError) -> bool:
-        if self._chained or duration is None or duration <= CHAINED_MAX_DURATION:
+        if self.chained or duration is None or duration <= CHAINED_MAX_DURATION:
             return False
         if not sts.is_chaining_error(exc):
             return False
-        self._chained = True
+        self.chained = True
         self._warn_cap_once()
         return True
 
@@ -410,6 +423,37 @@ def _describe(exc: BaseException) -> str:
 
 class _Rechain(Exception):
     """STS said the source holds role credentials: retry once as a chained hop."""
+
+
+class _ParentRejected(Exception):
+    """STS rejected the parent session's credentials, which it dropped: retry once."""
+
+
+def _reject_parent(signer: Any, access_key: Hashable) -> bool:
+    reject = getattr(signer, "reject", None)  # a RefreshingCredentials of a parent RoleSession
+    return callable(reject) and bool(reject(access_key if isinstance(access_key, str) else None))
+
+
+class _Both:
+    """Enter two context managers in order (the process-local lock first)."""
+
+    def __init__(self, first: AbstractContextManager[Any], second: AbstractContextManager[Any]) -> None:
+        self._first = first
+        self._second = second
+
+    def __enter__(self) -> None:
+        self._first.__enter__()
+        try:
+            self._second.__enter__()
+        except BaseException:
+            self._first.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self._second.__exit__(*exc_info)
+        finally:
+            self._first.__exit__(*exc_info)
 
 
 def _caller_access_key(credentials: Any, role_arn: str) -> str:

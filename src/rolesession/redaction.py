@@ -10,12 +10,16 @@ replacing the value with ``***`` and leaving everything else as it was.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
+import threading
+import urllib.parse
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["protect_botocore_loggers", "redact"]
+__all__ = ["protect_botocore_loggers", "redact", "scrubbing", "secret_forms"]
 
 SECRET_NAMES = (
     "SecretAccessKey",
@@ -50,13 +54,62 @@ def redact(text: str) -> str:
     return bare.sub(r"\1***", text)
 
 
+# Secrets of STS calls under way: an error message may echo one anywhere
+# (botocore's DEBUG "Response body" records), not only after a field name.
+_in_flight: dict[str, int] = {}
+_in_flight_lock = threading.Lock()
+
+
+def secret_forms(secrets: Iterable[str]) -> list[str]:
+    """Every form in which a secret may come back: as sent, URL-encoded, and a
+    JWT's longer segments; longest first, so that a part never hides the whole."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        forms.add(secret)
+        forms.add(urllib.parse.quote_plus(secret))
+        forms.update(part for part in secret.split(".") if len(part) >= 16)
+    return sorted(forms, key=len, reverse=True)
+
+
+@contextlib.contextmanager
+def scrubbing(secrets: Iterable[str]) -> Iterator[None]:
+    """While the block runs, botocore records have these secrets replaced by ``***``."""
+    forms = secret_forms(secrets)
+    if not forms:
+        yield
+        return
+    with _in_flight_lock:
+        for form in forms:
+            _in_flight[form] = _in_flight.get(form, 0) + 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            for form in forms:
+                if _in_flight[form] <= 1:
+                    del _in_flight[form]
+                else:
+                    _in_flight[form] -= 1
+
+
+def _scrub_in_flight(text: str) -> str:
+    if _in_flight:
+        with _in_flight_lock:
+            forms = sorted(_in_flight, key=len, reverse=True)
+        for form in forms:
+            text = text.replace(form, "***")
+    return text
+
+
 class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed record is logging's business, not ours
             return True
-        cleaned = redact(message)
+        cleaned = _scrub_in_flight(redact(message))
         if cleaned != message:
             record.msg = cleaned
             record.args = None

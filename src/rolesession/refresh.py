@@ -1,28 +1,35 @@
 """The credential refresh engine.
 
-`RefreshingCredentials` holds one `RoleCredentials` and decides,
-at every read, whether to hand it out, refresh it in the background, or wait
-for a refresh. Compared with botocore's ``RefreshableCredentials``:
+`RefreshingCredentials` holds one `RoleCredentials` and decides, at every
+read, whether to hand it out, have it refreshed in the background, or wait
+for new credentials. Compared with botocore's ``RefreshableCredentials``:
 
 * the hot path is a clock read and one float comparison on an immutable
   snapshot -- no lock, no datetime arithmetic;
 * windows are relative to the credentials' lifetime, so 15-minute credentials
   are not refreshed on every request;
-* in the advisory window no reader ever waits: one background thread
-  refreshes while readers keep the held credentials;
+* a reader holding valid credentials never waits for STS: refreshes run on
+  long-lived worker threads while readers keep the held credentials, so a
+  slow or hanging STS costs them nothing;
+* a reader with nothing valid waits for one attempt, shared by every reader
+  waiting with it (single-flight: one outcome for all of them);
 * the moment a refresh starts is jittered per credential set, so a fleet
   started together does not hit STS in lockstep;
 * a failed refresh keeps serving still-valid credentials and retries after a
-  jittered backoff (static stability) instead of failing every request.
+  jittered backoff (static stability); the backoff and the 1-s retry floor
+  count from when the failed attempt *ended*, so a slow STS cannot turn
+  every queued reader into another attempt;
+* time is judged on STS's clock (the credentials carry the skew measured
+  from the response's ``Date`` header).
 
 Every decision uses the wall clock read at call time (``time.time()``), so a
 process that was suspended sees true expiry when it wakes, and freezegun
-drives the engine in tests. Where a decision is made, the time used is the
-one read by the caller who triggered it.
+drives the engine in tests.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
 import random
@@ -30,24 +37,60 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from .credentials import RoleCredentials, to_iso
-from .errors import CredentialRefreshError, RoleSessionError, _rebuild
+from . import workers
+from .credentials import RoleCredentials, to_datetime, to_iso
+from .errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, _rebuild
 from .validation import fail
 
-__all__ = ["RefreshPolicy", "RefreshingCredentials"]
+__all__ = ["RefreshEvent", "RefreshPolicy", "RefreshingCredentials"]
 
 logger = logging.getLogger("rolesession")
 
 # A read with no valid credentials does not call STS again within this many
-# seconds of a failed attempt: an outage must not turn every read into a call.
+# seconds of the end of a failed attempt: an outage must not turn every read
+# into a call.
 RETRY_FLOOR = 1.0
 
 Accept = Callable[[RoleCredentials], bool]
+
+OUTCOMES = ("refreshed", "failed", "serving-held", "cache-hit")
+
+
+@dataclass(frozen=True)
+class RefreshEvent:
+    """What happened when a session got (or failed to get) credentials.
+
+    Given to ``RefreshPolicy(on_event=...)`` for every STS call, every
+    credentials set taken from a cache, and once per failure episode in
+    which held credentials keep being served. Holds no secret.
+
+    Attributes:
+        role_arn: the role (``None`` for an MFA session).
+        operation: the STS operation (``AssumeRole``, ...).
+        outcome: ``"refreshed"`` (STS answered), ``"failed"`` (STS refused or
+            could not be reached, or a token provider failed),
+            ``"serving-held"`` (a failure episode began: the held, still valid
+            credentials keep being served) or ``"cache-hit"`` (taken from
+            the cache, no STS call).
+        seconds: how long getting them took (0 for ``"serving-held"``).
+        expiration: when the credentials now held expire (UTC), if any.
+        error_code: the STS error code or exception class for failures.
+    """
+
+    role_arn: str | None
+    operation: str
+    outcome: str
+    seconds: float
+    expiration: _dt.datetime | None
+    error_code: str | None = None
+
+
+EventHook = Callable[[RefreshEvent], Any]
 
 
 @dataclass(frozen=True)
@@ -56,17 +99,24 @@ class RefreshPolicy:
 
     ``advisory=None`` (the default) scales with the credentials' lifetime:
     5 minutes for lifetimes up to 20 minutes, 15 minutes below 90 minutes and
-    60 minutes otherwise. In the advisory window one background refresh runs
-    and no reader waits. In the ``mandatory`` window (default the last 60 s)
-    readers wait for a refresh. ``max_backoff`` caps the wait between
-    attempts after a failed refresh; ``jitter`` spreads the start of the
-    advisory refresh over the first half of its window.
+    60 minutes otherwise. From the (jittered) start of the advisory window a
+    refresh runs in the background while readers keep the held credentials;
+    the ``mandatory`` window (default the last 60 s) is where the refresh is
+    due at the latest. Readers never wait while they hold valid credentials.
+    ``max_backoff`` caps the wait between attempts after a failed refresh;
+    ``jitter`` spreads the start of the refresh over the first half of the
+    window between the advisory and mandatory marks. ``on_event`` is called
+    with a `RefreshEvent` for every STS call and failure episode (its
+    exceptions are logged, never raised).
     """
 
     advisory: float | None = None
     mandatory: float = 60.0
     max_backoff: float = 300.0
     jitter: bool = True
+    on_event: EventHook | None = field(default=None, compare=False)
+    # Policies compare by their hook's identity (a callable may be unhashable).
+    _hook: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("mandatory", "max_backoff"):
@@ -81,6 +131,10 @@ class RefreshPolicy:
                 raise fail("advisory", f"must be greater than mandatory ({self.mandatory}), got {adv}")
         if not isinstance(self.jitter, bool):
             raise fail("jitter", "must be True or False")
+        if self.on_event is not None and not callable(self.on_event):
+            kind = type(self.on_event).__name__
+            raise fail("on_event", f"expected a callable taking a RefreshEvent, got {kind}")
+        object.__setattr__(self, "_hook", id(self.on_event) if self.on_event is not None else 0)
 
     def windows(self, lifetime: float) -> tuple[float, float]:
         """``(advisory, mandatory)`` seconds before expiry for this lifetime."""
@@ -96,12 +150,25 @@ class RefreshPolicy:
         return advisory, min(float(self.mandatory), advisory)
 
 
+class Fetched(NamedTuple):
+    """What a fetcher got: the credentials and whether a cache supplied them."""
+
+    creds: RoleCredentials
+    cached: bool
+
+
 class CredentialFetcher(Protocol):
     """What the engine needs from whoever really gets credentials."""
 
-    role_arn: str
+    @property
+    def role_arn(self) -> str | None:
+        """The role (``None`` for an MFA session)."""
 
-    def fetch(self, accept: Accept | None) -> RoleCredentials:
+    @property
+    def operation(self) -> str:
+        """The STS operation that gets the credentials."""
+
+    def fetch(self, accept: Accept | None) -> Fetched:
         """New credentials: a cached entry for which ``accept`` is true, else STS's.
 
         ``accept=None`` always calls STS.
@@ -110,6 +177,9 @@ class CredentialFetcher(Protocol):
     def can_refresh(self) -> bool:
         """False once a one-shot MFA code or SAML assertion has been spent."""
 
+    def interactive(self) -> bool:
+        """True when getting credentials may ask a person (never from a background thread)."""
+
     def forget(self) -> None:
         """Drop the cache entry for these credentials."""
 
@@ -117,24 +187,33 @@ class CredentialFetcher(Protocol):
 class _Held:
     """An immutable snapshot; replacing ``engine._held`` publishes it atomically."""
 
-    __slots__ = ("creds", "expiry", "frozen", "mandatory_at", "refresh_at")
+    __slots__ = ("creds", "expiry", "frozen", "refresh_at")
 
     def __init__(
-        self,
-        creds: RoleCredentials | None,
-        frozen: Any,
-        refresh_at: float,
-        mandatory_at: float,
-        expiry: float,
+        self, creds: RoleCredentials | None, frozen: Any, refresh_at: float, expiry: float
     ) -> None:
         self.creds = creds
         self.frozen = frozen
         self.refresh_at = refresh_at  # the hot path hands out ``frozen`` before this
-        self.mandatory_at = mandatory_at
-        self.expiry = expiry
+        self.expiry = expiry  # on this host's clock
 
     def postponed(self, until: float) -> _Held:
-        return _Held(self.creds, self.frozen, until, self.mandatory_at, self.expiry)
+        return _Held(self.creds, self.frozen, until, self.expiry)
+
+    def valid_at(self, now: float) -> bool:
+        return self.creds is not None and now < self.expiry
+
+
+class _Attempt:
+    """One refresh attempt; every reader waiting during it shares its outcome."""
+
+    __slots__ = ("claimed", "done", "error", "held")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.claimed = False  # set (under the engine's lock) by whoever runs it
+        self.held: _Held | None = None
+        self.error: CredentialRefreshError | None = None
 
 
 class FrozenCredentials(ReadOnlyCredentials):
@@ -155,7 +234,7 @@ class FrozenCredentials(ReadOnlyCredentials):
     __str__ = __repr__
 
 
-_NOTHING = _Held(None, None, float("-inf"), float("-inf"), float("-inf"))
+_NOTHING = _Held(None, None, float("-inf"), float("-inf"))
 _ENGINES: weakref.WeakSet[RefreshingCredentials] = weakref.WeakSet()
 
 
@@ -174,10 +253,13 @@ class RefreshingCredentials(Credentials):
         self._fetcher = fetcher
         self._policy = policy or RefreshPolicy()
         self._held = _NOTHING
-        self._lock = threading.Lock()  # held by whoever is refreshing
-        self._worker: threading.Thread | None = None
-        self._failed_at: float | None = None
-        self._last_error: BaseException | None = None
+        # Guards the fields below; held for microseconds, never during STS.
+        self._lock = threading.Lock()
+        self._attempt: _Attempt | None = None
+        self._retry_at = float("-inf")  # valid credentials held: no attempt before this
+        self._failed_at = float("-inf")  # when the last failed attempt ended
+        self._last_error: CredentialRefreshError | None = None
+        self._failures = 0  # failed attempts in the current episode
         self._warned_static = False
         _ENGINES.add(self)
 
@@ -210,7 +292,7 @@ class RefreshingCredentials(Credentials):
     # -- what sessions ask of it ----------------------------------------------
 
     @property
-    def role_arn(self) -> str:
+    def role_arn(self) -> str | None:
         return self._fetcher.role_arn
 
     def current(self) -> RoleCredentials:
@@ -225,24 +307,100 @@ class RefreshingCredentials(Credentials):
         """Whether unexpired credentials are held, without fetching."""
         return time.time() < self._held.expiry
 
+    def untouched(self) -> bool:
+        """Nothing held and no failure: never fetched, fetching now, or invalidated."""
+        return self._held is _NOTHING and self._last_error is None
+
     def refresh(self) -> RoleCredentials:
         """Call STS now, whatever the windows and backoff; raise if it fails."""
+        while True:
+            with self._lock:
+                running = self._attempt
+                if running is None:
+                    attempt = self._attempt = _Attempt()
+                    attempt.claimed = True
+                    held = self._held
+                    break
+            running.done.wait()  # one attempt at a time; then ours
+        self._run(attempt, held, accept=None)
+        if attempt.error is not None:
+            raise self._copy(attempt.error)
+        assert attempt.held is not None and attempt.held.creds is not None
+        return attempt.held.creds
+
+    def hand_out(self, min_left: float, *, wait: bool) -> RoleCredentials:
+        """Credentials for a consumer that refreshes with fixed windows (the CLI's).
+
+        Such consumers (botocore's credential_process, container and
+        environment providers) come back at every request once fewer than 15
+        minutes are left. When fewer than ``min_left`` seconds are left and a
+        fresh set would last longer, this makes one refresh attempt under the
+        engine's rules -- never while backing off, never twice at once:
+        ``wait=True`` waits for it (a one-shot command), ``wait=False`` starts
+        it in the background and returns what is held at once (a server).
+        A failed attempt hands out the held credentials while they are valid.
+        Raises `CredentialRefreshError` only when nothing valid can be had.
+        """
+        creds = self.current()
+        now = time.time()
+        held = self._held
+        if creds.expiry - now >= min_left or creds.lifetime < min_left + 60:
+            return creds
+        if not self._fetcher.can_refresh() or (not wait and self._fetcher.interactive()):
+            return creds
         with self._lock:
-            return self._install(self._call(self._fetcher.fetch, None)).creds  # type: ignore[return-value]
+            attempt = self._attempt
+            if attempt is None:
+                if now < self._retry_at or self._held is not held:
+                    return creds  # backing off, or refreshed meanwhile
+                attempt = self._attempt = _Attempt()
+                attempt.claimed = True
+                mine = True
+            else:
+                mine = False
+        accept = _lasting(min_left, creds)
+        if mine and wait:
+            self._run(attempt, held, accept)
+        elif mine:
+            workers.submit(lambda: self._run(attempt, held, accept))
+        if wait:
+            attempt.done.wait()
+            if attempt.held is not None and attempt.held.creds is not None:
+                return attempt.held.creds
+        return creds if time.time() < creds.expiry else self.current()
 
     def invalidate(self) -> None:
         """Drop the held credentials and their cache entry."""
         with self._lock:
             self._held = _NOTHING
-            self._failed_at = None
-            self._last_error = None
-            self._fetcher.forget()
+            self._forget_failures()
+        self._fetcher.forget()
+
+    def reject(self, access_key: str | None) -> bool:
+        """AWS rejected ``access_key`` (expired or unknown token): drop it if it is held.
+
+        Returns whether the held credentials were dropped, so that one
+        rejection costs at most one new fetch however many requests saw it.
+        """
+        with self._lock:
+            creds = self._held.creds
+            if creds is None or (access_key is not None and creds.access_key != access_key):
+                return False
+            self._held = _NOTHING
+            self._forget_failures()
+        logger.warning(
+            "AWS rejected the credentials of %s (%s); fetching new ones",
+            self.role_arn or self._fetcher.operation,
+            creds.access_key,
+        )
+        self._fetcher.forget()
+        return True
 
     def wait_for_background(self, timeout: float | None = None) -> None:
-        """Wait for a background refresh under way (tests and shutdown)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        """Wait for a refresh under way (tests and shutdown)."""
+        attempt = self._attempt
+        if attempt is not None:
+            attempt.done.wait(timeout)
 
     def __repr__(self) -> str:
         held = self._held
@@ -256,110 +414,168 @@ class RefreshingCredentials(Credentials):
         held = self._held
         if now < held.refresh_at:
             return held
-        if held.creds is None or now >= held.expiry:
-            held = self._refresh_waiting()
+        if not held.valid_at(now):
+            held = self._wait_for_new(now)
             now = time.time()
             if now < held.refresh_at:
                 return held
-            # A cached entry adopted inside its refresh window: the rules below
+            # A cached entry adopted inside its refresh window: the same rules
             # apply to it as to any credentials held.
+        self._refresh_behind(held, now)
+        return held
+
+    def _refresh_behind(self, held: _Held, now: float) -> None:
+        """Due for refresh with valid credentials held: refresh without anyone waiting."""
+        if self._attempt is not None:
+            return  # under way (a racy read is fine: the lock decides below)
         if not self._fetcher.can_refresh():
-            return self._cannot_refresh(held)
-        if now < held.mandatory_at:
-            self._refresh_in_background(held)
-            return held
-        return self._refresh_waiting()
-
-    def _refresh_waiting(self) -> _Held:
-        """Single-flight: the first reader refreshes, the others wait for it."""
+            self._cannot_refresh(held)
+            return
+        if self._fetcher.interactive():
+            # A person would be asked from a background thread, perhaps while
+            # a child process owns the terminal: serve what is held; the first
+            # read with nothing valid asks, in the foreground.
+            self._held = held.postponed(held.expiry)
+            return
         with self._lock:
-            now = time.time()
+            if self._attempt is not None or self._held is not held:
+                return
+            if now < self._retry_at:  # backing off: serve without coming back here
+                self._held = held.postponed(min(self._retry_at, held.expiry))
+                return
+            attempt = self._attempt = _Attempt()
+        accept = self._better_than(held, now)
+        workers.submit(lambda: self._run_claimed(attempt, held, accept))
+
+    def _wait_for_new(self, now: float) -> _Held:
+        """Nothing valid held: wait for one attempt, started by us or shared with others."""
+        with self._lock:
             held = self._held
-            if now < held.refresh_at:
-                return held  # refreshed (or backed off) while we waited
-            if held.creds is None or now >= held.expiry:
-                if self._failed_at is not None and now - self._failed_at < RETRY_FLOOR:
-                    raise self._copy_of_last_error()
-                return self._refresh_locked(now, held, accept=_valid_at(now))
-            return self._refresh_locked(now, held, accept=self._better_than(held, now))
+            if held.valid_at(now):
+                return held  # installed while we came here
+            attempt = self._attempt
+            if attempt is None:
+                if now - self._failed_at < RETRY_FLOOR:
+                    raise self._copy(self._last_error)
+                attempt = self._attempt = _Attempt()
+            mine = not attempt.claimed
+            attempt.claimed = True  # a queued background attempt is run here instead
+        if mine:
+            self._run(attempt, held, _valid_at(now))
+        else:
+            attempt.done.wait()
+        if attempt.error is not None:
+            raise self._copy(attempt.error)
+        assert attempt.held is not None
+        return attempt.held
 
-    def _refresh_in_background(self, held: _Held) -> None:
-        if not self._lock.acquire(blocking=False):
-            return  # a refresh is already under way
-        try:
-            worker = threading.Thread(
-                target=self._background, args=(held,), name="rolesession-refresh", daemon=True
-            )
-            self._worker = worker
-            worker.start()
-        except BaseException:
-            self._lock.release()
-            raise
+    def _run_claimed(self, attempt: _Attempt, held: _Held, accept: Accept) -> None:
+        """A worker's entry: run the attempt unless a waiting reader took it over."""
+        with self._lock:
+            if attempt.claimed:
+                return
+            attempt.claimed = True
+        self._run(attempt, held, accept)
 
-    def _background(self, held: _Held) -> None:
+    def _run(self, attempt: _Attempt, held: _Held, accept: Accept | None) -> None:
+        """Make the attempt, publish its outcome, and wake everyone waiting for it."""
+        started = time.time()
         try:
-            if self._held is held:  # else someone refreshed meanwhile
-                self._refresh_locked(time.time(), held, accept=self._better_than(held, time.time()))
-        except Exception:  # the held credentials are valid; readers keep them
-            logger.debug("background refresh of %s failed", self.role_arn, exc_info=True)
-        finally:
-            self._lock.release()
-
-    def _refresh_locked(self, now: float, held: _Held, accept: Accept) -> _Held:
-        try:
-            creds = self._call(self._fetcher.fetch, accept)
+            fetched = self._fetch(accept)
         except CredentialRefreshError as exc:
-            return self._on_failure(now, held, exc)
-        return self._install(creds)
+            self._on_failure(attempt, held, exc, started)
+        else:
+            self._on_success(attempt, fetched, started)
+        finally:
+            with self._lock:
+                if self._attempt is attempt:
+                    self._attempt = None
+            attempt.done.set()
 
-    def _call(
-        self, fetch: Callable[[Accept | None], RoleCredentials], accept: Accept | None
-    ) -> RoleCredentials:
+    def _fetch(self, accept: Accept | None) -> Fetched:
         try:
-            return fetch(accept)
-        except RoleSessionError:
-            raise
+            return self._fetcher.fetch(accept)
+        except RoleSessionError as exc:
+            if isinstance(exc, CredentialRefreshError):
+                raise
+            raise CredentialRefreshError(str(exc), role_arn=self.role_arn) from exc
         except Exception as exc:  # never a bare KeyError from deep inside
             raise CredentialRefreshError(
-                f"could not get credentials for {self.role_arn}: unexpected "
-                f"{type(exc).__name__}",
+                f"could not get credentials for {self.role_arn}: unexpected {type(exc).__name__}",
                 role_arn=self.role_arn,
             ) from exc
 
-    def _install(self, creds: RoleCredentials) -> _Held:
+    def _on_success(self, attempt: _Attempt, fetched: Fetched, started: float) -> None:
+        creds = fetched.creds
+        held = self._make_held(creds)
+        with self._lock:
+            failures = self._failures
+            self._held = held
+            self._forget_failures()
+            self._warned_static = False
+        attempt.held = held
+        workers.warm_up()  # a fetch already waited: starting a worker now costs no reader
+        if failures:
+            logger.info(
+                "refreshed %s after %d failed attempt(s)", self.role_arn or self._fetcher.operation, failures
+            )
+        self._emit("cache-hit" if fetched.cached else "refreshed", time.time() - started, creds)
+
+    def _on_failure(
+        self, attempt: _Attempt, held: _Held, exc: CredentialRefreshError, started: float
+    ) -> None:
+        ended = time.time()  # the floor and the backoff count from here
+        attempt.error = exc
+        with self._lock:
+            self._failed_at = ended
+            self._last_error = exc
+            self._failures += 1
+            first = self._failures == 1
+            current = self._held
+            valid = current.valid_at(ended)
+            if valid:
+                left = current.expiry - ended
+                delay = max(1.0, random.uniform(0.5, 1.0) * min(self._policy.max_backoff, left / 2))
+                self._retry_at = ended + delay
+                self._held = current.postponed(min(ended + delay, current.expiry))
+        code = getattr(exc, "code", None) if isinstance(exc, AssumeRoleError) else type(exc).__name__
+        self._emit("failed", ended - started, None, code)
+        if not valid:
+            return
+        name = self.role_arn or self._fetcher.operation
+        if first:
+            logger.warning(
+                "refresh of %s failed (%s); serving the held credentials, valid until %s; "
+                "next attempt in %.0f s",
+                name,
+                exc,
+                to_iso(current.expiry),
+                delay,
+            )
+            self._emit("serving-held", 0.0, current.creds, code)
+        else:
+            logger.info(
+                "refresh of %s failed again (%s); next attempt in %.0f s", name, code, delay
+            )
+
+    def _forget_failures(self) -> None:
+        self._retry_at = float("-inf")
+        self._failed_at = float("-inf")
+        self._last_error = None
+        self._failures = 0
+
+    def _make_held(self, creds: RoleCredentials) -> _Held:
         advisory, mandatory = self._policy.windows(creds.lifetime)
-        advisory_at = creds.expiration - advisory
-        mandatory_at = creds.expiration - mandatory
+        expiry = creds.expiry
+        advisory_at = expiry - advisory
+        mandatory_at = expiry - mandatory
         refresh_at = advisory_at
         if self._policy.jitter:
             refresh_at += random.uniform(0.0, 0.5) * (mandatory_at - advisory_at)
         frozen = FrozenCredentials(creds.access_key, creds.secret_key, creds.token, creds.account)
-        held = _Held(creds, frozen, refresh_at, mandatory_at, creds.expiration)
-        self._held = held
-        self._failed_at = None
-        self._last_error = None
-        self._warned_static = False
-        return held
+        return _Held(creds, frozen, refresh_at, expiry)
 
-    def _on_failure(self, now: float, held: _Held, exc: CredentialRefreshError) -> _Held:
-        self._failed_at = now
-        self._last_error = exc
-        if held.creds is None or now >= held.expiry:
-            raise exc
-        left = held.expiry - now
-        delay = max(1.0, random.uniform(0.5, 1.0) * min(self._policy.max_backoff, left / 2))
-        logger.warning(
-            "refresh of %s failed (%s); serving the held credentials, valid until %s; "
-            "next attempt in %.0f s",
-            self.role_arn,
-            exc,
-            to_iso(held.expiry),
-            delay,
-        )
-        self._held = held.postponed(min(now + delay, held.expiry))
-        return self._held
-
-    def _cannot_refresh(self, held: _Held) -> _Held:
+    def _cannot_refresh(self, held: _Held) -> None:
         if not self._warned_static:
             self._warned_static = True
             logger.warning(
@@ -369,41 +585,70 @@ class RefreshingCredentials(Credentials):
                 to_iso(held.expiry),
             )
         self._held = held.postponed(held.expiry)
-        return self._held
 
     def _better_than(self, held: _Held, now: float) -> Accept:
         """Accept a cached entry only if it outlives ours and needs no refresh yet."""
 
         def accept(creds: RoleCredentials) -> bool:
             advisory, _ = self._policy.windows(creds.lifetime)
-            return creds.expiration > held.expiry and now < creds.expiration - advisory
+            return creds.expiry > held.expiry and now < creds.expiry - advisory
 
         return accept
 
-    def _copy_of_last_error(self) -> BaseException:
-        # Many threads may re-raise the last failure at once; each gets its own
+    def _emit(
+        self, outcome: str, seconds: float, creds: RoleCredentials | None, code: str | None = None
+    ) -> None:
+        hook = self._policy.on_event
+        if hook is None:
+            return
+        event = RefreshEvent(
+            role_arn=self.role_arn,
+            operation=self._fetcher.operation,
+            outcome=outcome,
+            seconds=seconds,
+            expiration=to_datetime(creds.expiry) if creds is not None else None,
+            error_code=code,
+        )
+        try:
+            hook(event)
+        except Exception:
+            logger.warning("the on_event hook raised; ignored", exc_info=True)
+
+    def _copy(self, err: BaseException | None) -> CredentialRefreshError:
+        # Many threads may raise one failure at once; each gets its own
         # instance so tracebacks do not interleave.
-        err = self._last_error
-        if isinstance(err, RoleSessionError):
+        if isinstance(err, CredentialRefreshError):
             copy = _rebuild(type(err), err.args, getattr(err, "_init_kwargs", {}))
             copy.__cause__ = err.__cause__
             return copy  # type: ignore[no-any-return]
-        return CredentialRefreshError(f"could not get credentials for {self.role_arn}")
+        return CredentialRefreshError(
+            f"could not get credentials for {self.role_arn}", role_arn=self.role_arn
+        )
 
 
 def _valid_at(now: float) -> Accept:
     def accept(creds: RoleCredentials) -> bool:
-        return now < creds.expiration
+        return now < creds.expiry
+
+    return accept
+
+
+def _lasting(min_left: float, held: RoleCredentials) -> Accept:
+    def accept(creds: RoleCredentials) -> bool:
+        return creds.expiry > held.expiry and creds.expiry - time.time() >= min_left
 
     return accept
 
 
 def _reset_after_fork() -> None:
-    # A lock held by a thread that does not exist in the child would never
-    # be released; a worker thread does not survive fork.
+    # A lock held by a thread that does not exist in the child would never be
+    # released; an attempt under way in the parent never ends in the child.
     for engine in list(_ENGINES):
         engine._lock = threading.Lock()
-        engine._worker = None
+        attempt = engine._attempt
+        engine._attempt = None
+        if attempt is not None:
+            attempt.done.set()
 
 
 if hasattr(os, "register_at_fork"):

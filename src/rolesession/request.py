@@ -8,15 +8,59 @@ fields (MFA code, token, assertion) never appear in ``repr``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.config
 
-from .sts import ASSUME_ROLE, SAML, WEB_IDENTITY
+from .sts import ASSUME_ROLE, SAML, WEB_IDENTITY, config_key
 
 SecretSource = str | Callable[[], str]
+
+
+class ByIdentity:
+    """A provider callable that compares and hashes by identity.
+
+    Requests are compared and hashed (warm re-assume, cache keys); a callable
+    may define ``__eq__`` without ``__hash__`` (a plain ``@dataclass`` with
+    ``__call__``), and two equal-looking providers are still two callers.
+    Attribute reads (``cache_identity``, ``interactive``) reach the callable.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self) -> Any:
+        return self.fn()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ByIdentity) and other.fn is self.fn
+
+    def __hash__(self) -> int:
+        return id(self.fn)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "fn":  # not set yet (e.g. during unpickling)
+            raise AttributeError(name)
+        return getattr(self.fn, name)
+
+    def __repr__(self) -> str:
+        return f"<provider {type(self.fn).__name__}>"
+
+
+def by_identity(value: Any) -> Any:
+    """Wrap a callable provider in `ByIdentity`; strings and ``None`` pass through."""
+    if callable(value) and not isinstance(value, (str, ByIdentity)):
+        return ByIdentity(value)
+    return value
+
+
+def unwrap(value: Any) -> Any:
+    """The user's own callable behind a `ByIdentity` (anything else as it is)."""
+    return value.fn if isinstance(value, ByIdentity) else value
 
 
 @dataclass(frozen=True)
@@ -41,7 +85,12 @@ class AssumeRequest:
     principal_arn: str | None = None
     assertion: SecretSource | None = field(default=None, repr=False)
     sts_endpoint_url: str | None = None
-    sts_config: botocore.config.Config | None = None
+    # Compared by value (botocore's Config has no __eq__): see ``_config``.
+    sts_config: botocore.config.Config | None = field(default=None, compare=False)
+    _config: Hashable = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_config", config_key(self.sts_config))
 
     def replace(self, **changes: Any) -> AssumeRequest:
         return dataclasses.replace(self, **changes)

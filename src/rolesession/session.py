@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import threading
 from typing import Any
 
@@ -12,7 +13,8 @@ from . import _botocore
 from .credentials import to_datetime, to_iso
 from .provider import RoleProvider
 from .refresh import RefreshingCredentials, RefreshPolicy
-from .validation import check_packed_size, check_policy, check_policy_arns
+from .sts import REJECTION_CODES
+from .validation import check_packed_size, check_policy, check_policy_arns, fail
 
 __all__ = ["RoleSession"]
 
@@ -25,6 +27,50 @@ class _Resolver:
 
     def load_credentials(self) -> RefreshingCredentials:
         return self._credentials
+
+
+_CREDENTIAL_RE = re.compile(r"Credential=([A-Z0-9]{16,128})/")
+
+
+class _RejectionRetry:
+    """Retry once, with new credentials, a request AWS refused for the session's credentials.
+
+    botocore retries throttling and transient errors, never ``ExpiredToken``
+    and friends: a token revoked or expired early (a clock off, a session
+    revoked in IAM) would fail every request until the next refresh. Two
+    handlers on the session's events (so every client made from it has them):
+    one notes which access key signed a request, the other -- when AWS
+    rejects that key -- drops it from the engine (once for all requests that
+    saw it) and asks botocore to resend, which signs again with new ones.
+    """
+
+    def __init__(self, credentials: RefreshingCredentials) -> None:
+        self._credentials = credentials
+
+    def note_signer(self, request: Any, **kwargs: Any) -> None:
+        context = getattr(request, "context", None)
+        header = request.headers.get("Authorization") if hasattr(request, "headers") else None
+        if isinstance(context, dict) and header:
+            if isinstance(header, bytes):
+                header = header.decode("ascii", "replace")
+            match = _CREDENTIAL_RE.search(header)
+            if match is not None:
+                context["rolesession_access_key"] = match.group(1)
+
+    def needs_retry(self, response: Any = None, request_dict: Any = None, **kwargs: Any) -> float | None:
+        if not response or not isinstance(request_dict, dict):
+            return None
+        parsed = response[1] if isinstance(response, tuple) and len(response) == 2 else None
+        error = parsed.get("Error") if isinstance(parsed, dict) else None
+        code = error.get("Code") if isinstance(error, dict) else None
+        if code not in REJECTION_CODES:
+            return None
+        context = request_dict.setdefault("context", {})
+        if context.get("rolesession_rejected"):
+            return None  # rejected again with new credentials: let the error surface
+        context["rolesession_rejected"] = True
+        self._credentials.reject(context.get("rolesession_access_key"))
+        return 0.0
 
 
 class RoleSession(boto3.Session):
@@ -43,6 +89,10 @@ class RoleSession(boto3.Session):
         self._make_lock = threading.RLock()  # resource() calls client()
         botocore_session = _botocore.new_session()
         botocore_session.register_component("credential_provider", _Resolver(self._credentials))
+        retry = _RejectionRetry(self._credentials)
+        events = botocore_session.get_component("event_emitter")
+        events.register_last("request-created", retry.note_signer, unique_id="rolesession-signer")
+        events.register("needs-retry", retry.needs_retry, unique_id="rolesession-rejected")
         super().__init__(botocore_session=botocore_session, region_name=provider.request.region)
 
     # -- identity --------------------------------------------------------------
@@ -111,10 +161,17 @@ class RoleSession(boto3.Session):
     def assume_role(self, role_arn: str, **kwargs: Any) -> RoleSession:
         """Chain one hop: assume ``role_arn`` from this session's credentials.
 
-        Takes the keywords of `rolesession.assume_role`.
+        Takes the keywords of `rolesession.assume_role` (except ``source``:
+        the source is this session).
         """
         from .assume import assume_role
 
+        if "source" in kwargs:
+            raise fail(
+                "source",
+                "RoleSession.assume_role() chains from this session; use "
+                "rolesession.assume_role(role_arn, source=...) for another source",
+            )
         return assume_role(role_arn, source=self, **kwargs)
 
     def scoped(
@@ -127,10 +184,12 @@ class RoleSession(boto3.Session):
         was already used cannot serve the new session: it raises
         `rolesession.TokenError` when it first needs credentials.
         """
+        from .assume import scoped_session
+
         compact = check_policy(policy, "policy")
         arns = check_policy_arns(policy_arns, "policy_arns")
         check_packed_size(compact, arns, "policy")
-        return RoleSession(self._provider.with_policies(compact, arns), self._refresh_policy)
+        return scoped_session(self, compact, arns)
 
     # -- thread-safe factories -------------------------------------------------
 

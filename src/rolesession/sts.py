@@ -6,13 +6,14 @@ so a thousand sessions assumed from one source use one STS client.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import botocore.config
 from botocore import UNSIGNED
@@ -23,11 +24,15 @@ from botocore.exceptions import (
     ParamValidationError,
     PartialCredentialsError,
 )
+from botocore.parsers import ResponseParserError
+
+if TYPE_CHECKING:
+    import cachetools
 
 from . import _botocore
 from .credentials import RoleCredentials, to_iso
 from .errors import AssumeRoleError, SourceCredentialsError
-from .redaction import protect_botocore_loggers
+from .redaction import protect_botocore_loggers, scrubbing, secret_forms
 
 logger = logging.getLogger("rolesession")
 
@@ -106,11 +111,43 @@ class _GivenCredentials:
         return self._credentials
 
 
+def config_key(config: botocore.config.Config | None) -> Hashable:
+    """A hashable value standing for a ``Config``'s options: equal options, equal keys.
+
+    botocore's ``Config`` compares by identity; a user passing an equal
+    ``Config`` built per call must still get the warm session and the shared
+    client back.
+    """
+    if config is None:
+        return None
+    names = sorted(botocore.config.Config.OPTION_DEFAULTS)
+    return tuple((name, _freeze(getattr(config, name, None))) for name in names)
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((str(k), _freeze(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(_freeze(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(_freeze(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return value  # type: ignore[no-any-return]
+
+
+#: STS clients kept per signer (and for unsigned calls): a program passing a
+#: new ``Config`` per call does not grow the pool without end.
+CLIENTS_PER_SIGNER = 16
+UNSIGNED_CLIENTS = 64
+
 _client_lock = threading.Lock()
-_signed_clients: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = (
+_signed_clients: weakref.WeakKeyDictionary[Any, cachetools.LRUCache[Hashable, Any]] = (
     weakref.WeakKeyDictionary()
 )
-_unsigned_clients: dict[tuple[Any, ...], Any] = {}
+_unsigned_clients: Any = {}  # an LRUCache once used (cachetools loads lazily)
 
 
 def client_for(
@@ -123,18 +160,28 @@ def client_for(
 
     Clients are thread-safe once built; building one is not, hence the lock.
     """
-    key = (region, endpoint_url, config)
-    table = _unsigned_clients if credentials is None else _signed_clients.setdefault(
-        credentials, {}
-    )
-    client = table.get(key)
-    if client is None:
-        with _client_lock:
-            client = table.get(key)
-            if client is None:
-                client = _new_client(credentials, region, endpoint_url, config)
-                table[key] = client
+    key = (region, endpoint_url, config_key(config))
+    with _client_lock:
+        table = _table_for(credentials)
+        client = table.get(key)
+        if client is None:
+            client = _new_client(credentials, region, endpoint_url, config)
+            table[key] = client
     return client
+
+
+def _table_for(credentials: Any) -> Any:
+    import cachetools
+
+    global _unsigned_clients
+    if credentials is None:
+        if not isinstance(_unsigned_clients, cachetools.LRUCache):
+            _unsigned_clients = cachetools.LRUCache(UNSIGNED_CLIENTS)
+        return _unsigned_clients
+    table = _signed_clients.get(credentials)
+    if table is None:
+        table = _signed_clients[credentials] = cachetools.LRUCache(CLIENTS_PER_SIGNER)
+    return table
 
 
 def _new_client(
@@ -164,12 +211,16 @@ def call(
 ) -> RoleCredentials:
     """Call one ``AssumeRole*`` operation and parse its credentials.
 
-    ``secrets`` are scrubbed from any AWS message that might echo them.
+    ``secrets`` are scrubbed from any AWS message that might echo them -- in
+    our error, in the chained botocore error and in botocore's DEBUG records.
     """
     started = time.perf_counter()
+    sent = time.time()
     try:
-        response = getattr(client, _METHODS[operation])(**params)
+        with scrubbing(secrets):
+            response = getattr(client, _METHODS[operation])(**params)
     except ClientError as exc:
+        scrub_client_error(exc, secrets)
         raise translate(exc, operation, role_arn, secrets) from exc
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise SourceCredentialsError(
@@ -184,17 +235,27 @@ def call(
             role_arn=role_arn,
             code="ParamValidationError",
         ) from exc
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
+        # ResponseParserError is not a BotoCoreError: STS (or whatever answered
+        # in its place) sent a body that is not STS's XML.
+        _scrub_args(exc, secrets)
+        what = (
+            "STS sent an answer that could not be parsed"
+            if isinstance(exc, ResponseParserError)
+            else "STS could not be reached"
+        )
         raise AssumeRoleError(
-            f"{operation} for {role_arn} failed: STS could not be reached "
-            f"({type(exc).__name__}: {_scrub(str(exc), secrets)})",
+            f"{operation} for {role_arn} failed: {what} "
+            f"({type(exc).__name__}: {_scrub(_first_line(str(exc)), secrets)})",
             role_arn=role_arn,
             code=type(exc).__name__,
         ) from exc
     received = time.time()
     try:
-        creds = RoleCredentials.from_response(response, received)
-    except (KeyError, TypeError, ValueError) as exc:
+        creds = RoleCredentials.from_response(
+            response, received, measure_skew(response, sent, received)
+        )
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise AssumeRoleError(
             f"{operation} for {role_arn} returned a response without usable credentials",
             role_arn=role_arn,
@@ -208,6 +269,77 @@ def call(
         (time.perf_counter() - started) * 1000,
     )
     return creds
+
+
+#: Below this, a difference between STS's ``Date`` header (whole seconds) and
+#: our clock is measurement noise, not skew.
+SKEW_NOISE = 2.0
+#: Above this, the skew is worth a WARNING (once per process).
+SKEW_WARNING = 60.0
+_skew_warned = False
+
+
+def measure_skew(response: Mapping[str, Any], sent: float, received: float) -> float:
+    """STS's clock minus ours, from the response's ``Date`` header (0 within noise)."""
+    global _skew_warned
+    try:
+        header = response["ResponseMetadata"]["HTTPHeaders"]["date"]
+        server = email.utils.parsedate_to_datetime(header).timestamp() + 0.5  # whole seconds
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+        return 0.0
+    skew = server - (sent + received) / 2
+    if not abs(skew) >= SKEW_NOISE:  # NaN too
+        return 0.0
+    if abs(skew) > SKEW_WARNING and not _skew_warned:
+        _skew_warned = True
+        logger.warning(
+            "this host's clock is %.0f s %s STS's; credential lifetimes are judged on STS's clock "
+            "(synchronise the clock: other AWS calls may fail with RequestExpired)",
+            abs(skew),
+            "behind" if skew > 0 else "ahead of",
+        )
+    return skew
+
+
+#: AWS's answers for credentials it no longer accepts.
+REJECTION_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "RequestExpired"}
+)
+
+
+def is_rejection(exc: AssumeRoleError) -> bool:
+    """STS refused the signing credentials themselves (expired or unknown)."""
+    return exc.code in REJECTION_CODES
+
+
+def scrub_client_error(exc: ClientError, secrets: tuple[str, ...]) -> None:
+    """Remove echoed secrets from a botocore error that will be chained as ``__cause__``."""
+    if not secrets:
+        return
+    error: Any = exc.response.get("Error")
+    if isinstance(error, dict):
+        for name, value in list(error.items()):
+            if isinstance(value, str):
+                error[name] = _scrub(value, secrets)
+    _scrub_args(exc, secrets)
+
+
+def _scrub_args(exc: BaseException, secrets: tuple[str, ...]) -> None:
+    if secrets:
+        exc.args = tuple(_scrub(a, secrets) if isinstance(a, str) else a for a in exc.args)
+        for name in ("msg", "error_msg"):
+            value = getattr(exc, name, None)
+            if isinstance(value, str):
+                setattr(exc, name, _scrub(value, secrets))
+        kwargs = getattr(exc, "kwargs", None)
+        if isinstance(kwargs, dict):
+            for key, value in list(kwargs.items()):
+                if isinstance(value, str):
+                    kwargs[key] = _scrub(value, secrets)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:500] if text.strip() else ""
 
 
 def error_code(exc: ClientError) -> str:
@@ -237,9 +369,8 @@ def translate(
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    for secret in secret_forms(secrets):
+        text = text.replace(secret, "***")
     return text
 
 
