@@ -28,7 +28,7 @@ from .errors import (
 )
 from .policy import Policy
 from .redaction import protect_botocore_loggers as _protect
-from .refresh import RefreshPolicy
+from .refresh import RefreshEvent, RefreshPolicy
 from .session import RoleSession
 
 if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported lazily at run time
@@ -45,6 +45,7 @@ __all__ = [
     "InvalidParameterError",
     "MemoryCache",
     "Policy",
+    "RefreshEvent",
     "RefreshPolicy",
     "RoleSession",
     "RoleSessionError",
