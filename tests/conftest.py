@@ -105,6 +105,7 @@ class StsSpy:
         self.error: Exception | None = None
         self.once: list[Exception] = []  # raised by the next calls, one each
         self.delay = 0.0
+        self.during: Callable[[], None] | None = None  # run inside each call (e.g. move a frozen clock)
         self.gate: threading.Event | None = None
         self.issued: dict[str, float] = {}  # access key -> expiration (epoch seconds)
         self.lock = threading.Lock()
@@ -146,6 +147,8 @@ def sts_calls(monkeypatch: pytest.MonkeyPatch) -> StsSpy:
             assert spy.gate.wait(30), "test left an STS call blocked"
         if spy.delay:
             time.sleep(spy.delay)
+        if spy.during is not None:
+            spy.during()
         if spy.once:
             client = _FailingClient(spy.once.pop(0))
         elif spy.error is not None:

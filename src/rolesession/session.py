@@ -116,7 +116,7 @@ class RoleSession(boto3.Session):
     @property
     def expiration(self) -> _dt.datetime:
         """When the credentials now held expire (tz-aware UTC)."""
-        return to_datetime(self._credentials.current().expiration)
+        return to_datetime(self._credentials.current().expiry)
 
     # -- credentials -----------------------------------------------------------
 
@@ -140,7 +140,7 @@ class RoleSession(boto3.Session):
             "AWS_ACCESS_KEY_ID": creds.access_key,
             "AWS_SECRET_ACCESS_KEY": creds.secret_key,
             "AWS_SESSION_TOKEN": creds.token,
-            "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiration),
+            "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiry),
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
         }
@@ -153,7 +153,7 @@ class RoleSession(boto3.Session):
             "AccessKeyId": creds.access_key,
             "SecretAccessKey": creds.secret_key,
             "SessionToken": creds.token,
-            "Expiration": to_iso(creds.expiration),
+            "Expiration": to_iso(creds.expiry),
         }
 
     # -- more sessions ---------------------------------------------------------
