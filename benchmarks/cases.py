@@ -484,6 +484,126 @@ def advisory_refresh(quick: bool, log: Log) -> Result:
     )
 
 
+# -- 5b. a hanging STS, valid credentials held ----------------------------------------------
+
+
+class _HangingSts(_StsCounter):
+    """Every STS call hangs until ``release()`` (a dead endpoint that never answers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def __enter__(self) -> _HangingSts:
+        real = self._real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            self.gate.wait(30)
+            return real(*args, **kwargs)
+
+        sts.call = call  # type: ignore[assignment]
+        return self
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+HANG_READERS = 8
+
+
+def hanging_sts(quick: bool, log: Log) -> Result:
+    log("reads while STS hangs, valid credentials held")
+    rounds = 3 if quick else 5
+    worst_by_round, calls = [], []
+    with mock_aws():
+        for i in range(rounds):
+            role = _new_role("Hang")
+            policy = rolesession.RefreshPolicy(jitter=False)
+            creds = rolesession.assume_role(role, duration=900, refresh=policy, cache=None).get_credentials()
+            creds.current()
+            # Alternate between the advisory window and the mandatory one.
+            left = 30 if i % 2 else 200
+            with freezegun.freeze_time(
+                dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=900 - left), tick=True
+            ), _HangingSts() as hung:
+                worst_by_round.append(_max_read_latency(creds.get_frozen_credentials, 1.0, HANG_READERS))
+                calls.append(hung.count)
+                hung.release()
+                creds.wait_for_background()
+    ours = max(worst_by_round)
+    return Result(
+        "hang",
+        "reads while STS hangs, valid credentials held: slowest read of all",
+        "no baseline: botocore readers block for the whole call",
+        ours * 1e3,
+        0.0,
+        "ms",
+        "none waits > 10 ms",
+        None,
+        ours <= 10e-3 and all(c == 1 for c in calls),
+        [
+            f"{HANG_READERS} reader threads reading every ~0.2 ms for 1 s while the one refresh attempt "
+            f"hangs inside STS; {rounds} rounds alternating the advisory (200 s left) and mandatory "
+            f"(30 s left) windows. Slowest read of each round: "
+            f"{', '.join(f'{w * 1e3:.2f}' for w in worst_by_round)} ms; STS attempts per round: {calls} "
+            "(one attempt, which hangs; no reader waits for it)."
+        ],
+    )
+
+
+# -- 5c. concurrent first requests ----------------------------------------------------------------
+
+
+COLD_THREADS = 32
+
+
+def cold_start(quick: bool, log: Log) -> Result:
+    log("32 concurrent first requests for one role")
+    rounds = 3 if quick else 5
+    calls, objects = [], []
+    with mock_aws():
+        for _ in range(rounds):
+            _reset_library()
+            role = _new_role("Cold")
+            barrier = threading.Barrier(COLD_THREADS)
+            sessions: list[Any] = [None] * COLD_THREADS
+
+            def first_request(
+                i: int, role: str = role, barrier: Any = barrier, sessions: Any = sessions
+            ) -> None:
+                barrier.wait()
+                session = rolesession.assume_role(role)
+                session.get_credentials().get_frozen_credentials()
+                sessions[i] = session
+
+            with _StsCounter() as counter:
+                counter.delay = 0.2  # every request arrives while the first call is under way
+                threads = [threading.Thread(target=first_request, args=(i,)) for i in range(COLD_THREADS)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            calls.append(counter.count)
+            objects.append(len({id(s) for s in sessions}))
+    return Result(
+        "cold",
+        "32 concurrent first requests for one role: STS calls",
+        "no baseline: each boto3 caller makes its own call",
+        float(max(calls)),
+        float(COLD_THREADS),
+        "STS calls",
+        "1 STS call",
+        None,
+        all(c == 1 for c in calls) and all(o == 1 for o in objects),
+        [
+            f"{COLD_THREADS} threads released by a barrier call `assume_role()` for the same uncached role "
+            f"and read credentials, STS slowed to 200 ms; {rounds} rounds. STS calls per round: {calls}; "
+            f"distinct session objects per round: {objects}."
+        ],
+    )
+
+
 # -- 6. import time -------------------------------------------------------------------------------
 
 _IMPORT_PROBE = (
@@ -581,7 +701,11 @@ INFO: list[str] = []
 
 def run_all(*, quick: bool, log: Log) -> list[Result]:
     results: list[Result] = []
-    for case in (hot_path, warm_reassume, short_credentials, fan_out, advisory_refresh, import_time):
+    cases = (
+        hot_path, warm_reassume, short_credentials, fan_out, advisory_refresh, hanging_sts, cold_start,
+        import_time,
+    )
+    for case in cases:
         _reset_library()
         outcome = case(quick, log)
         results.extend(outcome if isinstance(outcome, tuple) else (outcome,))

@@ -38,7 +38,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
@@ -61,13 +61,12 @@ Accept = Callable[[RoleCredentials], bool]
 OUTCOMES = ("refreshed", "failed", "serving-held", "cache-hit")
 
 
-@dataclass(frozen=True)
 class RefreshEvent:
     """What happened when a session got (or failed to get) credentials.
 
     Given to ``RefreshPolicy(on_event=...)`` for every STS call, every
     credentials set taken from a cache, and once per failure episode in
-    which held credentials keep being served. Holds no secret.
+    which held credentials keep being served. Holds no secret. Immutable.
 
     Attributes:
         role_arn: the role (``None`` for an MFA session).
@@ -82,12 +81,50 @@ class RefreshEvent:
         error_code: the STS error code or exception class for failures.
     """
 
+    # A plain class, not a dataclass: ``import rolesession`` stays light.
+    __slots__ = ("error_code", "expiration", "operation", "outcome", "role_arn", "seconds")
+
     role_arn: str | None
     operation: str
     outcome: str
     seconds: float
     expiration: _dt.datetime | None
-    error_code: str | None = None
+    error_code: str | None
+
+    def __init__(
+        self,
+        role_arn: str | None,
+        operation: str,
+        outcome: str,
+        seconds: float,
+        expiration: _dt.datetime | None,
+        error_code: str | None = None,
+    ) -> None:
+        values = (error_code, expiration, operation, outcome, role_arn, seconds)
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"RefreshEvent is immutable: cannot set {name!r}")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.role_arn, self.operation, self.outcome, self.seconds, self.expiration, self.error_code)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RefreshEvent) and other._fields() == self._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"RefreshEvent(role_arn={self.role_arn!r}, operation={self.operation!r}, "
+            f"outcome={self.outcome!r}, seconds={self.seconds:.3f}, expiration={self.expiration!r}, "
+            f"error_code={self.error_code!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RefreshEvent, self._fields())
 
 
 EventHook = Callable[[RefreshEvent], Any]
@@ -150,11 +187,14 @@ class RefreshPolicy:
         return advisory, min(float(self.mandatory), advisory)
 
 
-class Fetched(NamedTuple):
+class Fetched:
     """What a fetcher got: the credentials and whether a cache supplied them."""
 
-    creds: RoleCredentials
-    cached: bool
+    __slots__ = ("cached", "creds")
+
+    def __init__(self, creds: RoleCredentials, cached: bool) -> None:
+        self.creds = creds
+        self.cached = cached
 
 
 class CredentialFetcher(Protocol):
