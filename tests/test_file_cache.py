@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -14,9 +17,11 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import freezegun
 import pytest
 
 import rolesession
@@ -27,6 +32,7 @@ from rolesession.credentials import RoleCredentials
 from tokens import make_jwt
 
 KEY = "0123456789abcdef" * 4  # what cache_key() makes: a SHA-256 hex digest
+OTHER_KEY = "fedcba9876543210" * 4
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 NOBODY = 65534
 
@@ -35,8 +41,10 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
-def entry(lifetime: float = 3600, access_key: str = "ASIAEXAMPLE") -> dict[str, Any]:
-    now = time.time()
+def entry(
+    lifetime: float = 3600, access_key: str = "ASIAEXAMPLE", received: float | None = None
+) -> dict[str, Any]:
+    now = time.time() if received is None else received
     return RoleCredentials(
         access_key=access_key,
         secret_key="secret",
@@ -162,6 +170,88 @@ def test_lock_timeout_is_checked() -> None:
     with pytest.raises(InvalidParameterError):
         FileCache(lock_timeout=float("nan"))
     assert info.value.parameter == "lock_timeout"
+
+
+@pytest.mark.parametrize("bits", [0o1777, 0o1700, 0o2770, 0o2700, 0o3775], ids=oct)
+def test_a_sticky_or_setgid_directory_is_refused_and_left_alone(tmp_path: Path, bits: int) -> None:
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    os.chmod(directory, bits)
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(directory)
+    assert info.value.parameter == "directory" and "sticky or setgid" in str(info.value)
+    assert mode(directory) == bits  # never chmod-ed
+
+
+@pytest.fixture
+def no_chmod(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records chmod calls instead of making them: a regression must not chmod /etc on this machine."""
+    calls: list[str] = []
+    monkeypatch.setattr(os, "chmod", lambda path, *args, **kwargs: calls.append(str(path)))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "directory", ["/", "/tmp", "/var/tmp", "/dev/shm", "/usr", "/etc", "/usr/../etc/", "/var/./tmp"]
+)
+def test_a_system_directory_is_refused_and_never_chmodded(directory: str, no_chmod: list[str]) -> None:
+    if not os.path.isdir(directory):
+        pytest.skip(f"{directory} does not exist here")
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(directory)
+    assert info.value.parameter == "directory"
+    assert no_chmod == []
+
+
+def test_a_system_directory_reached_through_a_symlink_is_refused(tmp_path: Path, no_chmod: list[str]) -> None:
+    (tmp_path / "alias").symlink_to("/")  # the last component is real: only realpath() sees /usr
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(tmp_path / "alias" / "usr")
+    assert info.value.parameter == "directory"
+    assert no_chmod == []
+
+
+@pytest.mark.parametrize("spelling", ["absolute", "tilde"])
+def test_the_home_directory_itself_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chmod(home, 0o755)
+    monkeypatch.setenv("HOME", str(home))
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(home if spelling == "absolute" else "~")
+    assert info.value.parameter == "directory" and "system or shared" in str(info.value)
+    assert mode(home) == 0o755
+    FileCache(home / ".cache" / "rolesession")  # a directory inside it is fine
+
+
+def test_a_shared_default_directory_is_bypassed_with_one_warning(
+    tmp_path: Path, sts_mock: Any, log_records: pytest.LogCaptureFixture
+) -> None:
+    default = Path(os.environ["XDG_CACHE_HOME"]) / "rolesession"
+    default.mkdir(parents=True)
+    os.chmod(default, 0o1777)
+    cache = FileCache()  # no error: the default directory is only ever bypassed
+    [record] = warning_records(log_records)
+    assert "sticky or setgid" in record.getMessage()
+    assert access_key(rolesession.assume_role(ROLE, cache=cache))
+    cache.set(KEY, entry())
+    assert cache.get(KEY) is None
+    assert list(default.iterdir()) == [] and mode(default) == 0o1777
+    assert len(warning_records(log_records)) == 1
+
+
+def test_a_new_directory_under_a_setgid_parent_is_made_private(tmp_path: Path) -> None:
+    parent = tmp_path / "group-shared"
+    parent.mkdir()
+    os.chmod(parent, 0o2775)
+    if not os.lstat(parent).st_mode & stat.S_ISGID:
+        pytest.skip("this filesystem does not keep the setgid bit")
+    cache = FileCache(parent / "c")  # made by us just now: the inherited setgid bit goes
+    assert mode(parent / "c") == 0o700
+    cache.set(KEY, entry())
+    assert cache.get(KEY) is not None
 
 
 # -- the default directory --------------------------------------------------------------------------------
@@ -344,11 +434,12 @@ def test_an_expired_file_is_pruned_when_met(
 
 def test_pruning_spares_a_file_another_process_just_replaced(tmp_path: Path) -> None:
     cache = FileCache(tmp_path / "c")
-    cache.set(KEY, entry(lifetime=-1))
+    cache.set(OTHER_KEY, entry())  # the first write sweeps; the next ones, within a minute, do not
+    cache.set(KEY, entry(lifetime=900, received=time.time() - 1000))  # expired
     path = tmp_path / "c" / f"{KEY}.json"
     seen = os.stat(path)
     cache.set(KEY, entry())  # a new inode, atomically swapped in
-    file_cache_module._prune(str(path), seen)
+    assert file_cache_module._remove_unchanged(str(path), seen) is False
     assert cache.get(KEY) == json.loads(path.read_text())
 
 
@@ -400,7 +491,7 @@ def test_delete_and_clear_remove_only_our_files(tmp_path: Path, sts_mock: Any) -
     cache.set(other, entry())
     with cache.lock(KEY):
         pass
-    (directory / f".{KEY}.0badc0de.tmp").write_text("left by a crash")
+    (directory / f".{KEY}.0badc0de0badc0de.tmp").write_text("left by a crash")
     (directory / "README").write_text("not ours")
     cache.delete(KEY)
     assert cache.get(KEY) is None and cache.get(other) is not None
@@ -447,6 +538,361 @@ def test_a_file_cache_survives_pickling(tmp_path: Path) -> None:
     assert copy.directory == cache.directory and copy.lock_timeout == 2
     assert copy.get(KEY) == cache.get(KEY)
     assert pickle.loads(pickle.dumps(FileCache())).directory == FileCache().directory
+
+
+def run_briefly(call: Any, seconds: float = 10.0) -> Any:
+    """``call()`` in a thread: a regression that blocks fails the test instead of hanging it."""
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{call} blocked for {seconds} s"
+    return result[0]
+
+
+def unblock(fifo: Path) -> None:
+    """Let a reader stuck opening ``fifo`` go (cleanup after a regression)."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_at_an_entry_path_is_a_miss_not_a_hang(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    fifo = tmp_path / "c" / f"{KEY}.json"
+    os.mkfifo(fifo, 0o600)
+    try:
+        assert run_briefly(lambda: cache.get(KEY)) is None
+        run_briefly(cache.clear)
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # not ours: clear() leaves it
+    finally:
+        unblock(fifo)
+    cache.set(KEY, entry())  # and the next write replaces it
+    assert cache.get(KEY) is not None and mode(fifo) == 0o600
+
+
+def test_a_directory_at_an_entry_path_is_a_miss(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    (tmp_path / "c" / f"{KEY}.json").mkdir()
+    assert cache.get(KEY) is None
+    cache.clear()
+    assert (tmp_path / "c" / f"{KEY}.json").is_dir()
+
+
+def entry_text(**changes: str) -> str:
+    """A valid entry's JSON with some raw values replaced (to write what json.dumps cannot)."""
+    now = time.time()
+    fields = {
+        "ReceivedAt": repr(now),
+        "Expiration": json.dumps(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600))),
+        "ClockSkew": "0",
+    }
+    fields.update(changes)
+    return (
+        '{"Version": 1, "Credentials": {"AccessKeyId": "ASIAODD", "SecretAccessKey": "s", '
+        f'"SessionToken": "t", "Expiration": {fields["Expiration"]}}}, '
+        '"AssumedRoleUser": {"Arn": "arn:aws:sts::123456789012:assumed-role/R/s", "AssumedRoleId": "A:s"}, '
+        f'"ReceivedAt": {fields["ReceivedAt"]}, "ClockSkew": {fields["ClockSkew"]}}}'
+    )
+
+
+def iso(epoch: float) -> str:
+    return json.dumps(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)))
+
+
+IMPLAUSIBLE_TIMES = {
+    "received-10**400": lambda now: entry_text(ReceivedAt="1" + "0" * 400),
+    "received-1e400": lambda now: entry_text(ReceivedAt="1e400"),
+    "received-nan": lambda now: entry_text(ReceivedAt="NaN"),
+    "received-infinity": lambda now: entry_text(ReceivedAt="-Infinity"),
+    "received-negative": lambda now: entry_text(ReceivedAt="-5"),
+    "received-a-string": lambda now: entry_text(ReceivedAt='"yesterday"'),
+    "received-two-days-ahead": lambda now: entry_text(
+        ReceivedAt=repr(now + 2 * 86400), Expiration=iso(now + 2 * 86400 + 3600)
+    ),
+    "expires-year-9999": lambda now: entry_text(Expiration='"9999-12-31T23:59:59Z"'),
+    "lifetime-over-13-hours": lambda now: entry_text(Expiration=iso(now + 13 * 3600 + 60)),
+    "expires-before-received": lambda now: entry_text(Expiration=iso(now - 60)),
+    "expiration-not-a-date": lambda now: entry_text(Expiration='"soon"'),
+    "clock-skew-of-years": lambda now: entry_text(ClockSkew="1e9"),
+    "clock-skew-nan": lambda now: entry_text(ClockSkew="NaN"),
+}
+
+
+@pytest.mark.parametrize("make", IMPLAUSIBLE_TIMES.values(), ids=IMPLAUSIBLE_TIMES.keys())
+def test_an_entry_with_implausible_times_is_a_miss_and_replaced(tmp_path: Path, make: Any) -> None:
+    cache = FileCache(tmp_path / "c")
+    path = tmp_path / "c" / f"{KEY}.json"
+    path.write_text(make(time.time()))
+    os.chmod(path, 0o600)
+    assert cache.get(KEY) is None  # never raises, never serves
+    good = entry()
+    cache.set(KEY, good)
+    assert cache.get(KEY) == good
+
+
+@pytest.mark.parametrize(
+    "received, lifetime, skew",
+    [(0, 3600, 0), (0, 43200, 0), (3600, 3600, 0), (-11 * 3600, 43200, 0), (0, 3600, 7200), (0, 900, -300)],
+    ids=["one-hour", "twelve-hours", "an-hour-ahead", "12h-received-11h-ago", "sts-ahead", "sts-behind"],
+)
+def test_plausible_times_are_served(tmp_path: Path, received: float, lifetime: float, skew: float) -> None:
+    now = time.time()
+    stored = entry(lifetime=lifetime + skew, received=now + received)
+    if skew:
+        stored["ClockSkew"] = skew  # STS's clock minus ours, as recorded by a skew-aware writer
+    cache = FileCache(tmp_path / "c")
+    cache.set(KEY, stored)
+    assert cache.get(KEY) == stored
+
+
+def test_set_does_not_write_what_get_would_never_serve(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    cache.set(KEY, json.loads(entry_text(Expiration='"9999-12-31T23:59:59Z"')))
+    cache.set(KEY, {"not": "an entry"})
+    cache.set(KEY, entry(lifetime=-60))  # expires before it was received
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+@pytest.mark.parametrize("loose", [0o644, 0o640, 0o604, 0o660, 0o666, 0o620, 0o602], ids=oct)
+def test_an_entry_looser_than_0600_is_a_miss_and_replaced(tmp_path: Path, loose: int) -> None:
+    cache = FileCache(tmp_path / "c")
+    stored = entry()
+    cache.set(KEY, stored)
+    path = tmp_path / "c" / f"{KEY}.json"
+    os.chmod(path, loose)
+    assert cache.get(KEY) is None
+    cache.set(KEY, stored)
+    assert mode(path) == 0o600 and cache.get(KEY) == stored
+
+
+def test_an_entry_stricter_than_0600_is_served(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    cache.set(KEY, entry())
+    os.chmod(tmp_path / "c" / f"{KEY}.json", 0o400)
+    assert cache.get(KEY) is not None
+
+
+def test_clear_leaves_a_users_files_that_merely_have_our_names(tmp_path: Path) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    names = {
+        "ours": f"{KEY}.json",
+        "ours-loose": f"{'1' * 64}.json",
+        "users-json": f"{'2' * 64}.json",
+        "users-text": f"{'3' * 64}.json",
+        "users-lock": f"{'4' * 64}.lock",
+        "idle-lock": f"{'5' * 64}.lock",
+        "held-lock": f"{'6' * 64}.lock",
+        "link": f"{'7' * 64}.json",
+    }
+    cache.set(KEY, entry())
+    cache.set("1" * 64, entry())
+    os.chmod(directory / names["ours-loose"], 0o644)  # untrusted as credentials, but ours to remove
+    (directory / names["users-json"]).write_text(json.dumps({"mine": True, "Version": 1}))
+    (directory / names["users-text"]).write_text("my notes")
+    (directory / names["users-lock"]).write_text("my lock notes")
+    with cache.lock("5" * 64):
+        pass
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps(entry()))
+    (directory / names["link"]).symlink_to(outside)
+    with FileCache(directory).lock("6" * 64):  # held, as by another process
+        cache.clear()
+        left = {p.name for p in directory.iterdir()}
+    assert left == {names[n] for n in ("users-json", "users-text", "users-lock", "held-lock", "link")}
+    assert json.loads((directory / names["users-json"]).read_text()) == {"mine": True, "Version": 1}
+    assert outside.exists()
+    cache.clear()  # released now: the lock file of ours goes too
+    assert names["held-lock"] not in {p.name for p in directory.iterdir()}
+
+
+def test_a_write_lost_to_a_concurrent_clear_is_not_an_unwritable_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_records: pytest.LogCaptureFixture
+) -> None:
+    cache = FileCache(tmp_path / "c")
+    real_replace = os.replace
+
+    def clear_first(source: Any, target: Any) -> None:
+        FileCache(tmp_path / "c").clear()  # another process clears between our write and rename
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", clear_first)
+    cache.set(KEY, entry())
+    monkeypatch.undo()
+    assert warning_records(log_records) == []
+    cache.set(KEY, entry())  # still writable
+    assert cache.get(KEY) is not None
+    assert [p.name for p in (tmp_path / "c").iterdir()] == [f"{KEY}.json"]
+
+
+# -- the sweep: a bounded directory -----------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """freezegun from the real current time, so real file times (lock files') age with it."""
+    with freezegun.freeze_time(datetime.datetime.now(datetime.timezone.utc), tick=False) as frozen_clock:
+        yield frozen_clock
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_rotated_keys_do_not_accumulate(tmp_path: Path, clock: Any) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    for rotation in range(200):  # a new key each time, as token rotations and parent refreshes make
+        key = digest(f"token {rotation}")
+        with cache.lock(key):
+            cache.set(key, entry(lifetime=3600))
+        clock.tick(3601)  # past its expiry: that key is never met again
+    clock.tick(-3601)
+    names = sorted(p.name for p in directory.iterdir())
+    assert names == [f"{key}.json", f"{key}.lock"], f"{len(names)} files after 200 rotations"
+    assert cache.get(key) is not None
+
+
+def test_rotated_web_identity_tokens_do_not_accumulate(
+    tmp_path: Path, sts_mock: Any, sts_calls: Any, clock: Any
+) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    for _ in range(25):
+        new_process()
+        session = rolesession.assume_role_with_web_identity(ROLE, token=make_jwt(), cache=cache)
+        assert access_key(session)
+        clock.tick(3601)
+    assert sts_calls.count() == 25
+    assert len(entries(directory)) == 1 and len(list(directory.iterdir())) <= 2
+
+
+def test_the_sweep_runs_at_most_once_a_minute_per_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Any
+) -> None:
+    directory = str(tmp_path / "c")
+    cache, other = FileCache(directory), FileCache(directory)
+    listings: list[str] = []
+    real_listdir = os.listdir
+
+    def spy(path: Any = ".") -> list[str]:
+        listings.append(str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", spy)
+    for _ in range(10):
+        cache.set(KEY, entry())
+        cache.get(KEY)
+    assert listings == [directory]
+    clock.tick(59)
+    cache.set(KEY, entry())
+    assert len(listings) == 1
+    other.set(KEY, entry())  # per cache object
+    assert len(listings) == 2
+    clock.tick(2)
+    cache.set(KEY, entry())
+    assert len(listings) == 3
+
+
+def test_the_sweep_reads_no_live_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Any) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    for n in range(50):
+        cache.set(digest(str(n)), entry())
+    clock.tick(61)
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if not flags & (os.O_WRONLY | os.O_RDWR):
+            opened.append(os.path.basename(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    cache.set(KEY, entry())  # sweeps: one listdir, one lstat per file, no read
+    monkeypatch.undo()
+    assert opened == [] and len(entries(directory)) == 51
+
+
+def age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_the_sweep_removes_only_what_is_ours_and_no_longer_needed(tmp_path: Path, clock: Any) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    cache.set(digest("warm-up"), entry())  # the first write's sweep
+    now = time.time()
+    key = {name: digest(name) for name in ("live", "expired", "unstamped", "idle", "held", "young", "noted")}
+    cache.set(key["live"], entry())
+    with cache.lock(key["live"]):
+        pass
+    age(directory / f"{key['live']}.lock", 3600)  # old, but its entry is alive
+    cache.set(key["expired"], entry(lifetime=3600, received=now - 7200))
+    cache.set(key["unstamped"], entry())
+    age(directory / f"{key['unstamped']}.json", 3600)  # a valid entry whose stamp was lost: read, kept
+    for name in ("idle", "held", "young"):
+        with cache.lock(key[name]):
+            pass
+    age(directory / f"{key['idle']}.lock", 600)
+    age(directory / f"{key['held']}.lock", 600)
+    age(directory / f"{key['young']}.lock", 10)
+    (directory / f"{key['noted']}.lock").write_text("not an empty lock file")
+    age(directory / f"{key['noted']}.lock", 600)
+    stale_temp = directory / f".{KEY}.{'a' * 16}.tmp"
+    fresh_temp = directory / f".{KEY}.{'b' * 16}.tmp"
+    stale_temp.write_text("left by a crash")
+    fresh_temp.write_text("being written")
+    age(stale_temp, 120)
+    # Foreign things with entry names and old times: never opened, never removed.
+    user_json = directory / f"{'2' * 64}.json"
+    user_json.write_text(json.dumps({"mine": True}))
+    age(user_json, 7200)
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps(entry(lifetime=3600, received=now - 7200)))
+    age(outside, 7200)
+    link = directory / f"{'7' * 64}.json"
+    link.symlink_to(outside)
+    age(link, 7200)
+    (directory / f"{'8' * 64}.json").mkdir()
+    fifo = directory / f"{'9' * 64}.json"
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(fifo, 0o600)
+        age(fifo, 7200)
+    (directory / "README").write_text("not ours")
+    before = {p.name for p in directory.iterdir()}
+
+    clock.tick(61)
+    age(fresh_temp, 5)
+    try:
+        with FileCache(directory).lock(key["held"]):  # held, as by another process
+            run_briefly(lambda: cache.set(key["live"], entry()))  # this write sweeps
+    finally:
+        unblock(fifo)
+    gone = before - {p.name for p in directory.iterdir()}
+    assert gone == {f"{key['expired']}.json", f"{key['idle']}.lock", stale_temp.name}
+    assert outside.exists() and json.loads(user_json.read_text()) == {"mine": True}
+
+
+def test_the_sweep_never_fails_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_records: pytest.LogCaptureFixture, clock: Any
+) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the sweep")
+
+    monkeypatch.setattr(file_cache_module, "_remove_if_expired", broken)
+    cache.set(KEY, entry(lifetime=60, received=time.time() - 120))  # expired: the sweep reads it
+    clock.tick(61)
+    monkeypatch.setattr(os, "listdir", lambda path: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    cache.set(OTHER_KEY, entry())
+    monkeypatch.undo()
+    assert cache.get(OTHER_KEY) is not None
+    assert warning_records(log_records) == []
 
 
 # -- locks --------------------------------------------------------------------------------

@@ -7,11 +7,24 @@ instant, ``.<key>.<random>.tmp`` files being written.
 
 Safety rules, in order of importance:
 
-* the directory is private: 0700, ours, not a symbolic link;
-* files are 0600 from the moment they exist, never followed through
-  symbolic links, and ignored unless they are regular files of ours;
+* the directory is private: 0700, ours, not a symbolic link, without the
+  sticky or setgid bit, and not a system or shared directory (``/``, ``/tmp``,
+  ``/usr``, the home directory itself...). Such a directory passed by the
+  caller is refused and never ``chmod``-ed; the default directory in such a
+  state is bypassed with one WARNING;
+* files are 0600 from the moment they exist and never followed through
+  symbolic links. Only regular files of ours no looser than 0600 are read,
+  opened non-blocking, so a FIFO or device planted at an entry's path is a
+  miss instead of a hang;
+* an entry's times must be plausible (received in the past or within a day,
+  a lifetime of at most 12 h as STS issues, finite numbers); anything else is
+  a miss that the next ``set()`` replaces;
 * writes are atomic (temporary file, ``fsync``, ``os.replace``), so a reader
   sees a whole old entry or a whole new one, never a torn one;
+* the directory stays bounded: ``set()`` sweeps it (at most once a minute per
+  cache object), deleting expired entries -- e.g. of keys that can never be
+  met again after a token rotation --, stale temporary files and idle lock
+  files; ``clear()`` likewise removes only files this cache wrote;
 * cache I/O never raises: a broken, foreign or expired file is a miss, and a
   cache that cannot be written logs one WARNING and is bypassed.
 """
@@ -20,20 +33,30 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import stat
+import threading
 import time
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from types import ModuleType
 from typing import Any
 
-from .credentials import RoleCredentials
+from .credentials import ENTRY_VERSION, RoleCredentials, to_epoch
 from .validation import check_optional_path, fail
+
+_fcntl: ModuleType | None
+try:
+    import fcntl as _fcntl
+except ImportError:  # Windows: idle lock files cannot be told from held ones, so they are left
+    _fcntl = None
 
 __all__ = ["FileCache", "default_directory"]
 
@@ -42,15 +65,48 @@ logger = logging.getLogger("rolesession")
 #: Cache keys are hex digests (``cache_key()`` makes SHA-256 ones); anything
 #: else -- e.g. the in-memory key of a callable token -- never reaches disk.
 _KEY_RE = re.compile(r"[0-9a-f]{32,128}")
-_OUR_FILE_RE = re.compile(r"[0-9a-f]{32,128}\.(?:json|lock)|\.[0-9a-f]{32,128}\.[0-9a-f]+\.tmp")
+_OUR_NAME_RE = re.compile(
+    r"(?P<key>[0-9a-f]{32,128})\.(?P<kind>json|lock)|\.(?P<temp_key>[0-9a-f]{32,128})\.[0-9a-f]{16}\.tmp"
+)
 #: An entry is a few kilobytes; a larger file is not ours and is not read whole.
 _MAX_ENTRY_BYTES = 64 * 1024
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_NOCTTY = getattr(os, "O_NOCTTY", 0)
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK | _NOCTTY
 _PRIVATE_BITS = 0o077
+_SHARED_DIRECTORY_BITS = stat.S_ISVTX | stat.S_ISGID
 _CANNOT_WRITE = frozenset(
     getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT") if hasattr(errno, name)
 )
+
+#: STS never issues credentials for longer than 12 hours.
+_MAX_LIFETIME = 43200.0
+#: Room for the clock skew between this host and STS that an entry does not record.
+_LIFETIME_MARGIN = 3600.0
+#: A receipt time further ahead than this is no skew: the entry is foreign.
+_MAX_AHEAD = 86400.0
+#: The ``ClockSkew`` an entry may record (STS's clock minus ours).
+_MAX_SKEW = 86400.0
+
+#: The sweep runs on ``set()``, at most this often per cache object.
+_SWEEP_INTERVAL = 60.0
+#: A temporary file this old was left by a writer that died before its rename.
+_STALE_TEMP = 60.0
+#: A lock file without an entry, untouched this long and not held, is no longer needed.
+_STALE_LOCK = 300.0
+
+#: Directories many programs or users share: a cache there is refused, never ``chmod``-ed.
+_SYSTEM_DIRECTORIES = (
+    "/", "/bin", "/boot", "/dev", "/dev/shm", "/etc", "/home", "/lib", "/lib32", "/lib64",
+    "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/run/lock", "/run/user", "/sbin", "/srv",
+    "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/local/bin", "/usr/sbin",
+    "/usr/share", "/var", "/var/cache", "/var/lib", "/var/log", "/var/run", "/var/spool", "/var/tmp",
+    # macOS
+    "/Applications", "/Library", "/System", "/Users", "/Volumes", "/private", "/private/etc",
+    "/private/tmp", "/private/var", "/private/var/tmp",
+)  # fmt: skip
 
 
 def default_directory() -> str:
@@ -73,7 +129,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class _Unusable(Exception):
-    """The directory must not be used (a symbolic link, not ours, not a directory)."""
+    """The directory must not be used (a symbolic link, not ours, shared, not a directory)."""
 
 
 class FileCache:
@@ -92,8 +148,20 @@ class FileCache:
 
     Raises:
         InvalidParameterError: (``parameter="directory"``) ``directory`` is a
-            symbolic link, is not a directory, or belongs to another user. The
-            default directory in that state is bypassed with a WARNING instead.
+            symbolic link, is not a directory, belongs to another user, has the
+            sticky or setgid bit, or is a system or shared directory (``/``,
+            ``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/usr``, ``/etc``, the home
+            directory itself, ``$TMPDIR``, ``$XDG_RUNTIME_DIR``... however the
+            path reaches it).
+            Such a directory is never modified. The default directory in that
+            state is bypassed with a WARNING instead.
+
+    Only regular files of this user, no looser than 0600 and holding an entry
+    with plausible times are served; anything else is a miss, replaced by the
+    next write. Reads never block, not even on a FIFO planted in the directory.
+    The directory stays bounded: writes sweep out expired entries (at most once
+    a minute), stale temporary files and idle lock files. Neither the sweep
+    nor `clear()` touches a file this cache did not write.
 
     A directory that cannot be created or written (read-only home, full disk)
     is never an error: the cache logs one WARNING and is bypassed, and
@@ -119,6 +187,8 @@ class FileCache:
         """Seconds to wait for another process's lock on an entry before going on without it."""
         self._warnings = itertools.count()
         self._readable = self._writable = True
+        self._swept_at = -math.inf
+        self._sweeping = threading.Lock()
         try:
             self._prepare()
         except _Unusable as exc:
@@ -131,36 +201,39 @@ class FileCache:
     # -- the cache interface ------------------------------------------------------
 
     def get(self, key: Hashable) -> dict[str, Any] | None:
-        """The entry for ``key``; ``None`` if missing, unreadable, foreign or expired."""
+        """The entry for ``key``; ``None`` if missing, unreadable, foreign, implausible or expired."""
         if not self._readable or not _is_key(key):
             return None
+        now = time.time()
         path = self._path(str(key))
-        try:
-            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
-        except OSError:  # missing, or a symbolic link planted in our place
+        found = _read_ours(path, private=True)
+        if found is None:
             return None
-        try:
-            with os.fdopen(fd, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                if not self._is_ours(info):
-                    return None
-                data = handle.read(_MAX_ENTRY_BYTES + 1)
-        except OSError:
-            return None
+        data, info = found
         entry = _parse(data)
         if entry is None:
             return None  # corrupt or foreign: the next set() replaces it
-        creds = RoleCredentials.from_entry(entry)
-        if creds is None:
-            return None
-        if time.time() >= creds.expiration:
-            _prune(path, info)
+        expiry = _expiry(entry, now)
+        if expiry is None or RoleCredentials.from_entry(entry) is None:
+            return None  # implausible or not an entry: the next set() replaces it
+        if now >= expiry:
+            _remove_unchanged(path, info)
             return None
         return entry
 
     def set(self, key: Hashable, entry: dict[str, Any]) -> None:
-        """Store ``entry`` for ``key`` atomically (a no-op for keys that are not hex digests)."""
+        """Store ``entry`` for ``key`` atomically.
+
+        A no-op for keys that are not hex digests and for entries that `get()`
+        would never return (not an entry, or implausible times). Now and then
+        (at most once a minute) it also sweeps the directory.
+        """
         if not self._writable or not _is_key(key):
+            return
+        now = time.time()
+        expiry = _expiry(entry, now) if isinstance(entry, Mapping) else None
+        if expiry is None or RoleCredentials.from_entry(entry) is None:
+            logger.debug("not caching an entry that is not a credential entry with plausible times")
             return
         try:
             data = json.dumps(entry, separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -170,12 +243,17 @@ class FileCache:
         final = self._path(str(key))
         temp = os.path.join(self.directory, f".{key}.{secrets.token_hex(8)}.tmp")
         try:
-            self._write_new(temp, data)
-            os.replace(temp, final)
+            self._write(temp, final, data, expiry)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+            if isinstance(exc, FileNotFoundError) and os.path.isdir(self.directory):
+                # Our temporary file was removed by another process's clear(): this write is lost, no more.
+                logger.debug("credential cache write lost to a concurrent clear()")
+                return
             self._unwritable(exc)
+            return
+        self._maybe_sweep(now)
 
     def delete(self, key: Hashable) -> None:
         """Remove the entry for ``key`` if there is one."""
@@ -189,7 +267,12 @@ class FileCache:
             self._unwritable(exc)
 
     def clear(self) -> None:
-        """Remove every entry, lock and temporary file of this cache (nothing else)."""
+        """Remove every entry, lock and temporary file this cache wrote, and nothing else.
+
+        Entry files are removed only if they are regular files of this user
+        holding a credential entry; a user's own file that merely has an
+        entry's name is left. A lock file another process holds is left too.
+        """
         if not self._writable:
             return
         try:
@@ -198,14 +281,28 @@ class FileCache:
             self._unwritable(exc)
             return
         for name in names:
-            if _OUR_FILE_RE.fullmatch(name):
-                try:
-                    os.unlink(os.path.join(self.directory, name))
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    self._unwritable(exc)
-                    return
+            match = _OUR_NAME_RE.fullmatch(name)
+            if match is None:
+                continue
+            path = os.path.join(self.directory, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if not _is_ours(info):
+                continue
+            if match["kind"] == "lock":
+                _remove_idle_lock(path, info)
+                continue
+            if match["kind"] == "json" and not _holds_an_entry(path):
+                continue
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self._unwritable(exc)
+                return
 
     def lock(self, key: Hashable) -> AbstractContextManager[None]:
         """A cross-process lock on ``key``: held while one process refreshes the entry.
@@ -228,10 +325,12 @@ class FileCache:
 
     def _prepare(self) -> None:
         path = self.directory
+        created = False
         try:
             info = os.lstat(path)
         except FileNotFoundError:
             os.makedirs(path, mode=0o700, exist_ok=True)
+            created = True
             info = os.lstat(path)
         if stat.S_ISLNK(info.st_mode):
             raise _Unusable("is a symbolic link")
@@ -240,24 +339,86 @@ class FileCache:
         uid = _our_uid()
         if uid is not None and info.st_uid != uid:
             raise _Unusable(f"belongs to uid {info.st_uid}, not to this user (uid {uid})")
+        if created and stat.S_IMODE(info.st_mode) != 0o700:
+            # Made just now, by us: a setgid bit inherited from its parent goes with the chmod.
+            os.chmod(path, 0o700)
+            info = os.lstat(path)
+        if info.st_mode & _SHARED_DIRECTORY_BITS:
+            raise _Unusable("has the sticky or setgid bit set (a shared directory)")
+        if _is_system_directory(info):
+            raise _Unusable("is a system or shared directory")
         if info.st_mode & _PRIVATE_BITS:
             os.chmod(path, 0o700)
 
     def _path(self, key: str) -> str:
         return os.path.join(self.directory, f"{key}.json")
 
-    def _is_ours(self, info: os.stat_result) -> bool:
-        uid = _our_uid()
-        return stat.S_ISREG(info.st_mode) and (uid is None or info.st_uid == uid)
-
-    def _write_new(self, temp: str, data: bytes) -> None:
+    def _write(self, temp: str, final: str, data: bytes, expiry: float) -> None:
         # 0600 from creation: the file is never readable by others, not even for an instant.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
         try:
             _write_all(fd, data)
             os.fsync(fd)
+            os.replace(temp, final)
+            # After the rename, so a temporary file left by a crash keeps its real age.
+            _stamp_expiry(fd, expiry)
         finally:
             os.close(fd)
+
+    # -- the sweep --------------------------------------------------------------------
+
+    def _maybe_sweep(self, now: float) -> None:
+        if abs(now - self._swept_at) < _SWEEP_INTERVAL:  # abs(): a clock set back sweeps too
+            return
+        if not self._sweeping.acquire(blocking=False):
+            return  # another thread of ours is sweeping right now
+        try:
+            self._swept_at = now
+            self._sweep(now)
+        except Exception as exc:  # the sweep is housekeeping: it never fails a write
+            logger.debug("credential cache sweep stopped (%s)", type(exc).__name__)
+        finally:
+            self._sweeping.release()
+
+    def _sweep(self, now: float) -> None:
+        """Delete our expired entries, stale temporary files and idle lock files.
+
+        One ``listdir`` and one ``lstat`` per file: an entry's modification time
+        is stamped with its expiry, so only entries already past it are read
+        (to confirm them ours and expired) before they go. Symbolic links and
+        files of other users or kinds are never opened or removed.
+        """
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        kept: set[str] = set()
+        idle_locks: list[tuple[str, str, os.stat_result]] = []
+        for name in names:
+            match = _OUR_NAME_RE.fullmatch(name)
+            if match is None:
+                continue
+            path = os.path.join(self.directory, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            kind = match["kind"]
+            if kind == "json":
+                if not _is_ours(info) or info.st_mtime > now or not _remove_if_expired(path, now):
+                    kept.add(match["key"])
+            elif not _is_ours(info):
+                continue
+            elif kind == "lock":
+                if info.st_size == 0 and info.st_mtime < now - _STALE_LOCK:
+                    idle_locks.append((match["key"], path, info))
+            elif info.st_mtime < now - _STALE_TEMP:
+                _remove_unchanged(path, info)
+        for key, path, info in idle_locks:
+            if key not in kept:
+                _remove_idle_lock(path, info)
+
+    # -- locks --------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _locked(self, lock_path: str) -> Iterator[None]:
@@ -322,8 +483,96 @@ class FileCache:
             )
 
 
+# -- directories --------------------------------------------------------------------------
+
+
+def _is_system_directory(info: os.stat_result) -> bool:
+    """Whether the directory ``info`` describes is a system or shared one, however it was reached.
+
+    Compared by device and inode, so a path through symbolic links, ``..`` or
+    a bind mount is recognised as well as the plain name.
+    """
+    identity = (info.st_dev, info.st_ino)
+    return identity in _fixed_system_directories() or identity in _personal_shared_directories()
+
+
+@functools.lru_cache(maxsize=1)
+def _fixed_system_directories() -> frozenset[tuple[int, int]]:
+    return frozenset(i for i in map(_identity, _SYSTEM_DIRECTORIES) if i is not None)
+
+
+def _personal_shared_directories() -> set[tuple[int, int]]:
+    """The home directory and temporary directories: looked up each time, as the environment may change."""
+    candidates = [os.path.expanduser("~"), _passwd_home()]
+    for name in ("TMPDIR", "TEMP", "TMP", "XDG_RUNTIME_DIR"):
+        value = os.environ.get(name, "")
+        if os.path.isabs(value):
+            candidates.append(value)
+    return {i for i in map(_identity, candidates) if i is not None}
+
+
+@functools.lru_cache(maxsize=1)
+def _passwd_home() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError, OSError):
+        return ""
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    if not path:
+        return None
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_ino == 0:  # no inode numbers here: cannot compare
+        return None
+    return info.st_dev, info.st_ino
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
 def _is_key(key: object) -> bool:
     return isinstance(key, str) and _KEY_RE.fullmatch(key) is not None
+
+
+def _is_ours(info: os.stat_result) -> bool:
+    uid = _our_uid()
+    return stat.S_ISREG(info.st_mode) and (uid is None or info.st_uid == uid)
+
+
+def _read_ours(path: str, *, private: bool) -> tuple[bytes, os.stat_result] | None:
+    """The first bytes of a regular file of ours at ``path`` (``private``: no looser than 0600).
+
+    Opened without following a symbolic link and without blocking: a FIFO or
+    a device at ``path`` is turned away by ``fstat`` before any read.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:  # missing, a symbolic link, a socket...
+        return None
+    try:
+        info = os.fstat(fd)
+        if not _is_ours(info) or (private and stat.S_IMODE(info.st_mode) & ~0o600):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        limit = min(info.st_size, _MAX_ENTRY_BYTES + 1)  # one byte more than allowed shows a file too large
+        while size < limit:
+            chunk = os.read(fd, limit - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks), info
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
@@ -336,12 +585,135 @@ def _parse(data: bytes) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
-def _prune(path: str, seen: os.stat_result) -> None:
-    """Delete an expired entry -- unless another process has just replaced it."""
-    with contextlib.suppress(OSError):
+def _is_entry(entry: dict[str, Any]) -> bool:
+    """Whether ``entry`` has the shape this cache writes (whatever its times)."""
+    credentials = entry.get("Credentials")
+    return (
+        entry.get("Version") == ENTRY_VERSION
+        and "ReceivedAt" in entry
+        and isinstance(credentials, dict)
+        and all(isinstance(credentials.get(field), str) for field in ("AccessKeyId", "Expiration"))
+    )
+
+
+def _holds_an_entry(path: str) -> bool:
+    found = _read_ours(path, private=False)
+    if found is None:
+        return False
+    entry = _parse(found[0])
+    return entry is not None and _is_entry(entry)
+
+
+def _expiry(entry: Mapping[str, Any], now: float) -> float | None:
+    """When ``entry`` expires on this host's clock; ``None`` if its times are implausible.
+
+    Plausible: received at a finite, positive time no more than a day ahead
+    of ``now``; a lifetime (on STS's clock, when the entry records the skew)
+    above zero and at most the 12 hours STS issues, plus a margin for an
+    unrecorded clock skew. Rules out ``inf``/``NaN``/``10**400``, year 9999,
+    expirations before receipt and receipts far in the future.
+    """
+    received = _finite(entry.get("ReceivedAt"))
+    skew = _finite(entry.get("ClockSkew", 0.0))
+    credentials = entry.get("Credentials")
+    if received is None or skew is None or not isinstance(credentials, Mapping):
+        return None
+    expiration = _epoch(credentials.get("Expiration"))
+    if expiration is None:
+        return None
+    lifetime = expiration - skew - received
+    plausible = (
+        0 < received <= now + _MAX_AHEAD
+        and abs(skew) <= _MAX_SKEW
+        and 0 < lifetime <= _MAX_LIFETIME + _LIFETIME_MARGIN
+    )
+    return expiration - skew if plausible else None
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer like 10**400
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _epoch(value: object) -> float | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        epoch = to_epoch(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return epoch if math.isfinite(epoch) else None
+
+
+def _stamp_expiry(fd: int, expiry: float) -> None:
+    """Set the file's modification time to its entry's expiry, so the sweep judges it by ``lstat``."""
+    if os.utime in os.supports_fd:
+        with contextlib.suppress(OSError, ValueError, OverflowError):
+            os.utime(fd, (expiry, expiry))
+
+
+def _remove_if_expired(path: str, now: float) -> bool:
+    """Delete the entry at ``path`` if it is ours and expired or implausible; whether it was."""
+    found = _read_ours(path, private=False)
+    if found is None:
+        return False
+    data, info = found
+    entry = _parse(data)
+    if entry is None or not _is_entry(entry):
+        return False  # not something this cache wrote
+    expiry = _expiry(entry, now)
+    if expiry is not None and expiry > now:
+        return False  # valid (its stamp was lost): kept
+    return _remove_unchanged(path, info)
+
+
+def _remove_unchanged(path: str, seen: os.stat_result) -> bool:
+    """Delete ``path`` -- unless another process has just replaced it."""
+    try:
         now = os.stat(path, follow_symlinks=False)
-        if (now.st_ino, now.st_dev, now.st_mtime_ns) == (seen.st_ino, seen.st_dev, seen.st_mtime_ns):
-            os.unlink(path)
+        if (now.st_ino, now.st_dev, now.st_mtime_ns) != (seen.st_ino, seen.st_dev, seen.st_mtime_ns):
+            return False
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
+
+
+def _remove_idle_lock(path: str, seen: os.stat_result) -> bool:
+    """Delete the lock file at ``path`` if nobody holds it; whether it was deleted.
+
+    The file is unlinked while we hold its lock ourselves, as filelock does on
+    release: a process that opened it just before sees, once it gets the
+    lock, that the file has no name left and opens the path again. If the lock
+    cannot be probed (no ``flock`` here), the file is left.
+    """
+    if _fcntl is None:
+        return False
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not (_is_ours(info) and info.st_size == 0 and os.path.samestat(info, seen)):
+            return False
+        try:
+            _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+        except OSError:  # held by someone, or flock unsupported: leave it
+            return False
+        if not os.path.samestat(os.lstat(path), info):
+            return False
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # releases our flock
 
 
 def _rebuild(directory: str | None, lock_timeout: float) -> FileCache:
