@@ -577,3 +577,30 @@ def test_assume_role_on_a_session_takes_no_source(sts_mock):
     with pytest.raises(rolesession.InvalidParameterError) as info:
         session.assume_role(ROLE_B, source=boto3.Session())  # type: ignore[call-arg]
     assert info.value.parameter == "source"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ReceivedAt": 10**400},
+        {"ReceivedAt": float("nan")},
+        {"ClockSkew": 10**400},
+        {"ClockSkew": 10**6},
+        {"ClockSkew": "3"},
+    ],
+)
+def test_a_cache_entry_with_impossible_times_is_ignored(change):
+    from rolesession.credentials import RoleCredentials
+
+    entry = RoleCredentials("AKIA", "s", "t", 2_000_000_000.0, 1_999_996_400.0, "arn:aws:sts::1:x").to_entry()
+    assert RoleCredentials.from_entry(entry) is not None
+    assert RoleCredentials.from_entry({**entry, **change}) is None
+
+
+def test_a_cache_entry_is_judged_on_its_recorded_skew():
+    from rolesession.credentials import RoleCredentials
+
+    # STS 2 hours behind us: its Expiration precedes our receipt time, yet 1 hour is left.
+    creds = RoleCredentials("AKIA", "s", "t", 2_000_000_000.0, 2_000_003_600.0, "", skew=-7200.0)
+    again = RoleCredentials.from_entry(creds.to_entry())
+    assert again is not None and again.lifetime == 3600 and again.expiry == creds.expiry

@@ -19,11 +19,12 @@ MAX_SKEW = 86400.0
 
 
 def _is_time(value: object) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-    )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float
+        return False
 
 
 def to_epoch(value: _dt.datetime | str) -> float:
@@ -131,8 +132,8 @@ class RoleCredentials:
                 return None
             creds = cls.from_response(entry, float(received), float(skew))
             fields = (creds.access_key, creds.secret_key, creds.token, creds.arn, creds.user_id)
-            if not all(isinstance(f, str) for f in fields) or creds.expiration <= creds.received:
+            if not all(isinstance(f, str) for f in fields) or creds.expiry <= creds.received:
                 return None
             return creds
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             return None

@@ -300,6 +300,7 @@ class RefreshingCredentials(Credentials):
         self._failed_at = float("-inf")  # when the last failed attempt ended
         self._last_error: CredentialRefreshError | None = None
         self._failures = 0  # failed attempts in the current episode
+        self._rejected: tuple[str, ...] = ()  # access keys AWS refused: never adopted again
         self._warned_static = False
         _ENGINES.add(self)
 
@@ -412,9 +413,10 @@ class RefreshingCredentials(Credentials):
     def invalidate(self) -> None:
         """Drop the held credentials and their cache entry."""
         with self._lock:
+            # The entry goes first: a read after this must not adopt it again.
+            self._fetcher.forget()
             self._held = _NOTHING
             self._forget_failures()
-        self._fetcher.forget()
 
     def reject(self, access_key: str | None) -> bool:
         """AWS rejected ``access_key`` (expired or unknown token): drop it if it is held.
@@ -426,6 +428,8 @@ class RefreshingCredentials(Credentials):
             creds = self._held.creds
             if creds is None or (access_key is not None and creds.access_key != access_key):
                 return False
+            self._rejected = (*self._rejected[-3:], creds.access_key)
+            self._fetcher.forget()  # before dropping: no read may adopt the entry again
             self._held = _NOTHING
             self._forget_failures()
         logger.warning(
@@ -433,7 +437,6 @@ class RefreshingCredentials(Credentials):
             self.role_arn or self._fetcher.operation,
             creds.access_key,
         )
-        self._fetcher.forget()
         return True
 
     def wait_for_background(self, timeout: float | None = None) -> None:
@@ -533,6 +536,13 @@ class RefreshingCredentials(Credentials):
             attempt.done.set()
 
     def _fetch(self, accept: Accept | None) -> Fetched:
+        rejected = self._rejected
+        if accept is not None and rejected:
+            wanted = accept
+
+            def accept(creds: RoleCredentials) -> bool:
+                return creds.access_key not in rejected and wanted(creds)
+
         try:
             return self._fetcher.fetch(accept)
         except RoleSessionError as exc:
