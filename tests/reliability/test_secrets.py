@@ -73,14 +73,14 @@ SCENARIOS = {
 }
 
 
-def occurrences(secret: str, text: str) -> int:
-    """How often ``secret`` (or a telling part of it) appears in ``text``."""
+def contains(secret: str, text: str) -> bool:
+    """Whether ``text`` shows ``secret`` or a telling part of it."""
     if secret.isdigit():
         # A 6-digit code: only as a standalone number, not inside hex digests or dates.
-        return len(re.findall(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])", text))
+        return re.search(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])", text) is not None
     # The whole value, or a 40-character piece of its middle or end (a truncated echo).
     half = len(secret) // 2
-    return max(text.count(probe) for probe in (secret, secret[half : half + 40], secret[-40:]))
+    return any(probe in text for probe in (secret, secret[half : half + 40], secret[-40:]))
 
 
 def texts_of_error(error: BaseException) -> dict[str, str]:
@@ -102,9 +102,9 @@ def texts_of_logs(records: list[logging.LogRecord]) -> dict[str, str]:
     return {f"log[{i}] {r.name}": _FORMATTER.format(r) for i, r in enumerate(records)}
 
 
-def leaks(secret: str, texts: dict[str, str]) -> dict[str, int]:
-    found = {where: occurrences(secret, text) for where, text in texts.items()}
-    return {where: n for where, n in found.items() if n}
+def leaks(secret: str, texts: dict[str, str]) -> list[str]:
+    """The texts (error renderings, log records) in which the secret shows."""
+    return [where for where, text in texts.items() if contains(secret, text)]
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -125,7 +125,7 @@ def test_an_echoed_secret_appears_in_no_error_text_and_no_log_record(
     assert bodies, "botocore's DEBUG response bodies were not captured: the check would prove nothing"
     assert fault_proxy.count(scenario.operation, fault="echo_secrets") >= 1
     found = leaks(scenario.secret, {**texts_of_error(error), **texts_of_logs(records)})
-    print(f"[secrets/{name}] {len(records)} log records, secrets found: {sum(found.values())}")
+    print(f"[secrets/{name}] {len(records)} log records, secrets found: {len(found)}")
     assert not found, f"the {name} secret leaked: {found}"
 
 
@@ -145,6 +145,6 @@ def test_an_echoed_secret_stays_out_of_background_refresh_logs(
 
     records = list(debug_logs.records)
     found = leaks(token, texts_of_logs(records))
-    print(f"[secrets/background] {len(records)} log records, secrets found: {sum(found.values())}")
+    print(f"[secrets/background] {len(records)} log records, secrets found: {len(found)}")
     assert fault_proxy.count("AssumeRoleWithWebIdentity", fault="echo_secrets") >= 1
     assert not found, f"the web identity token leaked: {found}"
