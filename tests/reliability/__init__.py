@@ -1,0 +1,1 @@
+"""Reliability suite: a real moto server behind a fault-injecting proxy (see conftest.py)."""

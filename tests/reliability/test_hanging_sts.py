@@ -1,0 +1,168 @@
+"""STS accepts connections and never answers (SPEC "Reliability additions").
+
+- With valid credentials held, in the advisory and in the mandatory window,
+  no reader waits for the hung STS; one attempt is made per backoff period;
+  one WARNING is logged for the failure.
+- With nothing valid held, concurrent readers share ONE attempt and its
+  error; the 1-s retry floor counts from when that attempt *ended*.
+
+Sessions use connect/read timeouts of 1 s and 2 HTTP requests per attempt, so
+one attempt against a hung STS lasts about 2-3 s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import rolesession
+from conftest import ROLE
+
+from .faultproxy import FaultProxy, real_clock
+from .harness import (
+    ATTEMPT_REQUESTS,
+    ATTEMPT_SECONDS,
+    NO_WAIT,
+    frozen_read,
+    run_readers,
+    wait_until,
+    warnings_from,
+)
+
+pytestmark = pytest.mark.usefixtures("debug_logs")
+
+MINUTE = 60
+
+
+def timeout_code(code: str | None) -> bool:
+    """botocore's timeout classes (ReadTimeoutError, ConnectTimeoutError)."""
+    return code is not None and "Timeout" in code
+
+
+def held_then_hang(
+    assume: Callable[..., rolesession.RoleSession], fault_proxy: FaultProxy
+) -> tuple[rolesession.RoleSession, Any]:
+    """A session holding fresh 1-hour credentials; then STS hangs on AssumeRole."""
+    session = assume(ROLE)
+    held = session.get_credentials().get_frozen_credentials()
+    assert fault_proxy.count("AssumeRole") == 1
+    fault_proxy.hang(action="AssumeRole")
+    return session, held
+
+
+@pytest.mark.parametrize(
+    ("minutes_in", "backoff_floor", "backoff_ceiling"),
+    [
+        # Advisory window of 1-hour credentials: the last 15 min; its jittered
+        # start lies in the first half (45-52 min), so at 53 min it has begun.
+        # Backoff after a failure: 50-100 % of min(300 s, 7 min / 2) = 105-210 s.
+        pytest.param(53, 105, 210, id="advisory"),
+        # Mandatory window (last 60 s), 30 s left: backoff 7.5-15 s.
+        pytest.param(59.5, 7.5, 15, id="mandatory"),
+    ],
+)
+def test_readers_holding_valid_credentials_never_wait_for_a_hung_sts(
+    fault_proxy: FaultProxy,
+    assume: Callable[..., rolesession.RoleSession],
+    frozen: Any,
+    caplog: pytest.LogCaptureFixture,
+    minutes_in: float,
+    backoff_floor: float,
+    backoff_ceiling: float,
+) -> None:
+    session, held = held_then_hang(assume, fault_proxy)
+    frozen.tick(minutes_in * MINUTE)
+
+    # Long enough for the refresh attempt to hang, be retried and fail.
+    report = run_readers(frozen_read(session), threads=16, seconds=ATTEMPT_SECONDS + 0.5)
+
+    attempts = fault_proxy.count("AssumeRole") - 1
+    assert not report.errors, report.summary()
+    assert report.stuck == 0, report.summary()
+    assert report.worst < NO_WAIT, f"a reader waited for the hung STS: {report.summary()}"
+    assert {c.access_key for c in report.values} == {held.access_key}, "readers must get the held credentials"
+    assert 1 <= attempts <= ATTEMPT_REQUESTS, (
+        f"{attempts} AssumeRole requests during the run ({report.summary()})"
+    )
+    assert wait_until(lambda: warnings_from(caplog.records), timeout=ATTEMPT_SECONDS), (
+        "no WARNING for the failure"
+    )
+    warnings = warnings_from(caplog.records)
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+
+    # Backing off: no new attempt before the backoff's floor, whatever the readers do.
+    frozen.tick(backoff_floor * 0.9)
+    quiet = run_readers(frozen_read(session), threads=16, seconds=0.5)
+    assert fault_proxy.count("AssumeRole") - 1 == attempts, "an attempt was made while backing off"
+    assert not quiet.errors and quiet.worst < NO_WAIT, quiet.summary()
+
+    # After the backoff's ceiling, the next read starts one new attempt, still without waiting.
+    frozen.tick(backoff_ceiling - backoff_floor * 0.9 + 1)
+    started = real_clock()
+    assert session.get_credentials().get_frozen_credentials().access_key == held.access_key
+    waited = real_clock() - started
+    assert waited < NO_WAIT, f"the read after the backoff waited {waited * 1000:.1f} ms"
+    assert fault_proxy.wait_for("AssumeRole", 1 + attempts + 1, timeout=2), "no attempt after the backoff"
+    print(f"[hang/{minutes_in} min] {report.summary()}; AssumeRole requests in the run: {attempts}")
+
+
+def test_readers_with_nothing_valid_share_one_attempt(
+    fault_proxy: FaultProxy, assume: Callable[..., rolesession.RoleSession]
+) -> None:
+    session = assume(ROLE)
+    fault_proxy.hang(action="AssumeRole")
+
+    report = run_readers(frozen_read(session), threads=16, reads=1, deadline=2 * ATTEMPT_SECONDS)
+
+    requests = fault_proxy.count("AssumeRole")
+    assert report.stuck == 0, f"readers still waiting after {2 * ATTEMPT_SECONDS} s: {report.summary()}"
+    assert requests <= ATTEMPT_REQUESTS, f"{requests} AssumeRole requests for 16 readers ({report.summary()})"
+    assert report.worst < ATTEMPT_SECONDS, f"a reader waited longer than one attempt: {report.summary()}"
+    assert len(report.errors) == 16, report.summary()
+    for error in report.errors:
+        assert isinstance(error, rolesession.AssumeRoleError), repr(error)
+        assert timeout_code(error.code), f"code {error.code!r} does not name the timeout"
+        assert error.role_arn == ROLE
+    print(f"[hang/nothing valid] {report.summary()}; AssumeRole requests: {requests}")
+
+
+def test_retry_floor_counts_from_the_end_of_the_failed_attempt(
+    fault_proxy: FaultProxy, assume: Callable[..., rolesession.RoleSession]
+) -> None:
+    session = assume(ROLE)
+    read = frozen_read(session)
+    fault_proxy.hang(action="AssumeRole")
+
+    started = real_clock()
+    with pytest.raises(rolesession.AssumeRoleError) as first:
+        read()
+    ended = real_clock()
+    attempt = ended - started
+    requests = fault_proxy.count("AssumeRole")
+    assert timeout_code(first.value.code), first.value.code
+    assert attempt > 1.0, "the attempt must outlast the floor for this test to mean anything"
+
+    # Within 1 s of the attempt's end: raises at once, no new attempt.
+    again = real_clock()
+    with pytest.raises(rolesession.CredentialRefreshError):
+        read()
+    took = real_clock() - again
+    assert again - ended < 1.0
+    assert fault_proxy.count("AssumeRole") == requests, (
+        f"a new attempt inside the 1-s floor (the read started {again - ended:.2f} s after the "
+        f"{attempt:.2f}-s attempt ended and took {took:.2f} s)"
+    )
+    assert took < NO_WAIT, (
+        f"a read inside the floor waited {took * 1000:.0f} ms (attempt lasted {attempt:.2f} s)"
+    )
+
+    # More than 1 s after the end: a new attempt (which now succeeds).
+    fault_proxy.clear()
+    time.sleep(max(0.0, ended + 1.2 - real_clock()))
+    creds = read()
+    assert creds.access_key.startswith("ASIA")
+    assert fault_proxy.count("AssumeRole") == requests + 1
+    print(f"[hang/floor] attempt {attempt:.2f} s, read inside the floor {took * 1000:.1f} ms")
