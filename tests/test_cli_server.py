@@ -9,9 +9,12 @@ credentials from it through boto3.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -169,6 +172,11 @@ def test_the_endpoint_refreshes_before_handing_out_less_than_15_minutes(
         assert sts_calls.count() == 1
 
         frozen.tick(1000)  # 13 min left: botocore would ask at every request
+        # Answered at once with what is held; the refresh runs in the background ...
+        assert get(running.url, running.token)[1] == first
+        session.get_credentials().wait_for_background(10)
+        assert sts_calls.count() == 2
+        # ... and the SDK's next request (it asks again inside 15 min) gets the new set.
         status, second = get(running.url, running.token)
         assert sts_calls.count() == 2
         assert second["AccessKeyId"] != first["AccessKeyId"]
@@ -236,3 +244,102 @@ def test_exec_server_hands_a_boto3_child_its_credentials_and_stops_with_it(
     uri = urllib.parse.urlsplit(report["uri"])
     assert uri.hostname == "127.0.0.1"
     assert uri.port is not None and refuses_connections("127.0.0.1", uri.port)  # gone with the child
+
+
+# -- robustness: nothing reaches the child's stderr, idle and oversized requests end ---------------
+
+
+def test_a_client_resetting_mid_request_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    reset = threading.Event()
+
+    def provide() -> dict[str, str]:
+        assert reset.wait(10)  # answer only once the client is gone
+        time.sleep(0.05)
+        return dict(FAKE)
+
+    with CredentialServer(provide) as running:
+        host, port = running.address
+        client = socket.create_connection((host, port), timeout=10)
+        client.sendall(f"GET {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: {running.token}\r\n\r\n".encode())
+        time.sleep(0.2)  # the request is being served
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # RST: the server's answer meets a reset connection
+        reset.set()
+        time.sleep(0.5)
+        assert get(running.url, running.token) == (200, FAKE)  # and it goes on serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Error" not in err, err
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout() -> None:
+    with CredentialServer(lambda: dict(FAKE), idle_timeout=0.5) as running:
+        client = socket.create_connection(running.address, timeout=10)
+        started = time.monotonic()
+        assert client.recv(1024) == b""  # closed by the server, having sent nothing
+        assert time.monotonic() - started < 5
+        client.close()
+        slow = socket.create_connection(running.address, timeout=10)
+        slow.sendall(b"GET " + PATH.encode())  # a request that never finishes
+        assert slow.recv(1024) == b""
+        slow.close()
+        assert get(running.url, running.token) == (200, FAKE)
+
+
+def send_raw(address: tuple[str, int], data: bytes) -> bytes:
+    """Send ``data`` (as far as the server reads it) and return whatever it answers."""
+    client = socket.create_connection(address, timeout=10)
+    try:
+        with contextlib.suppress(OSError):  # the server may close before reading it all
+            client.sendall(data)
+        chunks = []
+        with contextlib.suppress(OSError):
+            while chunk := client.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        client.close()
+
+
+def test_absurd_headers_are_refused_without_serving_credentials() -> None:
+    with CredentialServer(lambda: dict(FAKE)) as running:
+        head = f"GET {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: {running.token}\r\n"
+        # Within http.server's own limits (lines under 64 KiB, under 100 headers), 3 MB in all.
+        padding = "".join(f"X-Pad-{i}: {'a' * 60_000}\r\n" for i in range(50))
+        answer = send_raw(running.address, (head + padding + "\r\n").encode())
+        assert b"AccessKeyId" not in answer
+        assert answer == b"" or answer.startswith(b"HTTP/1.0 431"), answer[:100]
+        long_line = send_raw(running.address, b"GET /" + b"a" * 60_000 + b" HTTP/1.1\r\n\r\n")
+        assert b"AccessKeyId" not in long_line
+        assert get(running.url, running.token) == (200, FAKE)
+
+
+def test_an_unexpected_error_is_a_500_naming_only_its_type(log_records: pytest.LogCaptureFixture) -> None:
+    def provide() -> dict[str, str]:
+        raise KeyError("SECRETSECRET")
+
+    with CredentialServer(provide) as running:
+        status, body = get(running.url, running.token)
+    assert status == 500 and body == {"code": "KeyError", "message": "unexpected error"}
+    assert "SECRETSECRET" not in log_records.text
+
+
+def test_one_warning_per_failure_episode(log_records: pytest.LogCaptureFixture) -> None:
+    failing = True
+
+    def provide() -> dict[str, str]:
+        if failing:
+            raise rolesession.CredentialRefreshError("could not get credentials", role_arn=ROLE)
+        return dict(FAKE)
+
+    def warnings() -> int:
+        return sum(1 for r in log_records.records if r.levelno >= logging.WARNING)
+
+    with CredentialServer(provide) as running:
+        for _ in range(5):
+            assert get(running.url, running.token)[0] == 500
+        assert warnings() == 1
+        failing = False
+        assert get(running.url, running.token)[0] == 200
+        failing = True
+        assert get(running.url, running.token)[0] == 500
+        assert warnings() == 2  # a new episode

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,61 +25,81 @@ EXIT_USAGE = 2
 EXIT_NO_SOURCE = 3
 EXIT_STS_ERROR = 4
 EXIT_OTHER = 5
-
-# ``InvalidParameterError.parameter`` -> the option a CLI user typed.
-_OPTIONS = {
-    "role_arn": "ROLE_ARN",
-    "session_name": "--session-name",
-    "duration": "--duration",
-    "policy": "--policy",
-    "policy_arns": "--policy-arn",
-    "tags": "--tag",
-    "external_id": "--external-id",
-    "source_identity": "--source-identity",
-    "mfa_serial": "--mfa-serial",
-    "mfa_token": "--mfa-command",
-    "token_file": "--web-identity-token-file",
-    "principal_arn": "--principal-arn",
-    "assertion": "--saml-assertion-command",
-    "region": "--region",
-    "sts_endpoint_url": "--sts-endpoint-url",
-}
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # --help or an error line into a closed pipe
+        return _reader_went_away()
+
+
+def _main(arguments: list[str]) -> int:
     from .errors import UsageError
     from .parser import parse_args
 
-    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parse_args(arguments)
     except UsageError as exc:
         return _fail(EXIT_USAGE, str(exc))
     except SystemExit as exc:  # --help and --version
+        _flush_stdout()
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     with _logging(verbose=args.verbose):
         try:
             if args.command == "demo":
                 from .demo import run_demo
 
-                return run_demo()
-            from .commands import run
+                code = run_demo()
+            else:
+                from .commands import run
 
-            return run(args)
+                code = run(args)
+            _flush_stdout()
+            return code
         except KeyboardInterrupt:
             return _fail(130, "interrupted")
+        except BrokenPipeError:
+            return _reader_went_away()
         except Exception as exc:
             return _fail(exit_code(exc), describe(exc))
+
+
+def _flush_stdout() -> None:
+    # A closed pipe shows here, where it is handled, not in Python's flush at exit.
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
+def _reader_went_away() -> int:
+    """Standard output's reader closed it (``rolesession demo | head -1``): end quietly.
+
+    Exit 141 (128 + SIGPIPE), what a program killed by SIGPIPE reports to
+    a shell. Python would print an error when it flushes standard output at
+    exit, so our real standard output is pointed at /dev/null first.
+    """
+    import os
+
+    if sys.stdout is sys.__stdout__ and sys.stdout is not None:
+        with suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def exit_code(exc: BaseException) -> int:
     """The CLI's exit code for an exception that ended a command."""
     from ..errors import AssumeRoleError, InvalidParameterError, SourceCredentialsError
     from .errors import CliError
+    from .loops import explain
 
     if isinstance(exc, CliError):
         return exc.exit_code
+    if explain(exc) is not None:
+        return EXIT_NO_SOURCE
     if isinstance(exc, InvalidParameterError):
         return EXIT_USAGE
     if isinstance(exc, SourceCredentialsError) or _is_missing_profile(exc):
@@ -110,15 +130,17 @@ def _sts_answered(exc: AssumeRoleError) -> bool:
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong; library messages never hold secrets."""
     from ..errors import InvalidParameterError, RoleSessionError, SourceCredentialsError, TokenError
-    from .errors import CliError
+    from .errors import CliError, option_for
+    from .loops import explain
     from .secret_commands import CommandError
 
+    loop = None if isinstance(exc, CliError) else explain(exc)
+    if loop is not None:  # a credential_process child found the loop: say it as it did
+        return loop
     if isinstance(exc, InvalidParameterError):
-        name = exc.parameter.split(".")[0].split("[")[0]
-        option = _OPTIONS.get(name)
         text = str(exc)
-        if option is not None and text.startswith(f"{exc.parameter}:"):
-            text = option + text[len(exc.parameter) :]
+        if text.startswith(f"{exc.parameter}:"):
+            text = option_for(exc.parameter) + text[len(exc.parameter) :]
         return text
     if isinstance(exc, TokenError) and isinstance(exc.__cause__, CommandError):
         return f"{exc} ({exc.__cause__})"
@@ -135,7 +157,8 @@ def describe(exc: BaseException) -> str:
 
 def _fail(code: int, message: str) -> int:
     text = " ".join(message.split())  # one line, whatever the message held
-    print(f"rolesession: error: {text}", file=sys.stderr, flush=True)
+    with suppress(OSError, ValueError):  # stderr closed too: the exit code says it
+        print(f"rolesession: error: {text}", file=sys.stderr, flush=True)
     return code
 
 

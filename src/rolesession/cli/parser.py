@@ -42,17 +42,35 @@ def tag(text: str) -> tuple[str, str]:
     return key, value
 
 
+#: A session policy is at most 2048 characters in its compact form; a file
+#: may be indented generously, but nothing valid comes near this.
+POLICY_FILE_LIMIT = 32 * 1024
+
+
 def policy(text: str) -> str:
-    """A JSON policy document, or ``@path`` to read one from a file."""
+    """A JSON policy document, or ``@path`` to read one from a file.
+
+    At most `POLICY_FILE_LIMIT` bytes are read, in binary, so a huge file or
+    a device such as ``/dev/urandom`` ends in an error instead of a hang.
+    """
     if not text.startswith("@"):
         return text
     path = text[1:]
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        with open(path, "rb") as handle:
+            data = handle.read(POLICY_FILE_LIMIT + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
         raise argparse.ArgumentTypeError(f"cannot read the policy file {path}: {reason}") from None
+    if len(data) > POLICY_FILE_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"the policy file {path} is larger than {POLICY_FILE_LIMIT} bytes "
+            "(a session policy is at most 2048 characters)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"the policy file {path} is not UTF-8 text") from None
 
 
 # -- the parser --------------------------------------------------------------------

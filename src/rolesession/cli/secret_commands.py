@@ -12,6 +12,7 @@ import getpass
 import re
 import shlex
 import subprocess
+from collections.abc import Callable
 
 __all__ = ["CommandAssertion", "CommandError", "CommandMfaCode", "PromptMfaCode", "last_mfa_code"]
 
@@ -80,16 +81,34 @@ class CommandMfaCode:
 
 
 class PromptMfaCode:
-    """Asks on the terminal, when ``--mfa-serial`` comes without ``--mfa-command``."""
+    """Asks on the terminal, when ``--mfa-serial`` comes without ``--mfa-command``.
 
-    def __init__(self, serial: str) -> None:
+    ``interactive = True`` tells the refresh engine a person is asked: it
+    never calls this from a background refresh, serving the credentials it
+    holds until they expire. ``may_ask`` (set by the CLI) covers what the
+    engine cannot see -- a later hop refreshing in the background reads this
+    hop from a worker thread: while a command runs with the terminal, no
+    prompt interrupts it unless it is left with no valid credentials.
+    """
+
+    interactive = True
+
+    def __init__(self, serial: str, may_ask: Callable[[], bool] | None = None) -> None:
         self.serial = serial
+        self.may_ask = may_ask
 
     def __call__(self) -> str:
+        if self.may_ask is not None and not self.may_ask():
+            raise CommandError(
+                "not asking for the MFA code while the command runs and its credentials are valid"
+            )
         code = getpass.getpass(f"MFA code for {self.serial}: ").strip()
         if last_mfa_code(code) != code:
             raise CommandError("the MFA code typed is not 6 digits")
         return code
+
+    def __repr__(self) -> str:
+        return f"PromptMfaCode({self.serial!r})"
 
 
 class CommandAssertion:

@@ -10,6 +10,7 @@ fresh ones every time its SDK refreshes, for as long as it runs.
 from __future__ import annotations
 
 import hmac
+import http.client
 import json
 import logging
 import secrets
@@ -27,6 +28,11 @@ logger = logging.getLogger("rolesession")
 
 HOST = "127.0.0.1"  # loopback only: the credentials never leave this machine
 PATH = "/rolesession/credentials"
+#: A connection that sends nothing (or trickles) for this long is closed, so
+#: it cannot hold a thread for as long as the command runs.
+IDLE_TIMEOUT = 10.0
+#: The request line and headers together; an SDK's request is well under 1 KiB.
+MAX_REQUEST_HEAD = 16 * 1024
 
 Provide = Callable[[], dict[str, str]]
 
@@ -34,14 +40,59 @@ Provide = Callable[[], dict[str, str]]
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, provide: Provide, token: str) -> None:
+    def __init__(self, provide: Provide, token: str, idle_timeout: float) -> None:
         super().__init__((HOST, 0), _Handler)
         self.provide = provide
         self.token = token.encode("ascii")
+        self.idle_timeout = idle_timeout
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback on stderr -- the child's terminal --
+        # when a client resets its connection mid-request, for instance.
+        logger.debug("the credential endpoint dropped a connection", exc_info=True)
+
+
+class _HeadTooLarge(http.client.HTTPException):
+    """The request line and headers exceed `MAX_REQUEST_HEAD`."""
+
+
+class _CappedReader:
+    """The request's input, allowing at most ``limit`` bytes of request line and headers."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self._raw = raw
+        self._left = limit
+
+    def readline(self, size: int = -1) -> bytes:
+        allowed = self._left + 1 if size < 0 else min(size, self._left + 1)
+        line: bytes = self._raw.readline(allowed)
+        self._left -= len(line)
+        if self._left < 0:
+            # Raised inside header parsing, BaseHTTPRequestHandler answers 431.
+            raise _HeadTooLarge(f"request head over {MAX_REQUEST_HEAD} bytes")
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        return b""  # no request here has a body worth reading
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+
+    def setup(self) -> None:
+        self.request.settimeout(self.server.idle_timeout)  # reads and writes alike
+        super().setup()
+        self._raw_rfile = self.rfile
+
+    def handle_one_request(self) -> None:
+        self.rfile = _CappedReader(self._raw_rfile, MAX_REQUEST_HEAD)  # type: ignore[assignment]
+        try:
+            super().handle_one_request()
+        except _HeadTooLarge:  # a request line that long: no answer deserved
+            self.close_connection = True
 
     def do_GET(self) -> None:
         supplied = self.headers.get("Authorization")
@@ -58,8 +109,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self.server.provide()
         except RoleSessionError as exc:  # messages never hold secrets
-            logger.warning("the credential endpoint could not get credentials: %s", exc)
             self._send(500, {"code": type(exc).__name__, "message": str(exc)})
+            return
+        except Exception as exc:  # its message might quote anything: the type only
+            self._send(500, {"code": type(exc).__name__, "message": "unexpected error"})
             return
         self._send(200, body)
 
@@ -74,22 +127,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         # Every SDK refresh would print a line into the child's terminal.
-        pass
+        logger.debug("credential endpoint: " + format, *args)
 
 
 class CredentialServer:
     """Serves ``provide()``'s credentials on ``127.0.0.1`` to holders of ``token``.
 
-    ``provide`` is called once per request, one request at a time (so a
-    refresh it makes is not made twice by concurrent requests). Use as a
-    context manager: the server stops when the block ends.
+    ``provide`` is called once per request, one request at a time, and should
+    answer at once (``exec --server`` hands out what is held while a refresh
+    runs in the background). When it raises, the request gets a 500 with the
+    error's class and message; the first failure after a success is logged
+    as a WARNING, the rest of the episode at DEBUG. Connections idle for
+    ``idle_timeout`` seconds are closed. Use as a context manager: the server
+    stops when the block ends.
     """
 
-    def __init__(self, provide: Provide) -> None:
+    def __init__(self, provide: Provide, *, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.token = secrets.token_urlsafe(32)  # 256 random bits
         self._lock = threading.Lock()
         self._provide = provide
-        self._server = _Server(self._provide_one_at_a_time, self.token)
+        self._failing = False
+        self._server = _Server(self._provide_one_at_a_time, self.token, idle_timeout)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="rolesession-credential-server", daemon=True
         )
@@ -128,7 +186,22 @@ class CredentialServer:
 
     def _provide_one_at_a_time(self) -> dict[str, str]:
         with self._lock:
-            return self._provide()
+            try:
+                body = self._provide()
+            except Exception as exc:
+                self._log_failure(exc)
+                raise
+            self._failing = False
+            return body
+
+    def _log_failure(self, exc: Exception) -> None:
+        # An SDK asks again and again while it gets 500s: one WARNING per episode.
+        level = logging.DEBUG if self._failing else logging.WARNING
+        self._failing = True
+        if isinstance(exc, RoleSessionError):
+            logger.log(level, "the credential endpoint could not get credentials: %s", exc)
+        else:
+            logger.log(level, "the credential endpoint failed: unexpected %s", type(exc).__name__)
 
     def __repr__(self) -> str:
         return f"CredentialServer(url={self.url!r})"
