@@ -199,7 +199,7 @@ class RoleProvider:
         if entry is None:
             return None
         creds = RoleCredentials.from_entry(entry)
-        if creds is None or time.time() >= creds.expiration:
+        if creds is None or time.time() >= creds.expiry:
             return None  # corrupt, foreign or expired: never served
         if not accept(creds):
             return None

@@ -313,7 +313,7 @@ def _environ(session: RoleSession, creds: RoleCredentials) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": creds.access_key,
         "AWS_SECRET_ACCESS_KEY": creds.secret_key,
         "AWS_SESSION_TOKEN": creds.token,
-        "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiration),
+        "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiry),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
     }
@@ -324,7 +324,7 @@ def _credentials_object(creds: RoleCredentials) -> dict[str, Any]:
         "AccessKeyId": creds.access_key,
         "SecretAccessKey": creds.secret_key,
         "SessionToken": creds.token,
-        "Expiration": to_iso(creds.expiration),
+        "Expiration": to_iso(creds.expiry),
     }
 
 
@@ -425,7 +425,7 @@ def container_credentials(session: RoleSession) -> dict[str, str]:
         "AccessKeyId": creds.access_key,
         "SecretAccessKey": creds.secret_key,
         "Token": creds.token,
-        "Expiration": to_iso(creds.expiration),
+        "Expiration": to_iso(creds.expiry),
         "AccountId": creds.account,
     }
 
