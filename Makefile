@@ -4,13 +4,31 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit docs bench clean
+# `make compat`: the botocore adapter's tests on the OLDEST boto3/botocore that
+# pyproject.toml accepts (its `>=` floors, read from the file so the two never
+# drift); the main .venv covers the newest. A separate venv, because a venv
+# holds one botocore.
+OLDEST       := .venv-oldest
+OLDEST_BIN   := $(OLDEST)/bin
+OLDEST_STAMP := $(OLDEST)/.installed
+OLDEST_PINS  := $(shell sed -n 's/^ *"\(boto3\|botocore\)>=\([0-9][0-9.]*\)".*/\1==\2/p' pyproject.toml)
+COMPAT_TESTS := tests/test_botocore_compat.py tests/test_shared_loader.py
+
+.PHONY: demo test lint typecheck unit docs compat bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,demo,docs]'
 	touch $(STAMP)
+
+$(OLDEST_STAMP): pyproject.toml
+	@test "$(words $(OLDEST_PINS))" = 2 || { echo "no boto3/botocore >= floors in pyproject.toml"; exit 1; }
+	test -x $(OLDEST_BIN)/python || $(PYTHON) -m venv $(OLDEST)
+	echo '*' > $(OLDEST)/.gitignore
+	$(OLDEST_BIN)/python -m pip install -q --upgrade pip
+	$(OLDEST_BIN)/python -m pip install -q -e . $(OLDEST_PINS) pytest 'moto[server]>=5.0' freezegun hypothesis
+	touch $(OLDEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m rolesession demo
@@ -27,10 +45,14 @@ unit: $(STAMP)
 docs: $(STAMP)
 	@if [ -f mkdocs.yml ]; then NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d .site; fi
 
-test: lint typecheck unit docs
+compat: $(OLDEST_STAMP)
+	$(OLDEST_BIN)/python -c 'import boto3, botocore; print("compat: boto3", boto3.__version__, "botocore", botocore.__version__)'
+	$(OLDEST_BIN)/python -m pytest -q $(COMPAT_TESTS)
+
+test: lint typecheck unit docs compat
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .site .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST) .site .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from typing import Any
 import botocore.session
 
 from . import _botocore
+from .validation import check_region
 
 PARTITION_REGIONS = {
     "aws": "us-east-1",
@@ -124,16 +125,47 @@ def region_of(session: Any) -> str | None:
 
 
 def resolve_region(explicit: str | None, source: Any, partition: str) -> str:
-    """Explicit region; else the source's (or the environment's); else the partition's."""
+    """Explicit region; else the source's (or the environment's); else the partition's.
+
+    With no source the order is ``AWS_REGION``, ``AWS_DEFAULT_REGION``, then
+    the default profile's ``region``. A region found there that is not a
+    region name raises `rolesession.InvalidParameterError` naming where it
+    came from: the variable (``parameter="AWS_REGION"`` or
+    ``"AWS_DEFAULT_REGION"``), or ``"source"`` for a source session's (or
+    the default profile's) configuration. An empty variable counts as unset.
+    """
     if explicit:
         return explicit
     if source is None:
-        # botocore reads AWS_DEFAULT_REGION and the profile but not AWS_REGION,
-        # the variable Lambda, ECS and the other AWS SDKs use; it comes first.
-        region = os.environ.get("AWS_REGION") or region_of(default_source())
+        region = _environment_region()
     else:
         region = region_of(source)
+        if region is not None:
+            check_region(region, "source", origin="the region the source session is configured with")
     return region or PARTITION_REGIONS.get(partition, "us-east-1")
+
+
+def _environment_region() -> str | None:
+    # botocore reads AWS_DEFAULT_REGION and the profile but not AWS_REGION,
+    # the variable Lambda, ECS and the other AWS SDKs use; it comes first.
+    # Each variable is read here rather than through botocore so that a bad
+    # value is reported under its own name.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        value = os.environ.get(name)
+        if value:
+            return check_region(value, name, origin=f"the environment variable {name}")
+    source = default_source()
+    region = region_of(source)
+    if region is not None:
+        check_region(region, "source", origin=f"the region of profile {_profile_name(source)!r}")
+    return region
+
+
+def _profile_name(session: Any) -> str:
+    try:
+        return str(session.profile or "default")
+    except Exception:  # a profile named in the environment is missing
+        return "default"
 
 
 def reset_after_fork() -> None:

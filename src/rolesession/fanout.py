@@ -10,11 +10,12 @@ and credential cache; with ``executor=`` the work travels as plain data
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Generic, TextIO, TypeVar
@@ -22,9 +23,16 @@ from typing import Any, Generic, TextIO, TypeVar
 import boto3
 
 from .assume import DEFAULT, HOP_KEYWORDS, assume_role
-from .cache import check_cache
+from .cache import check_cache, default_cache
 from .session import RoleSession
-from .validation import check_instance, check_role_arn, fail
+from .validation import (
+    MAX_POLICY_ARNS,
+    MAX_TRANSITIVE_TAG_KEYS,
+    bounded,
+    check_instance,
+    check_role_arn,
+    fail,
+)
 
 __all__ = ["FanOutResult", "fan_out"]
 
@@ -32,6 +40,12 @@ T = TypeVar("T")
 
 # Stands in for the first entry when checking keywords if no entry is a valid ARN.
 _PROBE_ARN = "arn:aws:iam::000000000000:role/rolesession-fan-out-probe"
+#: The most entries one call takes: far beyond any organisation's accounts, and
+#: an endless iterable ends in an error instead of filling the memory.
+MAX_ENTRIES = 1_000_000
+# Keywords given as iterables: read once, bounded, so that every entry (and the
+# up-front check) sees the same items -- a generator would be used up by the first.
+_ITERABLE_KEYWORDS = {"policy_arns": MAX_POLICY_ARNS, "transitive_tag_keys": MAX_TRANSITIVE_TAG_KEYS}
 
 
 @dataclass(frozen=True)
@@ -86,9 +100,12 @@ def fan_out(
 
     Args:
         role_arns: role ARNs (an invalid one becomes that entry's
-            `rolesession.InvalidParameterError`).
+            `rolesession.InvalidParameterError`), at most `MAX_ENTRIES`
+            (1,000,000); any iterable, read no further than that.
         fn: called with each entry's `rolesession.RoleSession`; its return
-            value is the entry's ``value``.
+            value is the entry's ``value``. Whatever it raises (``SystemExit``
+            included) is that entry's ``error``; only ``KeyboardInterrupt``
+            stops the run.
         source: the session every role is assumed from (``None``: the
             default credential chain). Must be ``None`` with ``executor``.
         max_workers: threads of the built-in pool (ignored with ``executor``).
@@ -96,18 +113,23 @@ def fan_out(
             distributed executor. The work is shipped as plain data (ARN,
             ``assume_kwargs``, ``fn``), which must therefore be picklable by
             that executor; each worker builds its own session from its own
-            default credential chain.
+            default credential chain. ``cache`` must pickle too: ``None``, a
+            ``FileCache``, or the default (each worker then uses its own
+            process's default cache); a ``MemoryCache`` cannot travel.
         progress: draw a progress bar on stderr.
         **assume_kwargs: keywords of `rolesession.assume_role` (``duration``,
             ``session_name``, ``policy``, ``external_id``, ``region``, ...).
+            ``policy_arns`` and ``transitive_tag_keys`` are read once (at most
+            one item past their limits) and handed to every entry.
 
     Returns:
         One `FanOutResult` per entry of ``role_arns``, in the same order.
 
     Raises:
-        InvalidParameterError: ``fn``, ``max_workers``, ``executor``,
-            ``source`` or any of ``assume_kwargs`` is invalid -- raised before
-            any work starts.
+        InvalidParameterError: ``role_arns``, ``fn``, ``max_workers``,
+            ``executor``, ``source`` or any of ``assume_kwargs`` is invalid, or
+            ``cache`` cannot be shipped to ``executor`` -- raised before any
+            work starts.
     """
     arns = _check_arns(role_arns)
     if not callable(fn):
@@ -123,7 +145,7 @@ def fan_out(
             "must be None with executor=: workers cannot receive a session; each one "
             "assumes the roles from its own default credential chain",
         )
-    _check_assume_kwargs(arns, source, assume_kwargs)
+    assume_kwargs = _check_assume_kwargs(arns, source, assume_kwargs, shipped=executor is not None)
 
     bar = _Progress(len(arns), sys.stderr) if progress else None
     if executor is not None:
@@ -144,21 +166,65 @@ def fan_out(
 def _check_arns(role_arns: object) -> list[Any]:
     if isinstance(role_arns, (str, bytes)) or not isinstance(role_arns, Iterable):
         raise fail("role_arns", "expected an iterable of role ARNs (a list, not a single string)")
-    return list(role_arns)
+    return list(bounded(role_arns, MAX_ENTRIES, "role_arns", "entries"))
 
 
-def _check_assume_kwargs(arns: list[Any], source: Any, kwargs: dict[str, Any]) -> None:
-    """Raise what `assume_role` would raise for these keywords, before any work."""
+def _check_assume_kwargs(
+    arns: list[Any], source: Any, kwargs: dict[str, Any], *, shipped: bool
+) -> dict[str, Any]:
+    """Raise what `assume_role` would raise for these keywords, before any work.
+
+    Returns the keywords every entry gets: one-shot iterables read into
+    tuples and, when the work is ``shipped`` to an executor, the process's
+    default cache left out (each worker uses its own).
+    """
     unknown = sorted(set(kwargs) - HOP_KEYWORDS)
     if unknown:
         raise fail(unknown[0], "is not a keyword of assume_role()")
+    kwargs = {**kwargs}
+    for name, limit in _ITERABLE_KEYWORDS.items():
+        value = kwargs.get(name)
+        if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
+            kwargs[name] = _read_once(value, limit, name)
     cache = kwargs.get("cache", DEFAULT)
     if cache is not DEFAULT:
         check_cache(cache, "cache")
+    if shipped and cache is not DEFAULT:
+        if cache is default_cache():
+            del kwargs["cache"]
+        elif cache is not None:
+            _check_shippable(cache)
+    # The keywords are checked by assume_role() itself, so that fan_out()
+    # raises exactly what it would (same checks, same order, the environment's
+    # region included). It needs a role ARN: the first valid entry's, or a
+    # stand-in when there is none.
     probe = next((a for a in arns if _is_role_arn(a)), _PROBE_ARN)
     # cache=None: the probe session stays out of the warm-session registry. It
     # is lazy, so building it calls nothing.
     assume_role(probe, source=source, **{**kwargs, "cache": None})
+    return kwargs
+
+
+def _read_once(value: Iterable[Any], limit: int, name: str) -> tuple[Any, ...]:
+    # One item past the limit, so that assume_role() reports "too many" in its own words.
+    try:
+        return tuple(itertools.islice(value, limit + 1))
+    except Exception as exc:
+        raise fail(name, f"could not be read ({type(exc).__name__})") from exc
+
+
+def _check_shippable(cache: object) -> None:
+    # The standard pickle is what a process pool uses, and what it ships every
+    # executor ships (distributed ones use cloudpickle, a superset).
+    try:
+        pickle.dumps(cache)
+    except Exception as exc:
+        raise fail(
+            "cache",
+            f"a {type(cache).__name__} cannot be shipped to the executor's workers "
+            f"({type(exc).__name__}); pass cache=None, a FileCache, or leave the default "
+            "(each worker then uses its own process's default cache)",
+        ) from exc
 
 
 def _is_role_arn(value: object) -> bool:
@@ -211,7 +277,9 @@ def _run_local(arn: Any, fn: Callable[[RoleSession], T], kwargs: dict[str, Any])
     started = time.perf_counter()
     try:
         value = fn(assume_role(arn, **kwargs))
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit from one account's fn must not end the others
         return FanOutResult(arn, None, exc, time.perf_counter() - started)
     return FanOutResult(arn, value, None, time.perf_counter() - started)
 
