@@ -328,3 +328,12 @@ def test_exceptions_factory_caches_per_service_name():
     session = _botocore.new_session()
     model = session.get_service_model("sts")
     assert factory.create_client_exceptions(model) is factory.create_client_exceptions(model)
+
+
+def test_read_only_credentials_carry_an_account_id() -> None:
+    """The frozen credentials handed to botocore fill ``account_id`` (botocore >= 1.37)."""
+    from botocore.credentials import ReadOnlyCredentials
+
+    assert "account_id" in ReadOnlyCredentials._fields
+    frozen = ReadOnlyCredentials("AKIA", "secret", "token", "123456789012")
+    assert frozen.account_id == "123456789012"

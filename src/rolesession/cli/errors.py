@@ -40,6 +40,7 @@ PARAMETER_OPTIONS = {
     "assertion": "--saml-assertion-command",
     "region": "--region",
     "sts_endpoint_url": "--sts-endpoint-url",
+    "source": "--profile",  # the source session's (the profile's) configuration
 }
 
 
