@@ -78,6 +78,15 @@ sides of a comparison -- and no network time.
   arrived with exactly one STS call.
   Baseline: botocore's `RefreshableCredentials` 12 minutes before expiry
   (inside its 15-minute advisory window) with a refresh that sleeps 200 ms.
+- **A hanging STS.** Credentials are held 200 s (advisory window) or 30 s
+  (mandatory window) before expiry, alternately over 5 rounds, and every STS
+  call hangs until the round ends. 8 reader threads read every ~0.2 ms for
+  1 s; the figure is the slowest read of all rounds, which must stay under
+  10 ms, with exactly one (hanging) attempt per round.
+- **Concurrent first requests.** 32 threads, released together by a
+  barrier, call `assume_role()` for the same uncached role and read its
+  credentials, STS slowed to 200 ms; over 5 rounds every round must make
+  exactly one STS call and hand all 32 threads the same session object.
 - **Import.** In a fresh interpreter: time `import boto3`, then
   `import rolesession` (the increment is what rolesession adds); median of 11
   interpreters. Bytecode is compiled first, as an installed wheel has it.
@@ -119,8 +128,12 @@ Other measurements from the same run:
   [Lambda guide](guides/lambda.md) for what you may rely on.
 - **Refresh windows**: relative to the credentials' lifetime (5 minutes for
   15-minute credentials), so short credentials are not refreshed per request;
-  in the advisory window one background thread refreshes while readers keep
-  the held credentials.
+  refreshes run on long-lived worker threads while readers keep the held
+  credentials, so no read waits for STS (or for a thread to start) while
+  valid credentials are held.
+- **Concurrent first requests**: the warm-session registry's get-or-create is
+  atomic, so identical requests get one session, whose engine makes one
+  attempt for all its waiting readers.
 - **Fan-out**: every session the library makes shares botocore's data loader
   (service models and endpoint rules are loaded once per process), the
   endpoint resolver and the modelled exception classes; sessions start from
