@@ -39,8 +39,8 @@ from botocore.credentials import (
 from moto import mock_aws
 
 import rolesession
-from rolesession import sts
-from rolesession.credentials import to_iso
+from rolesession import _sts as sts
+from rolesession._credentials import to_iso
 
 # The refresh engine's background thread must see freezegun's clock.
 freezegun.api.call_stack_inspection_limit = 0
@@ -130,7 +130,7 @@ def _traced() -> Iterator[Callable[[], int]]:
 def _reset_library() -> None:
     # Each case starts from a cold process-wide state: no cached credentials,
     # no warm sessions, no shared STS clients left over from another case.
-    from rolesession import assume
+    from rolesession import _assume as assume
 
     rolesession.default_cache().clear()
     with assume._sessions_lock:

@@ -26,7 +26,8 @@ from moto import mock_aws
 freezegun.api.call_stack_inspection_limit = 0
 
 import rolesession  # noqa: E402
-from rolesession import assume, sts  # noqa: E402
+from rolesession import _assume as assume  # noqa: E402
+from rolesession import _sts as sts  # noqa: E402
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"

@@ -181,7 +181,7 @@ def test_region_defaults(sts_mock, monkeypatch, sts_calls):
 
 
 def test_sts_is_called_on_the_regional_endpoint_with_standard_retries(sts_mock, monkeypatch):
-    from rolesession import sts
+    from rolesession import _sts as sts
 
     monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")
     session = rolesession.assume_role(ROLE, region="us-east-1")
@@ -196,7 +196,7 @@ def test_sts_is_called_on_the_regional_endpoint_with_standard_retries(sts_mock, 
 def test_sts_config_is_merged_over_the_defaults(sts_mock):
     from botocore.config import Config
 
-    from rolesession import sts
+    from rolesession import _sts as sts
 
     session = rolesession.assume_role(
         ROLE, region="eu-west-1", sts_config=Config(read_timeout=2, proxies={"https": "http://p:1"})
@@ -215,7 +215,7 @@ def test_sts_endpoint_url_is_used(moto_server):
 
 
 def test_default_session_name(monkeypatch, sts_mock, sts_calls):
-    from rolesession.defaults import default_session_name
+    from rolesession._environment import default_session_name
 
     rolesession.assume_role(ROLE, cache=None).identity()
     expected = default_session_name()

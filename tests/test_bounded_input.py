@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 import rolesession
 from conftest import ROLE
-from rolesession import InvalidParameterError, validation
+from rolesession import InvalidParameterError
+from rolesession import _validation as validation
 
 POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 SAML_PROVIDER = "arn:aws:iam::123456789012:saml-provider/Corp"

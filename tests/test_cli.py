@@ -39,11 +39,11 @@ from conftest import (
     THIRD_ACCOUNT,
     StsSpy,
 )
+from rolesession._credentials import to_epoch
 from rolesession.cli import main
 from rolesession.cli.commands import build_session
 from rolesession.cli.parser import parse_args
 from rolesession.cli.secret_commands import CommandError, CommandMfaCode, last_mfa_code
-from rolesession.credentials import to_epoch
 from tokens import make_saml_response
 
 CREDENTIAL_FIELDS = {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}

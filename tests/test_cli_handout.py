@@ -24,11 +24,11 @@ import freezegun.api
 import pytest
 
 from conftest import ACCOUNT, ROLE, ROLE_B, StsSpy
+from rolesession._credentials import to_epoch
 from rolesession.cli import commands, main, secret_commands
 from rolesession.cli.commands import build_session, command_holding, container_credentials
 from rolesession.cli.parser import parse_args
 from rolesession.cli.server import CredentialServer
-from rolesession.credentials import to_epoch
 
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/alice"
 HAND_OUTS = 12

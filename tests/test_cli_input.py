@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROLE, StsSpy
+from rolesession._errors import InvalidParameterError
+from rolesession._validation import fail
 from rolesession.cli import describe, exit_code, main
 from rolesession.cli.errors import PARAMETER_OPTIONS, option_for
-from rolesession.errors import InvalidParameterError
-from rolesession.validation import fail
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -29,10 +29,10 @@ import pytest
 
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, StsSpy
+from rolesession._credentials import to_epoch
 from rolesession.cli.commands import build_session, container_credentials
 from rolesession.cli.parser import parse_args
 from rolesession.cli.server import PATH, CredentialServer
-from rolesession.credentials import to_epoch
 
 CONTAINER_FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}
 FAKE = {

@@ -26,7 +26,10 @@ from botocore.parsers import ResponseParserError
 
 import rolesession
 from conftest import ROLE, ROLE_B, RecordingCache, StsSpy
-from rolesession import AssumeRoleError, RefreshEvent, RefreshPolicy, refresh, sts, workers
+from rolesession import AssumeRoleError, RefreshEvent, RefreshPolicy
+from rolesession import _refresh as refresh
+from rolesession import _sts as sts
+from rolesession import _workers as workers
 from tokens import make_jwt
 
 MFA = "arn:aws:iam::123456789012:mfa/alice"
@@ -590,7 +593,7 @@ def test_assume_role_on_a_session_takes_no_source(sts_mock):
     ],
 )
 def test_a_cache_entry_with_impossible_times_is_ignored(change):
-    from rolesession.credentials import RoleCredentials
+    from rolesession._credentials import RoleCredentials
 
     entry = RoleCredentials("AKIA", "s", "t", 2_000_000_000.0, 1_999_996_400.0, "arn:aws:sts::1:x").to_entry()
     assert RoleCredentials.from_entry(entry) is not None
@@ -598,7 +601,7 @@ def test_a_cache_entry_with_impossible_times_is_ignored(change):
 
 
 def test_a_cache_entry_is_judged_on_its_recorded_skew():
-    from rolesession.credentials import RoleCredentials
+    from rolesession._credentials import RoleCredentials
 
     # STS 2 hours behind us: its Expiration precedes our receipt time, yet 1 hour is left.
     creds = RoleCredentials("AKIA", "s", "t", 2_000_000_000.0, 2_000_003_600.0, "", skew=-7200.0)

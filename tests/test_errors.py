@@ -58,7 +58,7 @@ def test_a_refusal_parsed_by_botocore_keeps_its_code(sts_mock):
     """The real botocore path: an HTTP 403 error document, parsed and retried by botocore."""
     from botocore.awsrequest import AWSResponse
 
-    from rolesession import sts
+    from rolesession import _sts as sts
 
     session = rolesession.assume_role(ROLE, cache=None)
     _read(session)  # make the shared client exist
@@ -125,7 +125,7 @@ def test_a_hop_whose_parent_fails_raises_the_parents_error(sts_mock, sts_calls):
 
 
 def test_a_mistyped_parameter_from_sts_is_never_a_bare_key_error(sts_mock, monkeypatch):
-    from rolesession import sts
+    from rolesession import _sts as sts
 
     class Empty:
         def assume_role(self, **_):
@@ -165,7 +165,7 @@ def test_invalid_parameter_error_is_a_value_error():
 def test_parameters_botocore_rejects_are_not_reported_as_unreachable(sts_mock, monkeypatch):
     from botocore.exceptions import ParamValidationError
 
-    from rolesession import sts
+    from rolesession import _sts as sts
 
     class Rejecting:
         def assume_role(self, **_):

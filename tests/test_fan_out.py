@@ -17,15 +17,9 @@ from botocore.exceptions import ClientError
 
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
-from rolesession import (
-    AssumeRoleError,
-    FanOutResult,
-    InvalidParameterError,
-    RoleSession,
-    fan_out,
-    sts,
-)
-from rolesession import fanout as fanout_module
+from rolesession import AssumeRoleError, FanOutResult, InvalidParameterError, RoleSession, fan_out
+from rolesession import _fanout as fanout_module
+from rolesession import _sts as sts
 
 
 def _account(session: RoleSession) -> str:
@@ -224,7 +218,7 @@ def test_source_is_refused_with_an_executor(sts_calls):
 
 
 def test_the_kwargs_check_leaves_no_warm_session_behind(sts_mock):
-    from rolesession import assume
+    from rolesession import _assume as assume
 
     fan_out([ROLE], lambda s: None, duration=900)
     with assume._sessions_lock:
@@ -359,11 +353,11 @@ def test_exported_lazily_from_the_package():
     assert rolesession.FanOutResult is fanout_module.FanOutResult
     code = (
         "import sys, rolesession\n"
-        "heavy = ('rolesession.fanout', 'rolesession.cli', 'rolesession.file_cache', 'moto', 'filelock',"
+        "heavy = ('rolesession._fanout', 'rolesession.cli', 'rolesession._file_cache', 'moto', 'filelock',"
         " 'concurrent.futures.process')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
         "rolesession.fan_out\n"
-        "print('rolesession.fanout' in sys.modules)\n"
+        "print('rolesession._fanout' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["[]", "True"]

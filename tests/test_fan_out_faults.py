@@ -22,7 +22,7 @@ import pytest
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache
 from rolesession import FileCache, InvalidParameterError, MemoryCache, RoleSession, fan_out
-from rolesession import fanout as fanout_module
+from rolesession import _fanout as fanout_module
 
 POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 

@@ -27,8 +27,8 @@ import pytest
 import rolesession
 from conftest import ROLE, ROLE_B, ROLE_C, reset_library_state
 from rolesession import FileCache, InvalidParameterError
-from rolesession import file_cache as file_cache_module
-from rolesession.credentials import RoleCredentials
+from rolesession import _file_cache as file_cache_module
+from rolesession._credentials import RoleCredentials
 from tokens import make_jwt
 
 KEY = "0123456789abcdef" * 4  # what cache_key() makes: a SHA-256 hex digest
@@ -984,9 +984,9 @@ def test_file_cache_is_exported_lazily() -> None:
         """
         import sys, rolesession
         assert "FileCache" in rolesession.__all__
-        assert "rolesession.file_cache" not in sys.modules and "filelock" not in sys.modules
+        assert "rolesession._file_cache" not in sys.modules and "filelock" not in sys.modules
         cache = rolesession.FileCache
-        assert cache.__module__ == "rolesession.file_cache"
+        assert cache.__module__ == "rolesession._file_cache"
         assert "filelock" not in sys.modules  # only taking a lock imports it
         """
     )
@@ -999,7 +999,7 @@ WORKER = textwrap.dedent(
     """
     import json, os, sys, time
     import rolesession
-    from rolesession import sts
+    from rolesession import _sts as sts
 
     directory, endpoint, ready, go, reads, refreshes, rewrites = sys.argv[1:8]
     roles = sys.argv[8:]
@@ -1060,7 +1060,7 @@ WORKER = textwrap.dedent(
     # Phase 3: FileCache alone, flat out -- large entries rewritten and read
     # back by every process at once. A torn write would show as a miss or a
     # file that does not parse.
-    from rolesession.credentials import RoleCredentials
+    from rolesession._credentials import RoleCredentials
 
     cache = rolesession.FileCache(directory)
     hot = "ab" * 32
@@ -1168,7 +1168,7 @@ class DictCache:
 
 
 def test_both_caches_implement_the_documented_protocol(tmp_path: Path) -> None:
-    from rolesession.cache import CredentialCache
+    from rolesession._cache import CredentialCache
 
     assert isinstance(FileCache(tmp_path / "c"), CredentialCache)
     assert isinstance(rolesession.MemoryCache(), CredentialCache)

@@ -11,7 +11,7 @@ import pytest
 import rolesession
 from conftest import ROLE
 from rolesession import CredentialRefreshError, RefreshPolicy
-from rolesession.errors import AssumeRoleError
+from rolesession._errors import AssumeRoleError
 
 
 def _reader(session):
@@ -313,7 +313,7 @@ def test_mfa_provider_failures_are_token_errors(sts_mock, sts_calls):
 
 
 def test_unexpected_errors_become_credential_refresh_errors(sts_mock, sts_calls, monkeypatch):
-    from rolesession import provider
+    from rolesession import _provider as provider
 
     def boom(self, duration, signer):
         raise KeyError("Credentials")

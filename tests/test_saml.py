@@ -17,7 +17,7 @@ import pytest
 
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache, StsSpy
-from rolesession import assume
+from rolesession import _assume as assume
 from tokens import make_saml_response
 
 SAML = "AssumeRoleWithSAML"

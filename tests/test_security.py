@@ -8,7 +8,7 @@ import pytest
 
 import rolesession
 from conftest import ROLE, ROLE_B
-from rolesession.redaction import redact
+from rolesession._redaction import redact
 
 MFA_CODE = "246813"
 

@@ -16,7 +16,8 @@ import pytest
 
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B
-from rolesession import _botocore, sts
+from rolesession import _botocore
+from rolesession import _sts as sts
 
 
 def _botocore_session(session: boto3.Session):

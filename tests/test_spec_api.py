@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 
 import rolesession
 from conftest import ACCOUNT, ENV_NAMES, ROLE, ROLE_B, ROLE_C, StsSpy
-from rolesession import InvalidParameterError, MemoryCache, Policy, RefreshPolicy, RoleSession, sts
-from rolesession import defaults as defaults_module
+from rolesession import InvalidParameterError, MemoryCache, Policy, RefreshPolicy, RoleSession
+from rolesession import _environment as defaults_module
+from rolesession import _sts as sts
 from test_spec_behaviour import LocalSts
 from tokens import make_jwt, make_saml_response
 

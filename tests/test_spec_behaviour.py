@@ -27,8 +27,8 @@ from botocore.config import Config
 import rolesession
 from conftest import ACCOUNT, ROLE, ROLE_B, StsSpy, reset_library_state
 from rolesession import FileCache, MemoryCache, Policy, RefreshPolicy
-from rolesession import refresh as refresh_module
-from rolesession.credentials import to_iso
+from rolesession import _refresh as refresh_module
+from rolesession._credentials import to_iso
 from tokens import make_jwt, make_saml_response
 
 PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/Corp"

@@ -18,8 +18,9 @@ import pytest
 
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, RecordingCache, StsSpy
-from rolesession import assume, provider
-from rolesession.defaults import default_session_name
+from rolesession import _assume as assume
+from rolesession import _provider as provider
+from rolesession._environment import default_session_name
 from tokens import jwt_claims, make_jwt
 
 POLICY = {

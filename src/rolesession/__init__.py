@@ -10,15 +10,15 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from .assume import (
+from ._assume import (
     assume_role,
     assume_role_with_saml,
     assume_role_with_web_identity,
     chain,
     role_arn,
 )
-from .cache import MemoryCache, default_cache
-from .errors import (
+from ._cache import MemoryCache, default_cache
+from ._errors import (
     AssumeRoleError,
     CredentialRefreshError,
     InvalidParameterError,
@@ -26,14 +26,14 @@ from .errors import (
     SourceCredentialsError,
     TokenError,
 )
-from .policy import Policy
-from .redaction import protect_botocore_loggers as _protect
-from .refresh import RefreshEvent, RefreshPolicy
-from .session import RoleSession
+from ._policy import Policy
+from ._redaction import protect_botocore_loggers as _protect
+from ._refresh import RefreshEvent, RefreshPolicy
+from ._session import RoleSession
 
 if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported lazily at run time
-    from .fanout import FanOutResult, fan_out
-    from .file_cache import FileCache
+    from ._fanout import FanOutResult, fan_out
+    from ._file_cache import FileCache
 
 __version__ = "0.1.0.dev0"
 
@@ -66,11 +66,11 @@ _protect()
 def __getattr__(name: str) -> Any:
     # Loaded on first use to keep ``import rolesession`` light.
     if name == "FileCache":
-        from .file_cache import FileCache
+        from ._file_cache import FileCache
 
         return FileCache
     if name in ("fan_out", "FanOutResult"):
-        from . import fanout
+        from . import _fanout as fanout
 
         return getattr(fanout, name)
     raise AttributeError(f"module 'rolesession' has no attribute {name!r}")

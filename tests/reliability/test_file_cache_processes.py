@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rolesession import FileCache
-from rolesession.credentials import RoleCredentials
+from rolesession._credentials import RoleCredentials
 
 PROCESSES = 4
 OPERATIONS = 600

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..errors import AssumeRoleError
+    from .._errors import AssumeRoleError
 
 __all__ = ["main"]
 
@@ -92,7 +92,7 @@ def _reader_went_away() -> int:
 
 def exit_code(exc: BaseException) -> int:
     """The CLI's exit code for an exception that ended a command."""
-    from ..errors import AssumeRoleError, InvalidParameterError, SourceCredentialsError
+    from .._errors import AssumeRoleError, InvalidParameterError, SourceCredentialsError
     from .errors import CliError
     from .loops import explain
 
@@ -129,7 +129,7 @@ def _sts_answered(exc: AssumeRoleError) -> bool:
 
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong; library messages never hold secrets."""
-    from ..errors import InvalidParameterError, RoleSessionError, SourceCredentialsError, TokenError
+    from .._errors import InvalidParameterError, RoleSessionError, SourceCredentialsError, TokenError
     from .errors import CliError, option_for
     from .loops import explain
     from .secret_commands import CommandError

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from ..assume import assume_role, assume_role_with_saml, assume_role_with_web_identity
-from ..credentials import RoleCredentials, to_iso
-from ..errors import AssumeRoleError, SourceCredentialsError
-from ..session import RoleSession
-from ..sts import merged_config
-from ..validation import check_endpoint_url, check_region, fail
+from .._assume import assume_role, assume_role_with_saml, assume_role_with_web_identity
+from .._credentials import RoleCredentials, to_iso
+from .._errors import AssumeRoleError, SourceCredentialsError
+from .._session import RoleSession
+from .._sts import merged_config
+from .._validation import check_endpoint_url, check_region, fail
 from . import loops
 from .errors import CliError, UsageError, option_for
 from .secret_commands import CommandAssertion, CommandError, CommandMfaCode, PromptMfaCode

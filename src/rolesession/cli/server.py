@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import RoleSessionError
+from .._errors import RoleSessionError
 
 __all__ = ["CredentialServer"]
 

@@ -49,8 +49,8 @@ from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
-from .credentials import ENTRY_VERSION, RoleCredentials, to_epoch
-from .validation import check_optional_path, fail
+from ._credentials import ENTRY_VERSION, RoleCredentials, to_epoch
+from ._validation import check_optional_path, fail
 
 _fcntl: ModuleType | None
 try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import botocore.config
 
-from .sts import ASSUME_ROLE, SAML, WEB_IDENTITY, config_key
+from ._sts import ASSUME_ROLE, SAML, WEB_IDENTITY, config_key
 
 SecretSource = str | Callable[[], str]
 

@@ -17,19 +17,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from . import sts
-from .cache import cache_key, is_persistent, key_lock
-from .credentials import RoleCredentials
-from .errors import (
+from . import _sts as sts
+from ._cache import cache_key, is_persistent, key_lock
+from ._credentials import RoleCredentials
+from ._errors import (
     AssumeRoleError,
     RoleSessionError,
     SourceCredentialsError,
     TokenError,
 )
-from .redaction import redact
-from .refresh import Accept, Fetched
-from .request import AssumeRequest, SecretSource, unwrap
-from .validation import CHAINED_MAX_DURATION, is_mfa_code
+from ._redaction import redact
+from ._refresh import Accept, Fetched
+from ._request import AssumeRequest, SecretSource, unwrap
+from ._validation import CHAINED_MAX_DURATION, is_mfa_code
 
 logger = logging.getLogger("rolesession")
 
@@ -147,7 +147,7 @@ class RoleProvider:
         return Fetched(creds, False)
 
     def _source_credentials(self) -> Any:
-        from .defaults import default_source
+        from ._environment import default_source
 
         source = self.source if self.source is not None else default_source()
         try:

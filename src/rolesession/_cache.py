@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .validation import fail
+from ._validation import fail
 
 if TYPE_CHECKING:
     import cachetools

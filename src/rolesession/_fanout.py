@@ -22,10 +22,10 @@ from typing import Any, Generic, TextIO, TypeVar
 
 import boto3
 
-from .assume import DEFAULT, HOP_KEYWORDS, assume_role
-from .cache import check_cache, default_cache
-from .session import RoleSession
-from .validation import (
+from ._assume import DEFAULT, HOP_KEYWORDS, assume_role
+from ._cache import check_cache, default_cache
+from ._session import RoleSession
+from ._validation import (
     MAX_POLICY_ARNS,
     MAX_TRANSITIVE_TAG_KEYS,
     bounded,

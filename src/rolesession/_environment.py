@@ -14,7 +14,7 @@ from typing import Any
 import botocore.session
 
 from . import _botocore
-from .validation import check_region
+from ._validation import check_region
 
 PARTITION_REGIONS = {
     "aws": "us-east-1",

@@ -14,7 +14,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, cast
 
-from .validation import compact_json, fail
+from ._validation import compact_json, fail
 
 __all__ = ["Policy"]
 

@@ -42,10 +42,10 @@ from typing import Any, Protocol
 
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from . import workers
-from .credentials import RoleCredentials, to_datetime, to_iso
-from .errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, _rebuild
-from .validation import fail
+from . import _workers as workers
+from ._credentials import RoleCredentials, to_datetime, to_iso
+from ._errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, _rebuild
+from ._validation import fail
 
 __all__ = ["RefreshEvent", "RefreshPolicy", "RefreshingCredentials"]
 

@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 
 from . import _botocore
-from .credentials import to_datetime, to_iso
-from .provider import RoleProvider
-from .refresh import RefreshingCredentials, RefreshPolicy
-from .sts import REJECTION_CODES
-from .validation import check_packed_size, check_policy, check_policy_arns, fail
+from ._credentials import to_datetime, to_iso
+from ._provider import RoleProvider
+from ._refresh import RefreshingCredentials, RefreshPolicy
+from ._sts import REJECTION_CODES
+from ._validation import check_packed_size, check_policy, check_policy_arns, fail
 
 __all__ = ["RoleSession"]
 
@@ -164,7 +164,7 @@ class RoleSession(boto3.Session):
         Takes the keywords of `rolesession.assume_role` (except ``source``:
         the source is this session).
         """
-        from .assume import assume_role
+        from ._assume import assume_role
 
         if "source" in kwargs:
             raise fail(
@@ -184,7 +184,7 @@ class RoleSession(boto3.Session):
         was already used cannot serve the new session: it raises
         `rolesession.TokenError` when it first needs credentials.
         """
-        from .assume import scoped_session
+        from ._assume import scoped_session
 
         compact = check_policy(policy, "policy")
         arns = check_policy_arns(policy_arns, "policy_arns")

@@ -21,16 +21,16 @@ import botocore.config
 if TYPE_CHECKING:
     import cachetools
 
-from . import sts
-from .cache import check_cache, default_cache
-from .defaults import default_session_name, environment_fingerprint, resolve_region
-from .errors import InvalidParameterError
-from .policy import Policy
-from .provider import OneShot, RoleProvider
-from .refresh import RefreshPolicy
-from .request import AssumeRequest, by_identity
-from .session import RoleSession
-from .validation import (
+from . import _sts as sts
+from ._cache import check_cache, default_cache
+from ._environment import default_session_name, environment_fingerprint, resolve_region
+from ._errors import InvalidParameterError
+from ._policy import Policy
+from ._provider import OneShot, RoleProvider
+from ._refresh import RefreshPolicy
+from ._request import AssumeRequest, by_identity
+from ._session import RoleSession
+from ._validation import (
     ROLE_ARN_RE,
     check_duration,
     check_endpoint_url,

@@ -1,7 +1,7 @@
 """Input checks, run by the call that receives a parameter, before any STS call.
 
 Each ``check_*`` function returns the value normalised for the rest of the
-library or raises `rolesession.errors.InvalidParameterError` naming
+library or raises `rolesession._errors.InvalidParameterError` naming
 the parameter. Limits are STS's own (moto enforces almost none of them, so
 the library must).
 
@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any, ParamSpec, TypeVar
 
-from .errors import InvalidParameterError
+from ._errors import InvalidParameterError
 
 T = TypeVar("T")
 P = ParamSpec("P")

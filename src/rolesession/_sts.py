@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     import cachetools
 
 from . import _botocore
-from .credentials import RoleCredentials, to_iso
-from .errors import AssumeRoleError, SourceCredentialsError
-from .redaction import protect_botocore_loggers, scrubbing, secret_forms
+from ._credentials import RoleCredentials, to_iso
+from ._errors import AssumeRoleError, SourceCredentialsError
+from ._redaction import protect_botocore_loggers, scrubbing, secret_forms
 
 logger = logging.getLogger("rolesession")
 
