@@ -10,24 +10,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
-import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 import freezegun.api
 import moto  # noqa: F401  (moto must be imported before any botocore session is made)
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 # freezegun hands the real time to code near ``threading`` frames unless this
 # is 0; the refresh engine's background thread must see the test's clock.
 freezegun.api.call_stack_inspection_limit = 0
 
-import rolesession  # noqa: E402
-from rolesession import _assume as assume  # noqa: E402
-from rolesession import _sts as sts  # noqa: E402
+from rolesession.testing import StsRecorder, reset  # noqa: E402
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
@@ -50,11 +45,7 @@ SOURCE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 def reset_library_state() -> None:
-    rolesession.default_cache().clear()
-    with assume._sessions_lock:
-        assume._sessions().clear()
-    sts._signed_clients.clear()
-    sts._unsigned_clients.clear()
+    reset()
 
 
 @pytest.fixture(autouse=True)
@@ -81,86 +72,15 @@ def sts_mock() -> Iterator[None]:
         yield
 
 
-class _FailingClient:
-    def __init__(self, error: Exception) -> None:
-        self._error = error
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        def fail(**_: Any) -> Any:
-            raise self._error
-
-        return fail
-
-
-class StsSpy:
-    """Records every STS call the library makes; can fail or slow them down.
-
-    ``calls`` holds ``(operation, params)`` tuples in order. ``fail_with`` makes
-    the next calls raise a botocore error (a ``ClientError`` or a connection
-    error), so the library's own error translation is exercised. ``delay``
-    adds seconds of real sleep before each call.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.error: Exception | None = None
-        self.once: list[Exception] = []  # raised by the next calls, one each
-        self.delay = 0.0
-        self.during: Callable[[], None] | None = None  # run inside each call (e.g. move a frozen clock)
-        self.gate: threading.Event | None = None
-        self.issued: dict[str, float] = {}  # access key -> expiration (epoch seconds)
-        self.lock = threading.Lock()
-
-    def count(self, operation: str | None = None) -> int:
-        with self.lock:
-            return sum(1 for op, _ in self.calls if operation in (None, op))
-
-    def fail_with(self, error: Exception | None) -> None:
-        self.error = error
-
-    def fail_once(self, error: Exception) -> None:
-        self.once.append(error)
-
-    def outage(self) -> None:
-        self.fail_with(EndpointConnectionError(endpoint_url="https://sts.us-east-1.amazonaws.com/"))
-
-    def refuse(self, code: str, message: str = "refused", operation: str = "AssumeRole") -> None:
-        self.fail_with(ClientError({"Error": {"Code": code, "Message": message}}, operation))
-
-    def params(self, index: int = -1) -> dict[str, Any]:
-        return self.calls[index][1]
-
-    def block(self) -> threading.Event:
-        """Make the next STS calls wait until the returned event is set."""
-        self.gate = threading.Event()
-        return self.gate
+#: The spy on the library's STS calls (rolesession.testing's recorder).
+StsSpy = StsRecorder
 
 
 @pytest.fixture
-def sts_calls(monkeypatch: pytest.MonkeyPatch) -> StsSpy:
-    spy = StsSpy()
-    real = sts.call
-
-    def spying(client: Any, operation: str, params: Any, role_arn: str, **kwargs: Any) -> Any:
-        with spy.lock:
-            spy.calls.append((operation, dict(params)))
-        if spy.gate is not None:
-            assert spy.gate.wait(30), "test left an STS call blocked"
-        if spy.delay:
-            time.sleep(spy.delay)
-        if spy.during is not None:
-            spy.during()
-        if spy.once:
-            client = _FailingClient(spy.once.pop(0))
-        elif spy.error is not None:
-            client = _FailingClient(spy.error)
-        creds = real(client, operation, params, role_arn, **kwargs)
-        with spy.lock:
-            spy.issued[creds.access_key] = creds.expiration
-        return creds
-
-    monkeypatch.setattr(sts, "call", spying)
-    return spy
+def sts_calls() -> Iterator[StsRecorder]:
+    """Records every STS call the library makes; can fail, block or slow them down."""
+    with StsRecorder() as recorder:
+        yield recorder
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
 from rolesession import InvalidParameterError, RoleSession
+from rolesession.testing import sts_clients
 
 
 def _arn(session):
@@ -181,12 +182,11 @@ def test_region_defaults(sts_mock, monkeypatch, sts_calls):
 
 
 def test_sts_is_called_on_the_regional_endpoint_with_standard_retries(sts_mock, monkeypatch):
-    from rolesession import _sts as sts
 
     monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")
     session = rolesession.assume_role(ROLE, region="us-east-1")
     session.get_credentials().get_frozen_credentials()
-    [client] = [c for table in sts._signed_clients.values() for c in table.values()]
+    [client] = sts_clients()
     assert client.meta.endpoint_url == "https://sts.us-east-1.amazonaws.com"
     assert client.meta.config.retries["mode"] == "standard"
     assert client.meta.config.retries["total_max_attempts"] == 3
@@ -196,13 +196,12 @@ def test_sts_is_called_on_the_regional_endpoint_with_standard_retries(sts_mock, 
 def test_sts_config_is_merged_over_the_defaults(sts_mock):
     from botocore.config import Config
 
-    from rolesession import _sts as sts
 
     session = rolesession.assume_role(
         ROLE, region="eu-west-1", sts_config=Config(read_timeout=2, proxies={"https": "http://p:1"})
     )
     session.get_credentials().get_frozen_credentials()
-    [client] = [c for table in sts._signed_clients.values() for c in table.values()]
+    [client] = sts_clients()
     assert client.meta.config.read_timeout == 2
     assert client.meta.config.proxies == {"https": "http://p:1"}
     assert client.meta.config.retries["mode"] == "standard"

@@ -107,7 +107,7 @@ def test_endpoint_urls_with_user_information_are_refused_without_echoing_it(url)
 )
 def test_good_endpoint_urls_are_kept_as_given(url):
     session = rolesession.assume_role(ROLE, sts_endpoint_url=url)
-    assert session._provider.request.sts_endpoint_url == url
+    assert session.describe()["sts_endpoint_url"] == url
 
 
 def test_a_bad_endpoint_url_is_refused_by_every_entry_point(tmp_path):
@@ -308,7 +308,7 @@ def test_an_indented_policy_whose_compact_form_fits_is_accepted():
     text = json.dumps(document, indent=120)  # ~20 KiB of indentation
     assert 16 * 1024 < len(text) <= validation.MAX_RAW_POLICY_LENGTH
     session = rolesession.assume_role(ROLE, policy=text)
-    assert json.loads(session._provider.request.policy) == document
+    assert json.loads(session.describe()["policy"]) == document
 
 
 def test_deeply_nested_policies_are_invalid_not_a_recursion_error():
@@ -356,7 +356,7 @@ def test_a_pathlike_giving_a_str_is_accepted(tmp_path):
             return str(token_file)
 
     session = rolesession.assume_role_with_web_identity(ROLE, token_file=StrPath())
-    assert session._provider.request.token_file == str(token_file)
+    assert session.describe()["token_file"] == str(token_file)
 
 
 # -- hostile values -------------------------------------------------------------------------
@@ -460,13 +460,13 @@ def test_str_and_int_subclasses_are_used_as_plain_values():
         policy_arns=[_Weird(POLICY_ARN)],
         region=_Weird("eu-west-1"),
     )
-    request = session._provider.request
-    assert type(request.session_name) is str and request.session_name == "plain-name"
-    assert type(request.duration) is int and request.duration == 900
-    assert request.tags == (("k", "v"),) and all(type(x) is str for x in request.tags[0])
-    assert request.transitive_tag_keys == ("k",) and type(request.transitive_tag_keys[0]) is str
-    assert request.policy_arns == (POLICY_ARN,) and type(request.policy_arns[0]) is str
-    assert type(request.region) is str
+    request = session.describe()
+    assert type(request["session_name"]) is str and request["session_name"] == "plain-name"
+    assert type(request["duration"]) is int and request["duration"] == 900
+    assert request["tags"] == (("k", "v"),) and all(type(x) is str for x in request["tags"][0])
+    assert request["transitive_tag_keys"] == ("k",) and type(request["transitive_tag_keys"][0]) is str
+    assert request["policy_arns"] == (POLICY_ARN,) and type(request["policy_arns"][0]) is str
+    assert type(request["region"]) is str
 
 
 def test_a_timedelta_subclass_is_judged_by_its_real_length():

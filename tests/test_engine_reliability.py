@@ -30,6 +30,7 @@ from rolesession import AssumeRoleError, RefreshEvent, RefreshPolicy
 from rolesession import _refresh as refresh
 from rolesession import _sts as sts
 from rolesession import _workers as workers
+from rolesession.testing import sts_clients
 from tokens import make_jwt
 
 MFA = "arn:aws:iam::123456789012:mfa/alice"
@@ -503,8 +504,7 @@ def test_the_sts_client_pool_is_bounded_per_signer(sts_mock, sts_calls):
         rolesession.assume_role(
             ROLE, source=source, sts_config=Config(connect_timeout=timeout), cache=None
         ).identity()
-    sizes = [len(table) for table in sts._signed_clients.values()]
-    assert sizes and max(sizes) <= sts.CLIENTS_PER_SIGNER
+    assert 0 < len(sts_clients()) <= 16  # one signer: at most 16 clients kept
 
 
 def test_unhashable_callable_providers_work_and_compare_by_identity(sts_mock, sts_calls):

@@ -20,6 +20,7 @@ from rolesession import (
     SourceCredentialsError,
     TokenError,
 )
+from rolesession.testing import sts_clients
 
 
 def _read(session):
@@ -58,11 +59,10 @@ def test_a_refusal_parsed_by_botocore_keeps_its_code(sts_mock):
     """The real botocore path: an HTTP 403 error document, parsed and retried by botocore."""
     from botocore.awsrequest import AWSResponse
 
-    from rolesession import _sts as sts
 
     session = rolesession.assume_role(ROLE, cache=None)
     _read(session)  # make the shared client exist
-    [client] = [c for table in sts._signed_clients.values() for c in table.values()]
+    [client] = sts_clients()
     sent = []
 
     def refuse(request, **kwargs):

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any
 
 import boto3
 import pytest
@@ -107,29 +106,8 @@ def test_result_pickles_and_is_frozen():
 # -- error isolation ------------------------------------------------------------------
 
 
-class _Refusing:
-    """Stands in for the STS client: every call is refused with AccessDenied."""
-
-    def __getattr__(self, name: str) -> Any:
-        def refuse(**_: Any) -> Any:
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
-
-        return refuse
-
-
-def _refuse_role(monkeypatch: pytest.MonkeyPatch, role: str) -> None:
-    real = sts.call
-
-    def call(client: Any, operation: str, params: Any, role_arn: str, **kwargs: Any) -> Any:
-        if role_arn == role:
-            client = _Refusing()
-        return real(client, operation, params, role_arn, **kwargs)
-
-    monkeypatch.setattr(sts, "call", call)
-
-
-def test_assume_role_failure_lands_in_that_entry_only(sts_mock, monkeypatch):
-    _refuse_role(monkeypatch, ROLE_B)
+def test_assume_role_failure_lands_in_that_entry_only(sts_mock, sts_calls):
+    sts_calls.refuse("AccessDenied", roles=[ROLE_B])
     results = fan_out([ROLE, ROLE_B, ROLE_C], _account)
     assert [r.value for r in results] == [ACCOUNT, None, THIRD_ACCOUNT]
     error = results[1].error
@@ -217,13 +195,13 @@ def test_source_is_refused_with_an_executor(sts_calls):
     assert "executor" in str(info.value)
 
 
-def test_the_kwargs_check_leaves_no_warm_session_behind(sts_mock):
-    from rolesession import _assume as assume
-
-    fan_out([ROLE], lambda s: None, duration=900)
-    with assume._sessions_lock:
-        arns = [session.role_arn for session in assume._sessions().values()]
-    assert arns == [ROLE]
+def test_keywords_are_checked_once_even_when_no_entry_is_a_valid_arn(sts_mock, sts_calls):
+    with pytest.raises(InvalidParameterError) as info:
+        fan_out(["not-an-arn"], lambda s: None, duration=5)
+    assert info.value.parameter == "duration"
+    results = fan_out(["not-an-arn"], lambda s: None, duration=900)
+    assert results[0].error.parameter == "role_arn"
+    assert sts_calls.count() == 0
 
 
 # -- executors ---------------------------------------------------------------------------

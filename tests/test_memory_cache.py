@@ -11,7 +11,7 @@ import pytest
 import rolesession
 from conftest import ROLE, ROLE_B
 from rolesession import MemoryCache
-from rolesession._cache import cache_key
+from rolesession._keys import cache_key
 
 OTHER_CALLER = {"aws_access_key_id": "AKIAOTHERCALLER00001", "aws_secret_access_key": "x" * 40}
 

@@ -313,12 +313,12 @@ def test_mfa_provider_failures_are_token_errors(sts_mock, sts_calls):
 
 
 def test_unexpected_errors_become_credential_refresh_errors(sts_mock, sts_calls, monkeypatch):
-    from rolesession import _provider as provider
+    from rolesession import _fetcher
 
     def boom(self, duration, signer):
         raise KeyError("Credentials")
 
-    monkeypatch.setattr(provider.RoleProvider, "_call_sts", boom)
+    monkeypatch.setattr(_fetcher.Fetcher, "_call_sts", boom)
     with pytest.raises(CredentialRefreshError) as info:
         rolesession.assume_role(ROLE).get_credentials().get_frozen_credentials()
     assert isinstance(info.value.__cause__, KeyError)

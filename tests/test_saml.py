@@ -17,7 +17,7 @@ import pytest
 
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache, StsSpy
-from rolesession import _assume as assume
+from rolesession.testing import forget_sessions
 from tokens import make_saml_response
 
 SAML = "AssumeRoleWithSAML"
@@ -346,7 +346,7 @@ def test_assertion_never_appears_in_errors_reprs_or_logs(
     assert any("SAMLAssertion" in r.getMessage() for r in log_records.records)  # botocore's DEBUG
     texts = [text for e in errors for text in (str(e), repr(e))]
     for s in (spent, fresh, refusing):
-        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s._provider.request)]
+        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s._fetcher.source)]
     texts += [r.getMessage() for r in log_records.records]
     secrets = [static, *source.issued]
     assert len(secrets) == 3
@@ -378,8 +378,7 @@ def test_same_static_assertion_is_served_from_the_cache(sts_mock: None, sts_call
     assertion = make_saml_response(ROLE, PRINCIPAL)
     first = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=assertion, cache=cache)
     first.identity()
-    with assume._sessions_lock:
-        assume._sessions().clear()  # as a new process would see it
+    forget_sessions()  # as a new process would see it
     again = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=assertion, cache=cache)
     assert again is not first
     assert again.identity() == first.identity()

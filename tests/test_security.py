@@ -105,7 +105,7 @@ def test_reprs_and_errors_hold_no_secret(sts_mock, sts_calls):
     creds = session.get_credentials()
     held = creds.current()
     secrets = [held.secret_key, held.token, MFA_CODE]
-    texts = [repr(session), str(session), repr(creds), repr(held), repr(session._provider.request)]
+    texts = [repr(session), str(session), repr(creds), repr(held), repr(session.describe())]
     sts_calls.refuse("AccessDenied", f"MultiFactorAuthentication failed with invalid code {MFA_CODE}")
     with pytest.raises(rolesession.AssumeRoleError) as info:
         session.refresh()

@@ -27,10 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rolesession
+import rolesession.testing
 from conftest import ACCOUNT, ENV_NAMES, ROLE, ROLE_B, ROLE_C, StsSpy
 from rolesession import InvalidParameterError, MemoryCache, Policy, RefreshPolicy, RoleSession
 from rolesession import _environment as defaults_module
-from rolesession import _sts as sts
+from rolesession.testing import sts_clients
 from test_spec_behaviour import LocalSts
 from tokens import make_jwt, make_saml_response
 
@@ -45,9 +46,7 @@ def read(session: boto3.Session) -> Any:
 
 def sts_endpoints() -> list[str]:
     """The endpoint of every STS client the library has made so far."""
-    clients = list(sts._unsigned_clients.values())
-    clients += [c for table in sts._signed_clients.values() for c in table.values()]
-    return [c.meta.endpoint_url for c in clients]
+    return [c.meta.endpoint_url for c in sts_clients()]
 
 
 # -- source: "whose credentials call STS ... The source is never mutated." --------------
@@ -216,14 +215,10 @@ def test_the_sources_region_is_the_default_and_its_sts_endpoint(sts_mock: None) 
 
 
 def _sts_client_config(sts_config: Config) -> Any:
+    rolesession.testing.reset()  # no client but the one this session makes
     session = rolesession.assume_role(ROLE, sts_config=sts_config, cache=None)
     read(session)
-    [client] = [
-        client
-        for table in sts._signed_clients.values()
-        for (_, _, config), client in table.items()
-        if config == sts.config_key(sts_config)
-    ]
+    [client] = sts_clients()
     return client.meta.config
 
 

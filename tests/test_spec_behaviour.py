@@ -215,10 +215,10 @@ def test_the_hot_path_is_a_clock_read_and_a_comparison(sts_mock: None) -> None:
     assert again is first  # the same object, not a new one per read
     # Nothing is called but the clock: no lock, no datetime, no constructor.
     assert events[:4] == [
-        ("call", "RefreshingCredentials.get_frozen_credentials"),
+        ("call", "SessionCredentials.get_frozen_credentials"),
         ("c_call", "time"),
         ("c_return", "time"),
-        ("return", "RefreshingCredentials.get_frozen_credentials"),
+        ("return", "SessionCredentials.get_frozen_credentials"),
     ]
     assert [e for e in events[4:] if e != ("c_call", "setprofile")] == []
 
@@ -432,7 +432,8 @@ def late_logger() -> Iterator[str]:
 def test_a_botocore_logger_created_after_import_is_redacted(
     sts_mock: None, log_records: pytest.LogCaptureFixture, late_logger: str
 ) -> None:
-    """SPEC: redaction "in every botocore logger's records" -- including one a botocore module makes later."""
+    """SPEC: redaction "in every botocore logger's records" -- including one a botocore module makes
+    later: the library covers new loggers at every STS call and every client it makes."""
     session = rolesession.assume_role(ROLE)
     held = read(session)  # the STS client exists before the logger does ...
     logger = logging.getLogger(late_logger)  # (as a lazily imported botocore module would make it)

@@ -18,9 +18,10 @@ import pytest
 
 import rolesession
 from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, RecordingCache, StsSpy
-from rolesession import _assume as assume
-from rolesession import _provider as provider
+from rolesession import _fetcher as fetcher
 from rolesession._environment import default_session_name
+from rolesession._sources import WebIdentitySource
+from rolesession.testing import forget_sessions
 from tokens import jwt_claims, make_jwt
 
 POLICY = {
@@ -63,7 +64,7 @@ def no_source_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the library's retry backoff instead of sleeping it."""
     sleeps: list[float] = []
-    monkeypatch.setattr(provider.time, "sleep", sleeps.append)
+    monkeypatch.setattr(fetcher.time, "sleep", sleeps.append)
     return sleeps
 
 
@@ -428,7 +429,7 @@ def test_retry_re_reads_a_token_file_rotated_meanwhile(
         token_file.write_text(fresh)
         sts_calls.fail_with(None)
 
-    monkeypatch.setattr(provider.time, "sleep", rotate_while_waiting)
+    monkeypatch.setattr(fetcher.time, "sleep", rotate_while_waiting)
     sts_calls.refuse("InvalidIdentityToken", "Incorrect token audience", operation=WEB)
     session = rolesession.assume_role_with_web_identity(ROLE, token_file=token_file)
     session.identity()
@@ -444,7 +445,7 @@ def test_persistent_refusal_gives_up_after_a_few_attempts(
     with pytest.raises(rolesession.AssumeRoleError) as info:
         session.identity()
     attempts = sts_calls.count()
-    assert attempts == provider.WEB_IDENTITY_ATTEMPTS
+    assert attempts == WebIdentitySource.attempts
     assert 2 <= attempts <= 5  # "a few"
     assert len(source.issued) == attempts
     assert len(no_sleep) == attempts - 1
@@ -507,7 +508,7 @@ def test_token_never_appears_in_errors_reprs_or_logs(
     assert any("WebIdentityToken" in r.getMessage() for r in log_records.records)  # botocore's DEBUG
     texts = [str(info.value), repr(info.value), str(file_info.value), repr(file_info.value)]
     for s in (session, file_session):
-        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s._provider.request)]
+        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s._fetcher.source)]
     texts += [r.getMessage() for r in log_records.records]
     for text in texts:
         for secret in (token, signature, file_token):
@@ -548,8 +549,7 @@ def test_same_static_token_is_served_from_the_cache(sts_mock: None, sts_calls: S
     token = make_jwt()
     first = rolesession.assume_role_with_web_identity(ROLE, token=token, cache=cache)
     first.identity()
-    with assume._sessions_lock:
-        assume._sessions().clear()  # a new process, as far as sessions go
+    forget_sessions()  # a new process, as far as sessions go
     second = rolesession.assume_role_with_web_identity(ROLE, token=token, cache=cache)
     assert second is not first
     assert second.identity() == first.identity()
@@ -566,8 +566,7 @@ def test_token_file_is_keyed_by_its_content(sts_mock: None, sts_calls: StsSpy, t
     assert sts_calls.count() == 2 and len(cache.data) == 2
     # Once b holds a's token, b is the same caller as a.
     b.write_text(a.read_text())
-    with assume._sessions_lock:
-        assume._sessions().clear()
+    forget_sessions()
     rolesession.assume_role_with_web_identity(ROLE, token_file=b, cache=cache).identity()
     assert sts_calls.count() == 2
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from ._assume import (
+from ._api import (
     assume_role,
     assume_role_with_saml,
     assume_role_with_web_identity,
     chain,
     role_arn,
 )
-from ._cache import MemoryCache, default_cache
+from ._cache import CredentialCache, MemoryCache, default_cache
 from ._errors import (
     AssumeRoleError,
     CredentialRefreshError,
@@ -27,7 +27,6 @@ from ._errors import (
     TokenError,
 )
 from ._policy import Policy
-from ._redaction import protect_botocore_loggers as _protect
 from ._refresh import RefreshEvent, RefreshPolicy
 from ._session import RoleSession
 
@@ -39,6 +38,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AssumeRoleError",
+    "CredentialCache",
     "CredentialRefreshError",
     "FanOutResult",
     "FileCache",
@@ -59,8 +59,6 @@ __all__ = [
     "fan_out",
     "role_arn",
 ]
-
-_protect()
 
 
 def __getattr__(name: str) -> Any:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import copy
 import inspect
 import os
-import threading
 import types
 from typing import Any
 
@@ -51,6 +50,8 @@ import botocore.hooks
 import botocore.loaders
 import botocore.regions
 import botocore.session
+
+from . import _state
 
 # -- the data loader ------------------------------------------------------------
 
@@ -184,7 +185,6 @@ class _Aliaser(botocore.hooks.EventAliaser):
 
 # -- sessions -------------------------------------------------------------------
 
-_lock = threading.Lock()
 _loader: _SharedLoader | None = None
 _endpoint_resolver: botocore.regions.EndpointResolver | None = None
 _exceptions_factory = botocore.errorfactory.ClientExceptionsFactory()
@@ -196,7 +196,7 @@ def shared_loader() -> botocore.loaders.Loader:
     """The process-wide data loader every rolesession-made session uses."""
     global _loader
     if _loader is None:
-        with _lock:
+        with _state.state.botocore_lock:
             if _loader is None:
                 try:
                     data_path = botocore.session.Session(
@@ -218,7 +218,7 @@ def shared_endpoint_resolver() -> botocore.regions.EndpointResolver:
         resolver = botocore.regions.EndpointResolver(
             endpoints, uses_builtin_data=loader.is_builtin_path(path)
         )
-        with _lock:
+        with _state.state.botocore_lock:
             if _endpoint_resolver is None:
                 _endpoint_resolver = resolver
     return _endpoint_resolver
@@ -235,7 +235,7 @@ def _template_session() -> botocore.session.Session:
     # a template made before that would miss them.
     count = len(botocore.handlers.BUILTIN_HANDLERS)
     if _template is None or _template_handlers != count:
-        with _lock:
+        with _state.state.botocore_lock:
             if _template is None or _template_handlers != count:
                 _template = botocore.session.Session(event_hooks=_Emitter())
                 _template_handlers = count
@@ -264,12 +264,3 @@ def new_session() -> botocore.session.Session:
         "exceptions_factory", _exceptions_factory
     )
     return session
-
-
-def reset_after_fork() -> None:
-    global _lock
-    _lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=reset_after_fork)

@@ -1,8 +1,8 @@
-"""Credential caches and the cache key.
+"""Credential caches: the interface, the in-memory cache, the process default.
 
 A cache is any object with four methods -- ``get(key)`` returning an entry
-dict or ``None``, ``set(key, entry)``, ``delete(key)`` and ``clear()`` -- and
-optionally:
+dict or ``None``, ``set(key, entry)``, ``delete(key)`` and ``clear()``
+(`CredentialCache`) -- and optionally:
 
 * ``persistent`` (bool, assumed ``True`` when absent): whether entries leave
   the process. Credentials obtained with a *callable* token or assertion are
@@ -10,77 +10,114 @@ optionally:
 * ``lock(key)``: a context manager making a refresh single-flight across
   processes (the `FileCache` has one).
 
-Entries are JSON-serialisable dicts (see ``RoleCredentials.to_entry``). A
-cache never raises from its methods: failing I/O is a miss.
+Keys are made in ``_keys``. Entries are JSON-serialisable dicts (see
+``RoleCredentials.to_entry``). A cache should not raise from its methods;
+if one does, the session logs one WARNING and goes on without it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import threading
-import weakref
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from . import _state
 from ._validation import fail
 
 if TYPE_CHECKING:
     import cachetools
 
-__all__ = ["CredentialCache", "MemoryCache", "cache_key", "default_cache", "key_lock"]
+__all__ = ["DEFAULT_CACHE", "CredentialCache", "DefaultCache", "MemoryCache", "default_cache"]
 
 
 @runtime_checkable
 class CredentialCache(Protocol):
-    """The interface rolesession needs from a cache."""
+    """The interface rolesession needs from a credential cache.
 
-    def get(self, key: Hashable) -> dict[str, Any] | None: ...
+    ``get`` returns the entry stored for ``key`` or ``None``; ``set`` stores
+    one (a JSON-serialisable dict); ``delete`` removes one; ``clear`` removes
+    every entry. Two optional attributes refine it: ``persistent`` (entries
+    leave the process; default ``True``) and ``lock(key)``, a context manager
+    that makes a refresh single-flight across processes.
+    """
 
-    def set(self, key: Hashable, entry: dict[str, Any]) -> None: ...
+    def get(self, key: Hashable) -> dict[str, Any] | None:
+        """The entry for ``key``, or ``None``."""
 
-    def delete(self, key: Hashable) -> None: ...
+    def set(self, key: Hashable, entry: dict[str, Any]) -> None:
+        """Store ``entry`` for ``key``."""
 
-    def clear(self) -> None: ...
+    def delete(self, key: Hashable) -> None:
+        """Remove the entry for ``key``, if any."""
+
+    def clear(self) -> None:
+        """Remove every entry."""
 
 
-def cache_key(material: dict[str, Any], caller: str) -> str:
-    """SHA-256 over canonical JSON of the request and the caller's identity."""
-    canonical = json.dumps(
-        {**material, "caller": caller}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+class DefaultCache:
+    """The type of `DEFAULT_CACHE`: "use the process-wide `default_cache()`"."""
+
+    _instance: DefaultCache | None = None
+
+    def __new__(cls) -> DefaultCache:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<process default>"
+
+    def __reduce__(self) -> str:
+        return "DEFAULT_CACHE"  # the receiving process's own default
+
+
+#: The default of every ``cache=`` parameter: the process-wide `default_cache()`.
+DEFAULT_CACHE: Final = DefaultCache()
+
+CacheArg = CredentialCache | DefaultCache | None
 
 
 class MemoryCache:
-    """A bounded, thread-safe, in-process cache (LRU beyond ``maxsize``)."""
+    """A bounded, thread-safe, in-process cache (LRU beyond ``maxsize``).
+
+    Args:
+        maxsize: entries kept; the least recently used go first beyond it.
+
+    Raises:
+        InvalidParameterError: ``maxsize`` is not a positive ``int``.
+    """
 
     persistent = False
+    """Entries never leave the process, so callable-token credentials may be kept here."""
 
     def __init__(self, maxsize: int = 1024) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise fail("maxsize", f"must be a positive int, got {maxsize!r}")
         self.maxsize = maxsize
+        """The most entries kept."""
         import cachetools  # on first use: ``import rolesession`` stays light
 
         self._data: cachetools.LRUCache[Hashable, dict[str, Any]] = cachetools.LRUCache(maxsize)
         self._lock = threading.Lock()
-        _memory_caches.add(self)
+        _state.track(self)
 
     def get(self, key: Hashable) -> dict[str, Any] | None:
+        """The entry for ``key``, or ``None``."""
         with self._lock:
             return self._data.get(key)
 
     def set(self, key: Hashable, entry: dict[str, Any]) -> None:
+        """Store ``entry`` for ``key`` (evicting the least recently used beyond ``maxsize``)."""
         with self._lock:
             self._data[key] = entry
 
     def delete(self, key: Hashable) -> None:
+        """Remove the entry for ``key``, if any."""
         with self._lock:
             self._data.pop(key, None)
 
     def clear(self) -> None:
+        """Remove every entry."""
         with self._lock:
             self._data.clear()
 
@@ -90,77 +127,24 @@ class MemoryCache:
     def __repr__(self) -> str:
         return f"MemoryCache(maxsize={self.maxsize}, entries={len(self._data)})"
 
-    def _reset_after_fork(self) -> None:
+    def _after_fork(self) -> None:
+        # A lock held by another thread when the process forked is never
+        # released in the child.
         self._lock = threading.Lock()
-
-
-# A lock held by another thread when the process forks is never released in
-# the child; every MemoryCache starts the child with a fresh one.
-_memory_caches: weakref.WeakSet[MemoryCache] = weakref.WeakSet()
-
-
-class _KeyLock:
-    """A lock for one cache key; weakly registered, so it lives only while used."""
-
-    __slots__ = ("__weakref__", "_lock")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.release()
-
-
-_key_locks: weakref.WeakValueDictionary[tuple[int, Hashable], _KeyLock] = weakref.WeakValueDictionary()
-_key_locks_guard = threading.Lock()
-
-
-def key_lock(cache: object, key: Hashable) -> _KeyLock:
-    """The process-wide lock for ``key`` in ``cache``: sessions fetching the same
-    entry at once make one STS call, the others then find the entry."""
-    name = (id(cache), key)
-    with _key_locks_guard:
-        lock = _key_locks.get(name)
-        if lock is None:
-            lock = _key_locks[name] = _KeyLock()
-    return lock
-
-
-def _reset_after_fork() -> None:
-    global _default_lock, _key_locks_guard
-    _default_lock = threading.Lock()
-    _key_locks_guard = threading.Lock()
-    _key_locks.clear()
-    for cache in list(_memory_caches):
-        cache._reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-_default: MemoryCache | None = None
-_default_lock = threading.Lock()
 
 
 def default_cache() -> MemoryCache:
     """The process-wide `MemoryCache` used when ``cache=`` is not given."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = MemoryCache()
-    return _default
-
-
-def is_persistent(cache: object) -> bool:
-    return bool(getattr(cache, "persistent", True))
+    state = _state.state
+    if state.default_cache is None:
+        with state.lock:
+            if state.default_cache is None:
+                state.default_cache = MemoryCache()
+    return state.default_cache  # type: ignore[no-any-return]
 
 
 def check_cache(value: object, parameter: str = "cache") -> Any:
+    """``value`` if it has the cache interface (``None`` disables caching)."""
     if value is None:
         return None
     missing = [m for m in ("get", "set", "delete", "clear") if not callable(getattr(value, m, None))]

@@ -8,12 +8,11 @@ import hashlib
 import os
 import re
 import socket
-import threading
 from typing import Any
 
 import botocore.session
 
-from . import _botocore
+from . import _botocore, _state
 from ._validation import check_region
 
 PARTITION_REGIONS = {
@@ -73,8 +72,6 @@ _CHAIN_VARIABLES = (
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_EC2_METADATA_DISABLED",
 )
-_sources: dict[str, botocore.session.Session] = {}
-_sources_lock = threading.Lock()
 
 
 def environment_fingerprint() -> str:
@@ -103,13 +100,13 @@ def default_source() -> botocore.session.Session:
     changes its credential variables gets a fresh chain.
     """
     fingerprint = environment_fingerprint()
-    session = _sources.get(fingerprint)
+    sources = _state.state.default_sources
+    session = sources.get(fingerprint)
     if session is None:
-        with _sources_lock:
-            session = _sources.get(fingerprint)
+        with _state.state.lock:
+            session = sources.get(fingerprint)
             if session is None:
-                session = _botocore.new_session()
-                _sources[fingerprint] = session
+                session = sources[fingerprint] = _botocore.new_session()
     return session
 
 
@@ -124,8 +121,8 @@ def region_of(session: Any) -> str | None:
     return region if isinstance(region, str) and region else None
 
 
-def resolve_region(explicit: str | None, source: Any, partition: str) -> str:
-    """Explicit region; else the source's (or the environment's); else the partition's.
+def configured_region(explicit: str | None, source: Any) -> str | None:
+    """The region given, or the source's, or (no source) the environment's; ``None`` if none.
 
     With no source the order is ``AWS_REGION``, ``AWS_DEFAULT_REGION``, then
     the default profile's ``region``. A region found there that is not a
@@ -137,12 +134,21 @@ def resolve_region(explicit: str | None, source: Any, partition: str) -> str:
     if explicit:
         return explicit
     if source is None:
-        region = _environment_region()
-    else:
-        region = region_of(source)
-        if region is not None:
-            check_region(region, "source", origin="the region the source session is configured with")
-    return region or PARTITION_REGIONS.get(partition, "us-east-1")
+        return _environment_region()
+    region = region_of(source)
+    if region is not None:
+        check_region(region, "source", origin="the region the source session is configured with")
+    return region
+
+
+def partition_region(partition: str) -> str:
+    """The region a partition's STS is called in when nothing names one."""
+    return PARTITION_REGIONS.get(partition, "us-east-1")
+
+
+def resolve_region(explicit: str | None, source: Any, partition: str) -> str:
+    """Explicit region; else the source's (or the environment's); else the partition's."""
+    return configured_region(explicit, source) or partition_region(partition)
 
 
 def _environment_region() -> str | None:
@@ -168,11 +174,3 @@ def _profile_name(session: Any) -> str:
         return "default"
 
 
-def reset_after_fork() -> None:
-    global _sources_lock
-    _sources_lock = threading.Lock()
-    _sources.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=reset_after_fork)

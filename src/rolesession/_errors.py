@@ -37,13 +37,27 @@ class InvalidParameterError(RoleSessionError, ValueError):
     """A parameter was rejected before any call to STS.
 
     ``parameter`` names the keyword argument (for `rolesession.chain`
-    hops, ``steps[i].<name>``).
+    hops, ``steps[i].<name>``; for a value read from the environment, the
+    variable, e.g. ``AWS_REGION``); ``reason`` says what is wrong with it.
+    The message is ``"<parameter>: <reason>"`` and never echoes a secret.
     """
 
-    def __init__(self, message: str, *, parameter: str) -> None:
+    def __init__(self, message: str, *, parameter: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.parameter = parameter
-        self._init_kwargs = {"parameter": parameter}
+        self.reason = message if reason is None else reason
+        self._init_kwargs = {"parameter": parameter, "reason": self.reason}
+
+    @classmethod
+    def of(cls, parameter: str, reason: str) -> InvalidParameterError:
+        """The error for ``parameter``: ``"<parameter>: <reason>"``."""
+        return cls(f"{parameter}: {reason}", parameter=parameter, reason=reason)
+
+    def within(self, prefix: str) -> InvalidParameterError:
+        """The same error for the parameter as part of ``prefix`` (``steps[1]`` -> ``steps[1].duration``)."""
+        error = InvalidParameterError.of(f"{prefix}.{self.parameter}", self.reason)
+        error.__cause__ = self.__cause__
+        return error
 
 
 class CredentialRefreshError(RoleSessionError):

@@ -22,15 +22,15 @@ from typing import Any, Generic, TextIO, TypeVar
 
 import boto3
 
-from ._assume import DEFAULT, HOP_KEYWORDS, assume_role
-from ._cache import check_cache, default_cache
-from ._session import RoleSession
+from ._api import assume_role
+from ._cache import DEFAULT_CACHE, check_cache, default_cache
+from ._requests import HOP_KEYWORDS, assume_role_recipe, check_assume_role_keywords, check_source
+from ._session import RoleSession, session_for
 from ._validation import (
     MAX_POLICY_ARNS,
     MAX_TRANSITIVE_TAG_KEYS,
     bounded,
     check_instance,
-    check_role_arn,
     fail,
 )
 
@@ -38,8 +38,6 @@ __all__ = ["FanOutResult", "fan_out"]
 
 T = TypeVar("T")
 
-# Stands in for the first entry when checking keywords if no entry is a valid ARN.
-_PROBE_ARN = "arn:aws:iam::000000000000:role/rolesession-fan-out-probe"
 #: The most entries one call takes: far beyond any organisation's accounts, and
 #: an endless iterable ends in an error instead of filling the memory.
 MAX_ENTRIES = 1_000_000
@@ -145,7 +143,7 @@ def fan_out(
             "must be None with executor=: workers cannot receive a session; each one "
             "assumes the roles from its own default credential chain",
         )
-    assume_kwargs = _check_assume_kwargs(arns, source, assume_kwargs, shipped=executor is not None)
+    assume_kwargs, checked = _check_assume_kwargs(source, assume_kwargs, shipped=executor is not None)
 
     bar = _Progress(len(arns), sys.stderr) if progress else None
     if executor is not None:
@@ -154,7 +152,7 @@ def fan_out(
         max_workers=max(1, min(max_workers, len(arns))), thread_name_prefix="rolesession-fan-out"
     )
     try:
-        return _run_on(pool, arns, fn, {**assume_kwargs, "source": source}, bar, local=True)
+        return _run_on(pool, arns, fn, checked, bar, local=True)
     finally:
         # On Ctrl-C, do not start the entries still queued.
         pool.shutdown(wait=True, cancel_futures=True)
@@ -170,13 +168,14 @@ def _check_arns(role_arns: object) -> list[Any]:
 
 
 def _check_assume_kwargs(
-    arns: list[Any], source: Any, kwargs: dict[str, Any], *, shipped: bool
-) -> dict[str, Any]:
+    source: Any, kwargs: dict[str, Any], *, shipped: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Raise what `assume_role` would raise for these keywords, before any work.
 
-    Returns the keywords every entry gets: one-shot iterables read into
-    tuples and, when the work is ``shipped`` to an executor, the process's
-    default cache left out (each worker uses its own).
+    Returns the keywords to ship to an executor -- one-shot iterables read
+    into tuples and, when ``shipped``, the process's default cache left out
+    (each worker uses its own) -- and the same keywords checked, for the
+    local pool (each entry then only checks its role ARN).
     """
     unknown = sorted(set(kwargs) - HOP_KEYWORDS)
     if unknown:
@@ -186,23 +185,17 @@ def _check_assume_kwargs(
         value = kwargs.get(name)
         if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
             kwargs[name] = _read_once(value, limit, name)
-    cache = kwargs.get("cache", DEFAULT)
-    if cache is not DEFAULT:
+    cache = kwargs.get("cache", DEFAULT_CACHE)
+    if cache is not DEFAULT_CACHE:
         check_cache(cache, "cache")
-    if shipped and cache is not DEFAULT:
+    if shipped and cache is not DEFAULT_CACHE:
         if cache is default_cache():
             del kwargs["cache"]
         elif cache is not None:
             _check_shippable(cache)
-    # The keywords are checked by assume_role() itself, so that fan_out()
-    # raises exactly what it would (same checks, same order, the environment's
-    # region included). It needs a role ARN: the first valid entry's, or a
-    # stand-in when there is none.
-    probe = next((a for a in arns if _is_role_arn(a)), _PROBE_ARN)
-    # cache=None: the probe session stays out of the warm-session registry. It
-    # is lazy, so building it calls nothing.
-    assume_role(probe, source=source, **{**kwargs, "cache": None})
-    return kwargs
+    # The same checks, in the same order, as assume_role() itself.
+    checked = check_assume_role_keywords(source=check_source(source), **kwargs)
+    return kwargs, checked
 
 
 def _read_once(value: Iterable[Any], limit: int, name: str) -> tuple[Any, ...]:
@@ -225,14 +218,6 @@ def _check_shippable(cache: object) -> None:
             f"({type(exc).__name__}); pass cache=None, a FileCache, or leave the default "
             "(each worker then uses its own process's default cache)",
         ) from exc
-
-
-def _is_role_arn(value: object) -> bool:
-    try:
-        check_role_arn(value)
-    except ValueError:
-        return False
-    return True
 
 
 # -- running ----------------------------------------------------------------------
@@ -273,10 +258,15 @@ def _run_on(
     return [r for r in results if r is not None]
 
 
-def _run_local(arn: Any, fn: Callable[[RoleSession], T], kwargs: dict[str, Any]) -> FanOutResult[T]:
+def _run_local(arn: Any, fn: Callable[[RoleSession], T], checked: dict[str, Any]) -> FanOutResult[T]:
+    """One entry in this process: its ARN checked, its session, ``fn``."""
+    return _run(arn, fn, lambda: session_for(assume_role_recipe(arn, checked)))
+
+
+def _run(arn: Any, fn: Callable[[RoleSession], T], session: Callable[[], RoleSession]) -> FanOutResult[T]:
     started = time.perf_counter()
     try:
-        value = fn(assume_role(arn, **kwargs))
+        value = fn(session())
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit from one account's fn must not end the others
@@ -286,7 +276,7 @@ def _run_local(arn: Any, fn: Callable[[RoleSession], T], kwargs: dict[str, Any])
 
 def _run_remote(arn: Any, fn: Callable[[RoleSession], T], kwargs: dict[str, Any]) -> FanOutResult[T]:
     """The unit of work an executor runs, wherever it runs it: plain data in and out."""
-    result = _run_local(arn, fn, kwargs)
+    result = _run(arn, fn, lambda: assume_role(arn, **kwargs))
     if result.error is not None:
         return FanOutResult(arn, None, _picklable(result.error), result.seconds)
     return result

@@ -50,6 +50,7 @@ from types import ModuleType
 from typing import Any
 
 from ._credentials import ENTRY_VERSION, RoleCredentials, to_epoch
+from ._keys import KEY_PATTERN, is_key
 from ._validation import check_optional_path, fail
 
 _fcntl: ModuleType | None
@@ -62,11 +63,10 @@ __all__ = ["FileCache", "default_directory"]
 
 logger = logging.getLogger("rolesession")
 
-#: Cache keys are hex digests (``cache_key()`` makes SHA-256 ones); anything
-#: else -- e.g. the in-memory key of a callable token -- never reaches disk.
-_KEY_RE = re.compile(r"[0-9a-f]{32,128}")
+# Keys are SHA-256 hex digests (``_keys``); anything else -- e.g. the
+# in-memory key of a callable token -- never reaches disk.
 _OUR_NAME_RE = re.compile(
-    r"(?P<key>[0-9a-f]{32,128})\.(?P<kind>json|lock)|\.(?P<temp_key>[0-9a-f]{32,128})\.[0-9a-f]{16}\.tmp"
+    rf"(?P<key>{KEY_PATTERN})\.(?P<kind>json|lock)|\.(?P<temp_key>{KEY_PATTERN})\.[0-9a-f]{{16}}\.tmp"
 )
 #: An entry is a few kilobytes; a larger file is not ours and is not read whole.
 _MAX_ENTRY_BYTES = 64 * 1024
@@ -202,7 +202,7 @@ class FileCache:
 
     def get(self, key: Hashable) -> dict[str, Any] | None:
         """The entry for ``key``; ``None`` if missing, unreadable, foreign, implausible or expired."""
-        if not self._readable or not _is_key(key):
+        if not self._readable or not is_key(key):
             return None
         now = time.time()
         path = self._path(str(key))
@@ -228,7 +228,7 @@ class FileCache:
         would never return (not an entry, or implausible times). Now and then
         (at most once a minute) it also sweeps the directory.
         """
-        if not self._writable or not _is_key(key):
+        if not self._writable or not is_key(key):
             return
         now = time.time()
         expiry = _expiry(entry, now) if isinstance(entry, Mapping) else None
@@ -257,7 +257,7 @@ class FileCache:
 
     def delete(self, key: Hashable) -> None:
         """Remove the entry for ``key`` if there is one."""
-        if not self._writable or not _is_key(key):
+        if not self._writable or not is_key(key):
             return
         try:
             os.unlink(self._path(str(key)))
@@ -310,7 +310,7 @@ class FileCache:
         Waits at most ``lock_timeout`` seconds, then goes on without the lock
         (a WARNING); a lock that cannot be taken at all is skipped. Never raises.
         """
-        if not self._writable or not _is_key(key):
+        if not self._writable or not is_key(key):
             return contextlib.nullcontext()
         return self._locked(self._path(str(key))[: -len(".json")] + ".lock")
 
@@ -534,10 +534,6 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 
 # -- files ----------------------------------------------------------------------------------
-
-
-def _is_key(key: object) -> bool:
-    return isinstance(key, str) and _KEY_RE.fullmatch(key) is not None
 
 
 def _is_ours(info: os.stat_result) -> bool:

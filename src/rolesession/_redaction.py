@@ -17,7 +17,6 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 __all__ = ["protect_botocore_loggers", "redact", "scrubbing", "secret_forms"]
 
@@ -117,39 +116,17 @@ class _RedactingFilter(logging.Filter):
 
 
 _FILTER = _RedactingFilter()
-_factory_installed = False
-
-
-def _redact_new_records() -> None:
-    """Redact botocore records as they are made, whichever logger makes them.
-
-    A logger created after the last `protect_botocore_loggers` call (a botocore
-    module imported lazily) has no filter yet; every record passes through the
-    record factory, so it is redacted all the same. Other records are untouched.
-    """
-    global _factory_installed
-    if _factory_installed:
-        return
-    _factory_installed = True
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        if record.name == "botocore" or record.name.startswith("botocore."):
-            _FILTER.filter(record)
-        return record
-
-    logging.setLogRecordFactory(factory)
 
 
 def protect_botocore_loggers() -> None:
     """Attach the filter to every ``botocore`` logger that exists now.
 
-    Called at import and whenever an STS client is made (client creation
-    imports the modules, and so creates the loggers, that log requests).
-    Records of loggers made later are redacted by the record factory.
+    Called where botocore logging starts for the library: whenever an STS
+    client or a `RoleSession` client or resource is made (making a client
+    imports the modules, and so creates the loggers, that log requests). It
+    touches nothing outside the ``botocore`` loggers -- no process-wide
+    record factory.
     """
-    _redact_new_records()
     manager = logging.Logger.manager
     for name in [n for n in list(manager.loggerDict) if n == "botocore" or n.startswith("botocore.")]:
         logger = logging.getLogger(name)

@@ -1,6 +1,6 @@
 """The credential refresh engine.
 
-`RefreshingCredentials` holds one `RoleCredentials` and decides, at every
+`SessionCredentials` holds one `RoleCredentials` and decides, at every
 read, whether to hand it out, have it refreshed in the background, or wait
 for new credentials. Compared with botocore's ``RefreshableCredentials``:
 
@@ -31,23 +31,22 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
+from . import _state
 from . import _workers as workers
 from ._credentials import RoleCredentials, to_datetime, to_iso
 from ._errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, _rebuild
 from ._validation import fail
 
-__all__ = ["RefreshEvent", "RefreshPolicy", "RefreshingCredentials"]
+__all__ = ["RefreshEvent", "RefreshPolicy", "SessionCredentials"]
 
 logger = logging.getLogger("rolesession")
 
@@ -275,10 +274,9 @@ class FrozenCredentials(ReadOnlyCredentials):
 
 
 _NOTHING = _Held(None, None, float("-inf"), float("-inf"))
-_ENGINES: weakref.WeakSet[RefreshingCredentials] = weakref.WeakSet()
 
 
-class RefreshingCredentials(Credentials):
+class SessionCredentials(Credentials):
     """botocore-compatible credentials that keep themselves fresh.
 
     Every client of a `rolesession.RoleSession` signs with this
@@ -302,7 +300,7 @@ class RefreshingCredentials(Credentials):
         self._failures = 0  # failed attempts in the current episode
         self._rejected: tuple[str, ...] = ()  # access keys AWS refused: never adopted again
         self._warned_static = False
-        _ENGINES.add(self)
+        _state.track(self)
 
     # -- the hot path -------------------------------------------------------
 
@@ -445,10 +443,18 @@ class RefreshingCredentials(Credentials):
         if attempt is not None:
             attempt.done.wait(timeout)
 
+    def _after_fork(self) -> None:
+        # A lock held by a thread that does not exist in the child would never
+        # be released; an attempt under way in the parent never ends in the child.
+        self._lock = threading.Lock()
+        attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            attempt.done.set()
+
     def __repr__(self) -> str:
         held = self._held
         expiry = to_iso(held.expiry) if held.creds is not None else None
-        return f"RefreshingCredentials(role_arn={self.role_arn!r}, expiration={expiry!r})"
+        return f"SessionCredentials(role_arn={self.role_arn!r}, expiration={expiry!r})"
 
     # -- the slow path --------------------------------------------------------
 
@@ -688,18 +694,3 @@ def _lasting(min_left: float, held: RoleCredentials) -> Accept:
         return creds.expiry > held.expiry and creds.expiry - time.time() >= min_left
 
     return accept
-
-
-def _reset_after_fork() -> None:
-    # A lock held by a thread that does not exist in the child would never be
-    # released; an attempt under way in the parent never ends in the child.
-    for engine in list(_ENGINES):
-        engine._lock = threading.Lock()
-        attempt = engine._attempt
-        engine._attempt = None
-        if attempt is not None:
-            attempt.done.set()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,31 +1,43 @@
-"""``RoleSession``: a real ``boto3.Session`` whose credentials refresh themselves."""
+"""``RoleSession``: a real ``boto3.Session`` whose credentials refresh themselves.
+
+Also where sessions are obtained (`session_for`): the warm-session registry
+in ``_state`` maps a recipe -- the same source asked with the same
+parameters from the same parent and cache -- to the same session while its
+credentials are cached, and concurrent identical requests to one session
+(and so one first fetch).
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from . import _botocore
+from . import _botocore, _state
 from ._credentials import to_datetime, to_iso
-from ._provider import RoleProvider
-from ._refresh import RefreshingCredentials, RefreshPolicy
+from ._environment import environment_fingerprint
+from ._redaction import protect_botocore_loggers
+from ._refresh import RefreshPolicy, SessionCredentials
 from ._sts import REJECTION_CODES
-from ._validation import check_packed_size, check_policy, check_policy_arns, fail
+from ._validation import fail
 
-__all__ = ["RoleSession"]
+if TYPE_CHECKING:
+    from ._fetcher import Fetcher, OneShot
+    from ._requests import Recipe
+
+__all__ = ["RoleSession", "session_for"]
 
 
 class _Resolver:
     """botocore's credential-resolver interface, handing out our credentials."""
 
-    def __init__(self, credentials: RefreshingCredentials) -> None:
+    def __init__(self, credentials: SessionCredentials) -> None:
         self._credentials = credentials
 
-    def load_credentials(self) -> RefreshingCredentials:
+    def load_credentials(self) -> SessionCredentials:
         return self._credentials
 
 
@@ -44,7 +56,7 @@ class _RejectionRetry:
     saw it) and asks botocore to resend, which signs again with new ones.
     """
 
-    def __init__(self, credentials: RefreshingCredentials) -> None:
+    def __init__(self, credentials: SessionCredentials) -> None:
         self._credentials = credentials
 
     def note_signer(self, request: Any, **kwargs: Any) -> None:
@@ -82,10 +94,10 @@ class RoleSession(boto3.Session):
     ``resource()`` included.
     """
 
-    def __init__(self, provider: RoleProvider, refresh: RefreshPolicy | None = None) -> None:
-        self._provider = provider
+    def __init__(self, fetcher: Fetcher, refresh: RefreshPolicy | None = None) -> None:
+        self._fetcher = fetcher
         self._refresh_policy = refresh
-        self._credentials = RefreshingCredentials(provider, refresh)
+        self._credentials = SessionCredentials(fetcher, refresh)
         self._make_lock = threading.RLock()  # resource() calls client()
         botocore_session = _botocore.new_session()
         botocore_session.register_component("credential_provider", _Resolver(self._credentials))
@@ -93,25 +105,30 @@ class RoleSession(boto3.Session):
         events = botocore_session.get_component("event_emitter")
         events.register_last("request-created", retry.note_signer, unique_id="rolesession-signer")
         events.register("needs-retry", retry.needs_retry, unique_id="rolesession-rejected")
-        super().__init__(botocore_session=botocore_session, region_name=provider.request.region)
+        super().__init__(botocore_session=botocore_session, region_name=fetcher.source.region)
 
     # -- identity --------------------------------------------------------------
 
     @property
     def role_arn(self) -> str:
         """The ARN of the role this session assumes."""
-        return self._provider.role_arn
+        return self._fetcher.source.role_arn  # type: ignore[return-value]
 
     @property
     def parent(self) -> boto3.Session | None:
         """The source session credentials are assumed from (``None``: default chain)."""
-        source = self._provider.source
-        return source if isinstance(source, boto3.Session) else None
+        parent = self._fetcher.parent
+        return parent if isinstance(parent, boto3.Session) else None
 
     def identity(self) -> dict[str, str]:
         """``Arn``, ``Account`` and ``UserId`` of the assumed role, from STS's answer."""
         creds = self._credentials.current()
         return {"Arn": creds.arn, "Account": creds.account, "UserId": creds.user_id}
+
+    def describe(self) -> dict[str, Any]:
+        """What this session asks STS for -- operation, role, session name, duration,
+        policies, tags, region, endpoint ... -- never a secret."""
+        return self._fetcher.source.describe()
 
     @property
     def expiration(self) -> _dt.datetime:
@@ -120,7 +137,7 @@ class RoleSession(boto3.Session):
 
     # -- credentials -----------------------------------------------------------
 
-    def get_credentials(self) -> RefreshingCredentials:
+    def get_credentials(self) -> SessionCredentials:
         """The botocore-compatible credentials every client signs with."""
         return self._credentials
 
@@ -164,7 +181,7 @@ class RoleSession(boto3.Session):
         Takes the keywords of `rolesession.assume_role` (except ``source``:
         the source is this session).
         """
-        from ._assume import assume_role
+        from ._api import assume_role
 
         if "source" in kwargs:
             raise fail(
@@ -184,26 +201,81 @@ class RoleSession(boto3.Session):
         was already used cannot serve the new session: it raises
         `rolesession.TokenError` when it first needs credentials.
         """
-        from ._assume import scoped_session
+        from ._requests import Recipe, scoped_source
 
-        compact = check_policy(policy, "policy")
-        arns = check_policy_arns(policy_arns, "policy_arns")
-        check_packed_size(compact, arns, "policy")
-        return scoped_session(self, compact, arns)
+        fetcher = self._fetcher
+        source = scoped_source(fetcher.source, policy, policy_arns)
+        recipe = Recipe(source, fetcher.parent, fetcher.cache, self._refresh_policy)
+        return session_for(recipe, chained=fetcher.chained, one_shot=fetcher.one_shot)
 
     # -- thread-safe factories -------------------------------------------------
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
         """``boto3.Session.client``, safe to call from many threads at once."""
         with self._make_lock:
-            return super().client(*args, **kwargs)
+            client = super().client(*args, **kwargs)
+        protect_botocore_loggers()  # making a client imports the modules that log requests
+        return client
 
     def resource(self, *args: Any, **kwargs: Any) -> Any:
         """``boto3.Session.resource``, safe to call from many threads at once."""
         with self._make_lock:
-            return super().resource(*args, **kwargs)
+            resource = super().resource(*args, **kwargs)
+        protect_botocore_loggers()
+        return resource
 
     def __repr__(self) -> str:
         return f"RoleSession(role_arn={self.role_arn!r}, region_name={self.region_name!r})"
 
     __str__ = __repr__
+
+
+# -- obtaining sessions ---------------------------------------------------------------------------
+
+
+def session_for(
+    recipe: Recipe, *, chained: bool | None = None, one_shot: OneShot | None = None
+) -> RoleSession:
+    """The session for ``recipe``: the registered one while it can serve, else a new one.
+
+    Get-or-create is atomic, so concurrent identical requests share one
+    object -- and with it one first fetch (single-flight in its engine).
+    ``cache=None`` sessions are never registered.
+    """
+    if chained is None:
+        chained = isinstance(recipe.parent, RoleSession)
+
+    from ._fetcher import Fetcher  # with the sources it needs: on first use, not at import
+
+    def new() -> RoleSession:
+        fetcher = Fetcher(
+            recipe.source, parent=recipe.parent, cache=recipe.cache, chained=chained, one_shot=one_shot
+        )
+        return RoleSession(fetcher, recipe.refresh)
+
+    if recipe.cache is None:
+        return new()
+    key = (id(recipe.cache), _parent_key(recipe.parent), recipe.source, recipe.refresh)
+    with _state.state.lock:
+        registry = _state.warm_sessions()
+        session = registry.get(key)
+        if session is None or not _can_serve(session):
+            session = registry[key] = new()
+    return session
+
+
+def _parent_key(parent: Any) -> Any:
+    # A session keeps its parent alive, so the parent's id cannot be reused
+    # while the entry stands. The default chain is keyed by the environment
+    # that decides who it is.
+    return id(parent) if parent is not None else ("default", environment_fingerprint())
+
+
+def _can_serve(session: RoleSession) -> bool:
+    # Untouched (or fetching for the first time): share it. Holding valid
+    # credentials its cache still has: a warm re-assume. Anything else
+    # (expired, failed, evicted from the cache): a new session.
+    engine = session._credentials
+    if engine.untouched():
+        return True
+    return engine.holds_valid() and session._fetcher.is_cached()

@@ -1,18 +1,19 @@
-"""The STS operations: clients, calls, and AWS errors turned into ours.
+"""STS: clients, the call, and AWS's answers turned into ours.
 
 Clients are shared: one per (signing credentials, region, endpoint, config),
-so a thousand sessions assumed from one source use one STS client.
+so a thousand sessions assumed from one source use one STS client (the pool
+lives in ``_state``). What differs between operations -- parameters,
+secrets, hints -- is the credential source's business (``_sources``); this
+module makes the call, measures STS's clock, scrubs echoed secrets and
+translates errors, for any operation.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
-import os
-import threading
 import time
-import weakref
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import botocore.config
@@ -26,24 +27,16 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-if TYPE_CHECKING:
-    import cachetools
+from . import _botocore, _state
 
-from . import _botocore
+if TYPE_CHECKING:
+    from ._sources import Source
+
 from ._credentials import RoleCredentials, to_iso
 from ._errors import AssumeRoleError, SourceCredentialsError
 from ._redaction import protect_botocore_loggers, scrubbing, secret_forms
 
 logger = logging.getLogger("rolesession")
-
-ASSUME_ROLE = "AssumeRole"
-WEB_IDENTITY = "AssumeRoleWithWebIdentity"
-SAML = "AssumeRoleWithSAML"
-_METHODS = {
-    ASSUME_ROLE: "assume_role",
-    WEB_IDENTITY: "assume_role_with_web_identity",
-    SAML: "assume_role_with_saml",
-}
 
 #: The library's STS client defaults: a dead STS must not block a reader for
 #: a minute. A user's ``sts_config`` is merged over these.
@@ -57,34 +50,6 @@ STS_DEFAULTS = botocore.config.Config(
     # fan_out's 16 threads (and more) without urllib3 discarding connections.
     max_pool_connections=64,
 )
-
-_HINTS = {
-    "AccessDenied": (
-        "check that the role's trust policy allows this caller, that any ExternalId or "
-        "MFA condition is met, and that no SCP or permissions boundary denies "
-        "sts:AssumeRole"
-    ),
-    "RegionDisabledException": (
-        "STS is not activated in this region: activate it in the IAM console "
-        "(Account settings) or pass another region"
-    ),
-    "ExpiredToken": "the source credentials have expired; refresh them and try again",
-    "ExpiredTokenException": "the token has expired; supply a fresh one",
-    "MalformedPolicyDocument": "the session policy is not a valid IAM policy",
-    "PackedPolicyTooLarge": "the session policy or session tags are too large once packed",
-}
-_WEB_IDENTITY_HINT = (
-    "check the IAM OIDC identity provider for this token's issuer: its audience "
-    "(client ID) must match the token's 'aud', its thumbprint must match the issuer's "
-    "certificate, and the role's trust policy must allow this subject"
-)
-_SAML_HINT = (
-    "check that the assertion's https://aws.amazon.com/SAML/Attributes/Role attribute "
-    "names this role and principal_arn (the IAM SAML provider), and that the provider's "
-    "metadata matches the IdP"
-)
-_IDP_CODES = {"AccessDenied", "InvalidIdentityToken", "IDPRejectedClaim", "IDPCommunicationError"}
-
 
 def merged_config(user: botocore.config.Config | None, *, unsigned: bool = False) -> botocore.config.Config:
     config = STS_DEFAULTS if user is None else STS_DEFAULTS.merge(user)
@@ -138,18 +103,6 @@ def _freeze(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
-#: STS clients kept per signer (and for unsigned calls): a program passing a
-#: new ``Config`` per call does not grow the pool without end.
-CLIENTS_PER_SIGNER = 16
-UNSIGNED_CLIENTS = 64
-
-_client_lock = threading.Lock()
-_signed_clients: weakref.WeakKeyDictionary[Any, cachetools.LRUCache[Hashable, Any]] = (
-    weakref.WeakKeyDictionary()
-)
-_unsigned_clients: Any = {}  # an LRUCache once used (cachetools loads lazily)
-
-
 def client_for(
     credentials: Any,
     region: str,
@@ -159,29 +112,22 @@ def client_for(
     """A shared STS client signing with ``credentials`` (``None``: unsigned).
 
     Clients are thread-safe once built; building one is not, hence the lock.
+    The pool keeps a bounded number per signer (``_state``).
     """
     key = (region, endpoint_url, config_key(config))
-    with _client_lock:
-        table = _table_for(credentials)
-        client = table.get(key)
+    state = _state.state
+    with state.lock:
+        client = _state.client_table(credentials).get(key)
+    if client is not None:
+        return client
+    with state.client_lock:
+        with state.lock:
+            client = _state.client_table(credentials).get(key)
         if client is None:
             client = _new_client(credentials, region, endpoint_url, config)
-            table[key] = client
+            with state.lock:
+                _state.client_table(credentials)[key] = client
     return client
-
-
-def _table_for(credentials: Any) -> Any:
-    import cachetools
-
-    global _unsigned_clients
-    if credentials is None:
-        if not isinstance(_unsigned_clients, cachetools.LRUCache):
-            _unsigned_clients = cachetools.LRUCache(UNSIGNED_CLIENTS)
-        return _unsigned_clients
-    table = _signed_clients.get(credentials)
-    if table is None:
-        table = _signed_clients[credentials] = cachetools.LRUCache(CLIENTS_PER_SIGNER)
-    return table
 
 
 def _new_client(
@@ -197,78 +143,91 @@ def _new_client(
         endpoint_url=endpoint_url,
         config=merged_config(config, unsigned=credentials is None),
     )
+    for event, handler in _state.sts_client_hooks:  # rolesession.testing's recorder
+        client.meta.events.register(event, handler)
     protect_botocore_loggers()
     return client
 
 
 def call(
-    client: Any,
-    operation: str,
-    params: Mapping[str, Any],
-    role_arn: str,
-    *,
-    secrets: tuple[str, ...] = (),
+    client: Any, source: Source, params: Mapping[str, Any], secrets: tuple[str, ...] = ()
 ) -> RoleCredentials:
-    """Call one ``AssumeRole*`` operation and parse its credentials.
+    """Make ``source``'s STS call and parse its credentials.
 
     ``secrets`` are scrubbed from any AWS message that might echo them -- in
     our error, in the chained botocore error and in botocore's DEBUG records.
     """
+    label = source.label
+    protect_botocore_loggers()  # a botocore logger made since the last call is covered too
     started = time.perf_counter()
     sent = time.time()
     try:
         with scrubbing(secrets):
-            response = getattr(client, _METHODS[operation])(**params)
+            response = getattr(client, source.method)(**params)
     except ClientError as exc:
         scrub_client_error(exc, secrets)
-        raise translate(exc, operation, role_arn, secrets) from exc
+        raise translate(
+            exc, source.operation, label, hint=source.hint, role_arn=source.role_arn, secrets=secrets
+        ) from exc
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise SourceCredentialsError(
-            f"cannot assume {role_arn}: the source has no credentials to call STS with "
+            f"cannot assume {label}: the source has no credentials to call STS with "
             "(configure the default credential chain or pass source=)",
-            role_arn=role_arn,
+            role_arn=source.role_arn,
         ) from exc
     except ParamValidationError as exc:
         raise AssumeRoleError(
-            f"{operation} for {role_arn} was not sent: botocore rejected its parameters "
+            f"{source.operation} for {label} was not sent: botocore rejected its parameters "
             f"({_scrub(str(exc), secrets)})",
-            role_arn=role_arn,
+            role_arn=source.role_arn,
             code="ParamValidationError",
         ) from exc
     except (BotoCoreError, ResponseParserError) as exc:
-        # ResponseParserError is not a BotoCoreError: STS (or whatever answered
-        # in its place) sent a body that is not STS's XML.
         _scrub_args(exc, secrets)
-        what = (
-            "STS sent an answer that could not be parsed"
-            if isinstance(exc, ResponseParserError)
-            else "STS could not be reached"
-        )
-        raise AssumeRoleError(
-            f"{operation} for {role_arn} failed: {what} "
-            f"({type(exc).__name__}: {_scrub(_first_line(str(exc)), secrets)})",
-            role_arn=role_arn,
-            code=type(exc).__name__,
-        ) from exc
+        raise unreachable(exc, source.operation, label, role_arn=source.role_arn, secrets=secrets) from exc
     received = time.time()
     try:
-        creds = RoleCredentials.from_response(
-            response, received, measure_skew(response, sent, received)
-        )
+        creds = RoleCredentials.from_response(response, received, measure_skew(response, sent, received))
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise AssumeRoleError(
-            f"{operation} for {role_arn} returned a response without usable credentials",
-            role_arn=role_arn,
+            f"{source.operation} for {label} returned a response without usable credentials",
+            role_arn=source.role_arn,
             code="InvalidResponse",
         ) from exc
     logger.info(
         "%s %s: credentials until %s (%.0f ms)",
-        operation,
-        role_arn,
+        source.operation,
+        label,
         to_iso(creds.expiration),
         (time.perf_counter() - started) * 1000,
     )
     return creds
+
+
+def unreachable(
+    exc: BaseException,
+    operation: str,
+    label: str,
+    *,
+    role_arn: str | None = None,
+    secrets: tuple[str, ...] = (),
+) -> AssumeRoleError:
+    """Our error for a call that got no STS answer (or one that is not STS's XML).
+
+    ``ResponseParserError`` is not a ``BotoCoreError``: whatever answered in
+    STS's place sent a body that could not be parsed.
+    """
+    what = (
+        "STS sent an answer that could not be parsed"
+        if isinstance(exc, ResponseParserError)
+        else "STS could not be reached"
+    )
+    detail = _scrub(_first_line(str(exc)), secrets)
+    return AssumeRoleError(
+        f"{operation} for {label} failed: {what} ({type(exc).__name__}: {detail})",
+        role_arn=role_arn,
+        code=type(exc).__name__,
+    )
 
 
 #: Below this, a difference between STS's ``Date`` header (whole seconds) and
@@ -351,20 +310,23 @@ def error_message(exc: ClientError) -> str:
 
 
 def translate(
-    exc: ClientError, operation: str, role_arn: str, secrets: tuple[str, ...] = ()
+    exc: ClientError,
+    operation: str,
+    label: str,
+    *,
+    hint: Callable[[str], str | None] | None = None,
+    role_arn: str | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> AssumeRoleError:
+    """Our error for an STS refusal: the operation, what was asked, the code and a hint."""
     code = error_code(exc)
     message = _scrub(error_message(exc), secrets)
-    hint = _HINTS.get(code)
-    if operation == WEB_IDENTITY and code in _IDP_CODES:
-        hint = _WEB_IDENTITY_HINT
-    elif operation == SAML and code in _IDP_CODES:
-        hint = _SAML_HINT
-    text = f"{operation} for {role_arn} failed: {code}"
+    text = f"{operation} for {label} failed: {code}"
     if message:
         text += f": {message}"
-    if hint:
-        text += f" (hint: {hint})"
+    advice = hint(code) if hint is not None else None
+    if advice:
+        text += f" (hint: {advice})"
     return AssumeRoleError(text, role_arn=role_arn, code=code)
 
 
@@ -384,13 +346,3 @@ def is_chaining_error(exc: BaseException) -> bool:
     )
 
 
-def reset_after_fork() -> None:
-    # Connection pools must not be shared with the parent process.
-    global _client_lock
-    _client_lock = threading.Lock()
-    _signed_clients.clear()
-    _unsigned_clients.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=reset_after_fork)

@@ -87,7 +87,7 @@ _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
 def fail(parameter: str, message: str) -> InvalidParameterError:
     """Build the error for ``parameter``; the message never echoes secrets."""
-    return InvalidParameterError(f"{parameter}: {message}", parameter=parameter)
+    return InvalidParameterError.of(parameter, message)
 
 
 def _type_name(value: object) -> str:

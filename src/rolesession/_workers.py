@@ -16,10 +16,11 @@ the objects they were given.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
+
+from . import _state
 
 __all__ = ["submit", "warm_up"]
 
@@ -91,24 +92,22 @@ class _Pool:
                     self._idle += 1
 
 
-_pool = _Pool()
+def _pool() -> _Pool:
+    # Kept in the process state: a forked child starts with a new pool
+    # (worker threads do not survive fork; queued jobs belong to the parent).
+    state = _state.state
+    if state.workers is None:
+        with state.lock:
+            if state.workers is None:
+                state.workers = _Pool()
+    return state.workers  # type: ignore[no-any-return]
 
 
 def submit(job: Job) -> None:
     """Run ``job`` on a worker thread; never starts a thread once the pool is warm."""
-    _pool.submit(job)
+    _pool().submit(job)
 
 
 def warm_up() -> None:
     """Make sure a worker is waiting for jobs."""
-    _pool.warm_up()
-
-
-def _reset_after_fork() -> None:
-    # Worker threads do not survive fork; queued jobs belong to the parent.
-    global _pool
-    _pool = _Pool()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
+    _pool().warm_up()

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from .._assume import assume_role, assume_role_with_saml, assume_role_with_web_identity
+from .._api import assume_role, assume_role_with_saml, assume_role_with_web_identity
 from .._credentials import RoleCredentials, to_iso
 from .._errors import AssumeRoleError, SourceCredentialsError
 from .._session import RoleSession

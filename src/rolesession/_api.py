@@ -1,0 +1,346 @@
+"""The entry points: ``assume_role``, its web identity and SAML siblings, ``chain``, ``role_arn``.
+
+Each checks its keywords into a recipe (``_requests``; `InvalidParameterError`
+before any STS call) and returns the session for it (``_session``): a lazily
+fetching `RoleSession` -- the same object again when the same role is asked
+for with the same parameters and source while its credentials are cached.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import botocore.config
+
+from ._cache import DEFAULT_CACHE, CacheArg
+from ._policy import Policy
+from ._refresh import RefreshPolicy
+from ._validation import ROLE_ARN_RE, check_str, fail
+
+if TYPE_CHECKING:
+    import boto3
+
+    from ._session import RoleSession
+
+__all__ = ["assume_role", "assume_role_with_saml", "assume_role_with_web_identity", "chain", "role_arn"]
+
+Duration = int | _dt.timedelta
+PolicyLike = Policy | Mapping[str, Any] | str
+
+# The request-building and session modules are imported on first use:
+# ``import rolesession`` stays light (their dataclasses cost milliseconds).
+
+
+def assume_role(
+    role_arn: str,
+    *,
+    source: boto3.Session | None = None,
+    session_name: str | None = None,
+    duration: Duration | None = None,
+    policy: PolicyLike | None = None,
+    policy_arns: Iterable[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    transitive_tag_keys: Iterable[str] | None = None,
+    external_id: str | None = None,
+    source_identity: str | None = None,
+    mfa_serial: str | None = None,
+    mfa_token: str | Callable[[], str] | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> RoleSession:
+    """Assume ``role_arn`` and return a self-refreshing `RoleSession`.
+
+    No STS call is made here: credentials are fetched on first use (or taken
+    from the cache). ``source`` is the session whose credentials call STS
+    (``None``: the default credential chain); it is never modified.
+
+    Args:
+        role_arn: ``arn:<partition>:iam::<account>:role/[<path>/]<name>``.
+        source: a ``boto3.Session`` (a ``RoleSession`` chains a hop).
+        session_name: ``RoleSessionName``; default ``AWS_ROLE_SESSION_NAME``, the
+            Lambda function name, or ``user@host``.
+        duration: seconds (``int``) or ``timedelta``, 900-43200; chained hops
+            are capped to 3600 with a warning.
+        policy: a session policy (``Policy``, ``dict`` or JSON ``str``).
+        policy_arns: up to 10 managed policy ARNs used as session policies.
+        tags: session tags; ``transitive_tag_keys`` must be among them.
+        external_id: the ``ExternalId`` the role's trust policy asks for.
+        source_identity: the ``SourceIdentity`` to set.
+        mfa_serial: MFA device serial or ARN; goes with ``mfa_token``.
+        mfa_token: a 6-digit code (used once) or a callable returning one
+            (called only when STS is really called).
+        region: region of the STS endpoint and of the session; default the
+            source's, else the environment's, else the partition's.
+        sts_endpoint_url: e.g. a VPC endpoint or a local STS.
+        sts_config: a ``botocore.config.Config`` merged over the library's STS
+            defaults (standard retries, 3 attempts, short timeouts).
+        cache: a `MemoryCache`, `FileCache`, any `CredentialCache` or ``None``;
+            default the process-wide `default_cache()`.
+        refresh: a `RefreshPolicy`; ``None`` for the defaults.
+
+    Returns:
+        The session; the same object again for the same request while its
+        credentials are cached.
+
+    Raises:
+        InvalidParameterError: a parameter is invalid (before any STS call).
+
+    Example:
+        ```python
+        session = rolesession.assume_role("arn:aws:iam::123456789012:role/Auditor", duration=3600)
+        session.client("s3").list_buckets()
+        ```
+    """
+    from ._requests import assume_role_recipe, check_assume_role_keywords, check_source
+    from ._session import session_for
+
+    checked = check_assume_role_keywords(
+        source=check_source(source),
+        session_name=session_name,
+        duration=duration,
+        policy=policy,
+        policy_arns=policy_arns,
+        tags=tags,
+        transitive_tag_keys=transitive_tag_keys,
+        external_id=external_id,
+        source_identity=source_identity,
+        mfa_serial=mfa_serial,
+        mfa_token=mfa_token,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    return session_for(assume_role_recipe(role_arn, checked))
+
+
+def assume_role_with_web_identity(
+    role_arn: str | None = None,
+    *,
+    token: str | Callable[[], str] | None = None,
+    token_file: str | os.PathLike[str] | None = None,
+    provider_id: str | None = None,
+    session_name: str | None = None,
+    duration: Duration | None = None,
+    policy: PolicyLike | None = None,
+    policy_arns: Iterable[str] | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> RoleSession:
+    """Assume a role with an OIDC token (``AssumeRoleWithWebIdentity``).
+
+    The call needs no source credentials. ``token`` is a string or a
+    zero-argument callable returning a fresh token; ``token_file`` is re-read
+    at every STS call (tokens rotate on disk). With neither, the file named
+    by ``AWS_WEB_IDENTITY_TOKEN_FILE`` is used, and ``role_arn=None`` falls
+    back to ``AWS_ROLE_ARN`` (EKS IRSA and similar).
+
+    Args:
+        role_arn: the role; default ``AWS_ROLE_ARN``.
+        token: the token (4-20000 characters), or a callable returning a
+            fresh one at each STS call.
+        token_file: a file holding the token, re-read at every STS call
+            (surrounding whitespace stripped); must exist now.
+        provider_id: the ``ProviderId`` for OAuth 2.0 providers (Amazon,
+            Facebook, Google); not for OIDC providers.
+        session_name: ``RoleSessionName``; default as for `assume_role`.
+        duration: seconds or ``timedelta``, 900-43200.
+        policy: a session policy (``Policy``, ``dict`` or JSON ``str``).
+        policy_arns: up to 10 managed policy ARNs used as session policies.
+        region: region of the STS endpoint and of the session; default
+            ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's, else the
+            partition's.
+        sts_endpoint_url: e.g. a VPC endpoint or a local STS.
+        sts_config: a ``botocore.config.Config`` merged over the library's
+            STS defaults.
+        cache: as for `assume_role`. Credentials got with a callable token go
+            only to in-process caches (unless the callable names its caller
+            with a ``cache_identity`` string).
+        refresh: a `RefreshPolicy`.
+
+    Returns:
+        The session.
+
+    Raises:
+        InvalidParameterError: a parameter is invalid, or the token file does
+            not exist (before any STS call).
+
+    Example:
+        ```python
+        session = rolesession.assume_role_with_web_identity(
+            "arn:aws:iam::123456789012:role/Deploy",
+            token_file="/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+        )
+        ```
+    """
+    from ._requests import web_identity_recipe
+    from ._session import session_for
+
+    recipe = web_identity_recipe(
+        role_arn,
+        token=token,
+        token_file=token_file,
+        provider_id=provider_id,
+        session_name=session_name,
+        duration=duration,
+        policy=policy,
+        policy_arns=policy_arns,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    return session_for(recipe)
+
+
+def assume_role_with_saml(
+    role_arn: str,
+    principal_arn: str,
+    *,
+    assertion: str | Callable[[], str],
+    duration: Duration | None = None,
+    policy: PolicyLike | None = None,
+    policy_arns: Iterable[str] | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> RoleSession:
+    """Assume a role with a SAML assertion (``AssumeRoleWithSAML``).
+
+    A static assertion is sent once: the session serves what it got until
+    expiry, then raises `rolesession.TokenError`; pass a callable to refresh.
+
+    Args:
+        role_arn: the role the assertion names.
+        principal_arn: the IAM SAML provider's ARN
+            (``arn:<partition>:iam::<account>:saml-provider/<name>``).
+        assertion: the base64 SAML response (4-100000 characters), or a
+            callable returning a fresh one at each STS call.
+        duration: seconds or ``timedelta``, 900-43200.
+        policy: a session policy (``Policy``, ``dict`` or JSON ``str``).
+        policy_arns: up to 10 managed policy ARNs used as session policies.
+        region: as for `assume_role_with_web_identity`.
+        sts_endpoint_url: e.g. a VPC endpoint or a local STS.
+        sts_config: a ``botocore.config.Config`` merged over the library's
+            STS defaults.
+        cache: as for `assume_role_with_web_identity`.
+        refresh: a `RefreshPolicy`.
+
+    Returns:
+        The session.
+
+    Raises:
+        InvalidParameterError: a parameter is invalid (before any STS call).
+
+    Example:
+        ```python
+        session = rolesession.assume_role_with_saml(
+            "arn:aws:iam::123456789012:role/Analyst",
+            "arn:aws:iam::123456789012:saml-provider/Corp",
+            assertion=fetch_saml_response,  # called at each STS call
+        )
+        ```
+    """
+    from ._requests import saml_recipe
+    from ._session import session_for
+
+    recipe = saml_recipe(
+        role_arn,
+        principal_arn,
+        assertion=assertion,
+        duration=duration,
+        policy=policy,
+        policy_arns=policy_arns,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    return session_for(recipe)
+
+
+def chain(
+    steps: Iterable[str | Mapping[str, Any]], *, source: boto3.Session | None = None, **common: Any
+) -> RoleSession:
+    """Assume a chain of roles, each hop from the previous one's credentials.
+
+    Each step is a role ARN or a dict of `assume_role` keywords with
+    ``role_arn``. ``common`` keywords apply to every hop, except
+    ``mfa_serial``/``mfa_token`` (first hop only) and ``policy``,
+    ``policy_arns``, ``tags``, ``transitive_tag_keys`` (last hop only); a
+    step's own keywords override them for that hop. Every hop is checked
+    before any session exists; nothing calls STS until the last hop is used.
+
+    Returns:
+        The last hop's session (``.parent`` leads back through the chain).
+
+    Raises:
+        InvalidParameterError: with ``parameter`` like ``steps[1].duration``
+            for a bad keyword in a step.
+
+    Example:
+        ```python
+        target = rolesession.chain(
+            ["arn:aws:iam::111111111111:role/Hub", {"role_arn": "arn:aws:iam::222222222222:role/Target",
+                                                     "external_id": "partner-42"}],
+            duration=3600,
+        )
+        ```
+    """
+    from ._requests import Recipe, chain_recipes
+    from ._session import session_for
+
+    parent: Any = source
+    session: RoleSession | None = None
+    for hop, cache, refresh in chain_recipes(steps, source, common):
+        session = session_for(Recipe(hop, parent, cache, refresh))
+        parent = session
+    assert session is not None
+    return session
+
+
+def role_arn(account_id: str | int, role_name: str, *, path: str = "/", partition: str = "aws") -> str:
+    """Build and check a role ARN.
+
+    Raises:
+        InvalidParameterError: the account is not 12 digits, or the name,
+            path or partition is not valid.
+
+    Example:
+        ```python
+        rolesession.role_arn("123456789012", "Admin")  # 'arn:aws:iam::123456789012:role/Admin'
+        ```
+    """
+    if isinstance(account_id, bool) or not isinstance(account_id, (str, int)):
+        raise fail("account_id", "expected a 12-digit string")
+    account = f"{account_id:012d}" if isinstance(account_id, int) else account_id
+    if not (len(account) == 12 and account.isdigit() and account.isascii()):
+        raise fail("account_id", f"{account!r} is not a 12-digit AWS account id")
+    check_str(role_name, "role_name")
+    check_str(path, "path")
+    check_str(partition, "partition")
+    if not (path.startswith("/") and path.endswith("/")):
+        raise fail("path", "must start and end with '/'")
+    if not re.fullmatch(r"aws(?:-[a-z]+)*", partition):
+        raise fail("partition", f"{partition!r} is not an AWS partition (aws, aws-cn, ...)")
+    if path != "/" and not re.fullmatch(r"/[\x21-\x7e]+/", path):
+        raise fail("path", "must be '/' or '/<printable ASCII>/'")
+    arn = f"arn:{partition}:iam::{account}:role{path}{role_name}"
+    if not ROLE_ARN_RE.fullmatch(arn) or len(arn) > 2048:
+        raise fail("role_name", f"{role_name[:100]!r} is not a valid role name")
+    return arn

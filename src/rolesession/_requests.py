@@ -1,0 +1,357 @@
+"""Building requests: an entry point's keywords checked and turned into a `Recipe`.
+
+One path for everything: `assume_role` and its web identity and SAML
+siblings, every hop of `chain`, every entry of `fan_out` and `scoped()`
+check their keywords with the functions here, so a keyword is checked the
+same way -- same order, same error -- wherever it is given. Pure: no session
+is made and STS is never called; the first bad keyword raises
+`InvalidParameterError` naming it.
+
+Checking is split in two so that `fan_out` checks its keywords once, before
+any work, and then only each entry's role ARN: `check_assume_role_keywords`
+(everything but the ARN) and `assume_role_recipe` (the ARN, its partition,
+and the region that follows from them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.config
+
+from ._cache import DEFAULT_CACHE, check_cache, default_cache
+from ._environment import configured_region, default_session_name, partition_region
+from ._errors import InvalidParameterError
+from ._refresh import RefreshPolicy
+from ._sources import AssumeRoleSource, SamlSource, Source, WebIdentitySource, by_identity
+from ._validation import (
+    check_duration,
+    check_endpoint_url,
+    check_external_id,
+    check_instance,
+    check_mfa_serial,
+    check_mfa_token,
+    check_optional_path,
+    check_packed_size,
+    check_policy,
+    check_policy_arns,
+    check_principal_arn,
+    check_region,
+    check_role_arn,
+    check_secret_provider,
+    check_session_name,
+    check_source_identity,
+    check_str,
+    check_tags,
+    check_transitive_tag_keys,
+    fail,
+    partition_of,
+)
+
+__all__ = [
+    "HOP_KEYWORDS",
+    "Recipe",
+    "assume_role_recipe",
+    "chain_recipes",
+    "check_assume_role_keywords",
+    "saml_recipe",
+    "scoped_source",
+    "web_identity_recipe",
+]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything one `RoleSession` is made from: what to ask STS, signed by whom, cached where.
+
+    ``parent`` is the session whose credentials sign the call (``None``: the
+    default credential chain; unsigned operations have none).
+    """
+
+    source: Source
+    parent: boto3.Session | None
+    cache: Any
+    refresh: RefreshPolicy | None
+
+
+#: The keywords of ``assume_role()`` that configure a hop (``chain`` and
+#: ``fan_out`` set the source themselves).
+HOP_KEYWORDS = frozenset(
+    {
+        "session_name", "duration", "policy", "policy_arns", "tags", "transitive_tag_keys",
+        "external_id", "source_identity", "mfa_serial", "mfa_token", "region", "sts_endpoint_url",
+        "sts_config", "cache", "refresh",
+    }
+)
+_FIRST_HOP_ONLY = frozenset({"mfa_serial", "mfa_token"})
+_LAST_HOP_ONLY = frozenset({"policy", "policy_arns", "tags", "transitive_tag_keys"})
+
+
+# -- what every entry point takes ---------------------------------------------------------
+
+
+def _common(
+    *,
+    duration: Any,
+    policy: Any,
+    policy_arns: Any,
+    region: Any,
+    sts_endpoint_url: Any,
+    sts_config: Any,
+    cache: Any,
+    refresh: Any,
+) -> dict[str, Any]:
+    compact = check_policy(policy, "policy")
+    arns = check_policy_arns(policy_arns, "policy_arns")
+    check_packed_size(compact, arns, "policy")
+    return {
+        "duration": check_duration(duration, "duration"),
+        "policy": compact,
+        "policy_arns": arns,
+        "region": check_region(region, "region"),
+        "sts_endpoint_url": check_endpoint_url(sts_endpoint_url, "sts_endpoint_url"),
+        "sts_config": check_instance(
+            sts_config, "sts_config", botocore.config.Config, "a botocore.config.Config"
+        ),
+        "cache": default_cache() if cache is DEFAULT_CACHE else check_cache(cache, "cache"),
+        "refresh": check_instance(refresh, "refresh", RefreshPolicy, "a RefreshPolicy"),
+    }
+
+
+def _source_fields(common: Mapping[str, Any], role_arn: str, region: str | None) -> dict[str, Any]:
+    """The `Source` fields every operation has, for ``role_arn`` in ``region`` (else its partition's)."""
+    partition = partition_of(role_arn)
+    return {
+        "role_arn": role_arn,
+        "partition": partition,
+        "region": region or partition_region(partition),
+        "duration": common["duration"],
+        "policy": common["policy"],
+        "policy_arns": common["policy_arns"],
+        "sts_endpoint_url": common["sts_endpoint_url"],
+        "sts_config": common["sts_config"],
+    }
+
+
+def _session_name(value: object) -> str:
+    return default_session_name() if value is None else check_session_name(value, "session_name")
+
+
+def check_source(value: object) -> boto3.Session | None:
+    return check_instance(value, "source", boto3.Session, "a boto3.Session")  # type: ignore[return-value]
+
+
+# -- AssumeRole ---------------------------------------------------------------------------------
+
+
+def check_assume_role_keywords(
+    *,
+    source: boto3.Session | None,
+    session_name: Any = None,
+    duration: Any = None,
+    policy: Any = None,
+    policy_arns: Any = None,
+    tags: Any = None,
+    transitive_tag_keys: Any = None,
+    external_id: Any = None,
+    source_identity: Any = None,
+    mfa_serial: Any = None,
+    mfa_token: Any = None,
+    region: Any = None,
+    sts_endpoint_url: Any = None,
+    sts_config: Any = None,
+    cache: Any = DEFAULT_CACHE,
+    refresh: Any = None,
+) -> dict[str, Any]:
+    """Every keyword of ``assume_role`` but the role ARN, checked (iterables read once)."""
+    if (mfa_serial is None) != (mfa_token is None):
+        missing = "mfa_token" if mfa_token is None else "mfa_serial"
+        raise fail(missing, "mfa_serial and mfa_token go together; pass both or neither")
+    checked = _common(
+        duration=duration,
+        policy=policy,
+        policy_arns=policy_arns,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    checked_tags = check_tags(tags, "tags")
+    checked.update(
+        parent=source,
+        # The region follows from the source (or the environment) unless given.
+        region=configured_region(checked["region"], source),
+        session_name=_session_name(session_name),
+        tags=checked_tags,
+        transitive_tag_keys=check_transitive_tag_keys(
+            transitive_tag_keys, checked_tags, "transitive_tag_keys"
+        ),
+        external_id=None if external_id is None else check_external_id(external_id),
+        source_identity=None if source_identity is None else check_source_identity(source_identity),
+        mfa_serial=None if mfa_serial is None else check_mfa_serial(mfa_serial),
+        mfa_token=None if mfa_token is None else by_identity(check_mfa_token(mfa_token)),
+    )
+    return checked
+
+
+def assume_role_recipe(role_arn: object, checked: Mapping[str, Any]) -> Recipe:
+    """The recipe for ``role_arn`` with keywords already checked by `check_assume_role_keywords`."""
+    arn = check_role_arn(role_arn, "role_arn")
+    source = AssumeRoleSource(
+        **_source_fields(checked, arn, checked["region"]),
+        session_name=checked["session_name"],
+        tags=checked["tags"],
+        transitive_tag_keys=checked["transitive_tag_keys"],
+        external_id=checked["external_id"],
+        source_identity=checked["source_identity"],
+        mfa_serial=checked["mfa_serial"],
+        mfa_token=checked["mfa_token"],
+    )
+    return Recipe(source, checked["parent"], checked["cache"], checked["refresh"])
+
+
+# -- web identity and SAML ---------------------------------------------------------------------------
+
+
+def web_identity_recipe(
+    role_arn: Any,
+    *,
+    token: Any,
+    token_file: Any,
+    provider_id: Any,
+    session_name: Any,
+    **common: Any,
+) -> Recipe:
+    """``assume_role_with_web_identity``'s keywords checked (the environment's fallbacks applied)."""
+    if role_arn is None:
+        role_arn = os.environ.get("AWS_ROLE_ARN") or None
+        if role_arn is None:
+            raise fail("role_arn", "not given and AWS_ROLE_ARN is not set")
+    arn = check_role_arn(role_arn, "role_arn")
+    if token is not None and token_file is not None:
+        raise fail("token_file", "pass token or token_file, not both")
+    path = check_optional_path(token_file, "token_file")
+    if token is None and path is None:
+        path = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE") or None
+        if path is None:
+            raise fail("token", "pass token or token_file, or set AWS_WEB_IDENTITY_TOKEN_FILE")
+    if path is not None and not os.path.isfile(path):
+        raise fail("token_file", f"{path} does not exist or is not a file")
+    if path is not None:
+        path = os.path.abspath(path)  # re-read for years: a later chdir must not lose it
+    checked_token = (
+        None if token is None else check_secret_provider(token, "token", 4, 20_000, "a web identity token")
+    )
+    if provider_id is not None:
+        provider_id = check_str(provider_id, "provider_id")
+        if not 4 <= len(provider_id) <= 2048:
+            raise fail("provider_id", "must be 4-2048 characters")
+    checked = _common(**common)
+    source = WebIdentitySource(
+        **_source_fields(checked, arn, configured_region(checked["region"], None)),
+        session_name=_session_name(session_name),
+        token=by_identity(checked_token),
+        token_file=path,
+        provider_id=provider_id,
+    )
+    return Recipe(source, None, checked["cache"], checked["refresh"])
+
+
+def saml_recipe(role_arn: Any, principal_arn: Any, *, assertion: Any, **common: Any) -> Recipe:
+    """``assume_role_with_saml``'s keywords checked."""
+    arn = check_role_arn(role_arn, "role_arn")
+    principal = check_principal_arn(principal_arn, "principal_arn")
+    if partition_of(principal) != partition_of(arn):
+        raise fail("principal_arn", "must be in the same partition as role_arn")
+    checked_assertion = check_secret_provider(assertion, "assertion", 4, 100_000, "a SAML assertion")
+    checked = _common(**common)
+    source = SamlSource(
+        **_source_fields(checked, arn, configured_region(checked["region"], None)),
+        principal_arn=principal,
+        assertion=by_identity(checked_assertion),
+    )
+    return Recipe(source, None, checked["cache"], checked["refresh"])
+
+
+# -- chains and scoping --------------------------------------------------------------------------------
+
+
+def chain_recipes(
+    steps: object, source: object, common: Mapping[str, Any]
+) -> list[tuple[Source, Any, RefreshPolicy | None]]:
+    """Every hop of ``chain(steps, source=source, **common)`` checked, before any session exists.
+
+    A bad keyword a step gives itself is reported as ``steps[i].<name>``;
+    one from ``common`` under its own name. Returns each hop's source,
+    cache and refresh policy; hop ``i + 1`` is signed by hop ``i``.
+    """
+    if isinstance(steps, (str, Mapping)) or not isinstance(steps, Iterable):
+        raise fail("steps", "expected a list of role ARNs or dicts")
+    hops = list(_bounded_steps(steps))
+    if not hops:
+        raise fail("steps", "needs at least one role")
+    unknown = sorted(set(common) - HOP_KEYWORDS)
+    if unknown:
+        raise fail(unknown[0], "is not a keyword of chain()")
+    parent = check_source(source)
+    planned: list[tuple[Source, Any, RefreshPolicy | None]] = []
+    for i, step in enumerate(hops):
+        own = _step_keywords(i, step)
+        kwargs = {
+            k: v
+            for k, v in common.items()
+            if not (k in _FIRST_HOP_ONLY and i > 0) and not (k in _LAST_HOP_ONLY and i < len(hops) - 1)
+        }
+        kwargs.update(own)
+        role = kwargs.pop("role_arn")
+        try:
+            if i > 0 and kwargs.get("region") is None:
+                # A hop's region defaults to its parent's: the previous hop's.
+                kwargs["region"] = planned[-1][0].region
+            checked = check_assume_role_keywords(source=parent if i == 0 else None, **kwargs)
+            recipe = assume_role_recipe(role, checked)
+        except InvalidParameterError as exc:
+            if exc.parameter in own:
+                raise exc.within(f"steps[{i}]") from None
+            raise
+        planned.append((recipe.source, recipe.cache, recipe.refresh))
+    return planned
+
+
+def _bounded_steps(steps: Iterable[Any]) -> Iterable[Any]:
+    from ._validation import bounded
+
+    return bounded(steps, MAX_HOPS, "steps", "hops")
+
+
+#: More hops than any real chain needs (each hop is an STS call when it refreshes).
+MAX_HOPS = 64
+
+
+def _step_keywords(i: int, step: object) -> dict[str, Any]:
+    if isinstance(step, str):
+        return {"role_arn": step}
+    if not isinstance(step, Mapping):
+        raise fail(f"steps[{i}]", "expected a role ARN or a dict with role_arn")
+    own = dict(step)
+    if "role_arn" not in own:
+        raise fail(f"steps[{i}].role_arn", "is missing")
+    bad = sorted(set(own) - HOP_KEYWORDS - {"role_arn"})
+    if bad:
+        raise fail(f"steps[{i}].{bad[0]}", "is not a keyword of assume_role()")
+    return own
+
+
+def scoped_source(source: Source, policy: Any, policy_arns: Any) -> Source:
+    """``source`` with exactly these session policies (they replace its own)."""
+    compact = check_policy(policy, "policy")
+    arns = check_policy_arns(policy_arns, "policy_arns")
+    check_packed_size(compact, arns, "policy")
+    return source.replace(policy=compact, policy_arns=arns)  # type: ignore[no-any-return]
+
+

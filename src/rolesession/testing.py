@@ -1,0 +1,208 @@
+"""A test kit for code that uses rolesession.
+
+`StsRecorder` sees every STS call rolesession makes -- whatever STS answers
+them (moto, a local server, AWS) -- records the operation and its
+parameters, and can make calls fail, hang or slow down. `reset()` gives the
+process a fresh start: no warm sessions, no cached credentials, no STS
+clients.
+
+```python
+from moto import mock_aws
+import rolesession
+from rolesession.testing import StsRecorder, reset
+
+with mock_aws(), StsRecorder() as sts:
+    session = rolesession.assume_role("arn:aws:iam::123456789012:role/Reader")
+    session.identity()
+    assert sts.count("AssumeRole") == 1
+reset()
+```
+
+It hooks into the STS clients the library makes (botocore events on each new
+client), never into the library's functions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from . import _state
+from ._credentials import to_epoch
+
+__all__ = ["StsCall", "StsRecorder", "forget_sessions", "reset", "sts_clients"]
+
+
+def reset() -> None:
+    """Forget warm sessions, cached credentials (the default cache), STS clients and default sources."""
+    _state.reset()
+
+
+def forget_sessions() -> None:
+    """Forget warm sessions only: the next request makes a new session, as a new process
+    would, and finds what the caches hold."""
+    with _state.state.lock:
+        if _state.state.sessions is not None:
+            _state.state.sessions.clear()
+
+
+class StsCall(NamedTuple):
+    """One STS call: its operation (``"AssumeRole"``) and its parameters as the library passed them."""
+
+    operation: str
+    params: dict[str, Any]
+
+
+class StsRecorder:
+    """Records every STS call rolesession makes; can make them fail, hang or slow down.
+
+    Use as a context manager (or `install` / `uninstall`). Only STS clients
+    made while it is installed see it, so installing it empties the
+    library's pool of STS clients.
+
+    Attributes:
+        calls: every `StsCall`, in order.
+        issued: access key id -> expiration (epoch seconds) of every
+            credential set STS returned.
+        delay: seconds of real sleep before each call.
+        during: a function run inside each call (e.g. to move a frozen clock on).
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[StsCall] = []
+        self.issued: dict[str, float] = {}
+        self.delay = 0.0
+        self.during: Callable[[], None] | None = None
+        self._error: BaseException | None = None
+        self._role_errors: dict[str, BaseException] = {}
+        self._once: list[BaseException] = []
+        self._gate: threading.Event | None = None
+        self._lock = threading.Lock()
+        self._hooks = [
+            ("before-parameter-build.sts", self._before_call),
+            ("after-call.sts", self._after_call),
+        ]
+
+    # -- installing -----------------------------------------------------------------
+
+    def install(self) -> StsRecorder:
+        """Start recording (new STS clients get the hooks)."""
+        with _state.state.lock:
+            _state.sts_client_hooks.extend(self._hooks)
+        _forget_sts_clients()
+        return self
+
+    def uninstall(self) -> None:
+        """Stop recording; release any call held by `block`."""
+        with _state.state.lock:
+            for hook in self._hooks:
+                if hook in _state.sts_client_hooks:
+                    _state.sts_client_hooks.remove(hook)
+        if self._gate is not None:
+            self._gate.set()
+        _forget_sts_clients()
+
+    def __enter__(self) -> StsRecorder:
+        return self.install()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.uninstall()
+
+    # -- what happened ----------------------------------------------------------------
+
+    def count(self, operation: str | None = None) -> int:
+        """How many calls were made (of ``operation`` only, if given)."""
+        with self._lock:
+            return sum(1 for call in self.calls if operation in (None, call.operation))
+
+    def params(self, index: int = -1) -> dict[str, Any]:
+        """The parameters of call ``index`` (default: the last)."""
+        with self._lock:
+            return self.calls[index].params
+
+    # -- faults -------------------------------------------------------------------------
+
+    def fail_with(self, error: BaseException | None, *, roles: Iterable[str] | None = None) -> None:
+        """Every call from now on raises ``error`` (``None``: calls succeed again).
+
+        With ``roles``, only calls for those role ARNs do (others are unaffected).
+        """
+        if roles is None:
+            self._error = error
+            return
+        with self._lock:
+            for role in roles:
+                if error is None:
+                    self._role_errors.pop(role, None)
+                else:
+                    self._role_errors[role] = error
+
+    def fail_once(self, error: BaseException) -> None:
+        """The next call raises ``error`` (queued after earlier ones)."""
+        with self._lock:
+            self._once.append(error)
+
+    def outage(self, *, roles: Iterable[str] | None = None) -> None:
+        """STS cannot be reached: calls raise botocore's ``EndpointConnectionError``."""
+        self.fail_with(EndpointConnectionError(endpoint_url="https://sts.amazonaws.com/"), roles=roles)
+
+    def refuse(
+        self,
+        code: str,
+        message: str = "refused",
+        operation: str = "AssumeRole",
+        *,
+        roles: Iterable[str] | None = None,
+    ) -> None:
+        """STS answers calls with the error ``code`` (e.g. ``"AccessDenied"``), for ``roles`` or all."""
+        self.fail_with(ClientError({"Error": {"Code": code, "Message": message}}, operation), roles=roles)
+
+    def block(self) -> threading.Event:
+        """Make calls wait (a hanging STS) until the returned event is set."""
+        self._gate = threading.Event()
+        return self._gate
+
+    # -- the hooks ----------------------------------------------------------------------------
+
+    def _before_call(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.calls.append(StsCall(model.name, dict(params)))
+        gate = self._gate
+        if gate is not None and not gate.wait(60):
+            raise RuntimeError("a test left an STS call blocked for 60 s")
+        if self.delay:
+            time.sleep(self.delay)
+        if self.during is not None:
+            self.during()
+        # Decided after the wait: a fault set while a call hangs applies to it.
+        with self._lock:
+            failure = self._once.pop(0) if self._once else self._role_errors.get(params.get("RoleArn", ""))
+            failure = failure or self._error
+        if failure is not None:
+            raise failure
+
+    def _after_call(self, parsed: Any = None, **kwargs: Any) -> None:
+        credentials = parsed.get("Credentials") if isinstance(parsed, dict) else None
+        if isinstance(credentials, dict) and "AccessKeyId" in credentials:
+            with self._lock:
+                self.issued[credentials["AccessKeyId"]] = to_epoch(credentials["Expiration"])
+
+
+def sts_clients() -> list[Any]:
+    """The STS clients the library holds now (to look at their endpoint and config)."""
+    state = _state.state
+    with state.lock:
+        clients = [client for table in state.signed_clients.values() for client in table.values()]
+        return clients + list((state.unsigned_clients or {}).values())
+
+
+def _forget_sts_clients() -> None:
+    state = _state.state
+    with state.lock:
+        state.signed_clients.clear()
+        if state.unsigned_clients is not None:
+            state.unsigned_clients.clear()
