@@ -39,8 +39,8 @@ from botocore.credentials import (
 from moto import mock_aws
 
 import rolesession
-from rolesession import _sts as sts
 from rolesession._credentials import to_iso
+from rolesession.testing import StsRecorder, reset
 
 # The refresh engine's background thread must see freezegun's clock.
 freezegun.api.call_stack_inspection_limit = 0
@@ -75,22 +75,26 @@ class _StsCounter:
     """Counts the library's STS calls, optionally slowing each one down (real sleep)."""
 
     def __init__(self) -> None:
-        self.count = 0
-        self.delay = 0.0
-        self._real = sts.call
+        self._recorder = StsRecorder()
+
+    @property
+    def count(self) -> int:
+        return self._recorder.count()
+
+    @property
+    def delay(self) -> float:
+        return self._recorder.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._recorder.delay = seconds
 
     def __enter__(self) -> _StsCounter:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            if self.delay:
-                time.sleep(self.delay)
-            return self._real(*args, **kwargs)
-
-        sts.call = call  # type: ignore[assignment]
+        self._recorder.install()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        sts.call = self._real  # type: ignore[assignment]
+        self._recorder.uninstall()
 
 
 def _count_botocore_calls(session: botocore.session.Session, event: str) -> list[int]:
@@ -130,13 +134,7 @@ def _traced() -> Iterator[Callable[[], int]]:
 def _reset_library() -> None:
     # Each case starts from a cold process-wide state: no cached credentials,
     # no warm sessions, no shared STS clients left over from another case.
-    from rolesession import _assume as assume
-
-    rolesession.default_cache().clear()
-    with assume._sessions_lock:
-        assume._sessions().clear()
-    sts._signed_clients.clear()
-    sts._unsigned_clients.clear()
+    reset()
 
 
 # -- 1. the hot path ---------------------------------------------------------------------
@@ -490,23 +488,13 @@ def advisory_refresh(quick: bool, log: Log) -> Result:
 class _HangingSts(_StsCounter):
     """Every STS call hangs until ``release()`` (a dead endpoint that never answers)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = threading.Event()
-
     def __enter__(self) -> _HangingSts:
-        real = self._real
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            self.gate.wait(30)
-            return real(*args, **kwargs)
-
-        sts.call = call  # type: ignore[assignment]
+        super().__enter__()
+        self._gate = self._recorder.block()
         return self
 
     def release(self) -> None:
-        self.gate.set()
+        self._gate.set()
 
 
 HANG_READERS = 8

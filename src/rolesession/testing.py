@@ -82,7 +82,7 @@ class StsRecorder:
         self._once: list[BaseException] = []
         self._gate: threading.Event | None = None
         self._lock = threading.Lock()
-        self._hooks = [
+        self._hooks: list[tuple[str, Callable[..., Any]]] = [
             ("before-parameter-build.sts", self._before_call),
             ("after-call.sts", self._after_call),
         ]
