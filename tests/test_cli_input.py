@@ -19,7 +19,7 @@ from conftest import ROLE, StsSpy
 from rolesession._errors import InvalidParameterError
 from rolesession._validation import fail
 from rolesession.cli import describe, exit_code, main
-from rolesession.cli.errors import PARAMETER_OPTIONS, option_for
+from rolesession.cli.options import OPTIONS, option_for
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -85,10 +85,10 @@ def test_a_bad_region_variable_in_a_real_run_exits_2() -> None:
 def test_the_library_parameters_map_to_options_from_one_table() -> None:
     assert option_for("region") == "--region"
     assert option_for("sts_endpoint_url") == "--sts-endpoint-url"
-    assert option_for("tags[3].Key") == "--tag"
+    assert option_for("transitive_tag_keys") == "--tag"
     assert option_for("AWS_REGION") == "AWS_REGION"  # a variable is named as it is
     assert option_for("AWS_DEFAULT_REGION") == "AWS_DEFAULT_REGION"
-    assert set(PARAMETER_OPTIONS.values()) >= {"--region", "--sts-endpoint-url", "--policy", "--tag"}
+    assert {o.flag for o in OPTIONS} >= {"--region", "--sts-endpoint-url", "--policy", "--tag"}
     for parameter, shown in (
         ("region", "--region: 'x' is bad"),
         ("sts_endpoint_url", "--sts-endpoint-url: 'x' is bad"),

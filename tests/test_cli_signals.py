@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from conftest import ROLE
-from rolesession.cli import commands
+from rolesession.cli import child as cli_child
 
 FORWARDED = ["SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM"]
 
@@ -128,13 +128,13 @@ def test_a_cli_failing_while_the_command_runs_ends_it(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(subprocess.Popen, "wait", failing_wait)
     with pytest.raises(RuntimeError):
-        commands.run_command([sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ))
+        cli_child.run_command([sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ))
     [child] = children
     assert child.returncode == -signal.SIGTERM  # terminated, and reaped
 
 
 def test_a_command_ignoring_sigterm_is_killed_when_the_cli_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "TERMINATE_GRACE", 0.5)
+    monkeypatch.setattr(cli_child, "TERMINATE_GRACE", 0.5)
     children: list[subprocess.Popen[bytes]] = []
     real_wait = subprocess.Popen.wait
 
@@ -148,7 +148,7 @@ def test_a_command_ignoring_sigterm_is_killed_when_the_cli_fails(monkeypatch: py
     monkeypatch.setattr(subprocess.Popen, "wait", failing_wait)
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
     with pytest.raises(RuntimeError):
-        commands.run_command([sys.executable, "-c", stubborn], dict(os.environ))
+        cli_child.run_command([sys.executable, "-c", stubborn], dict(os.environ))
     assert children[0].returncode == -signal.SIGKILL
 
 
@@ -158,7 +158,7 @@ IN_A_TERMINAL = r"""
 import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:  # a session leader, the pty its controlling terminal, in its foreground group
-    from rolesession.cli.commands import _from_terminal_possible
+    from rolesession.cli.child import _from_terminal_possible
     print("foreground:", _from_terminal_possible(), flush=True)
     os._exit(0)
 out = b""
@@ -179,13 +179,13 @@ def test_terminal_signals_are_passed_on_only_when_they_cannot_have_come_from_the
     done = subprocess.run([sys.executable, "-c", IN_A_TERMINAL], capture_output=True, text=True,
                           timeout=30, check=True)  # fmt: skip
     assert "foreground: True" in done.stdout  # Ctrl-C reached the command too: not passed on
-    check = "from rolesession.cli.commands import _from_terminal_possible as f; print(f())"
+    check = "from rolesession.cli.child import _from_terminal_possible as f; print(f())"
     alone = subprocess.run(
         [sys.executable, "-c", check],
         capture_output=True, text=True, timeout=30, check=True, start_new_session=True,
     )  # fmt: skip
     assert alone.stdout.strip() == "False"  # no terminal: whoever sent it meant us alone
-    assert set(commands.TERMINAL_SIGNALS) == {"SIGINT", "SIGQUIT", "SIGWINCH"}
+    assert set(cli_child.TERMINAL_SIGNALS) == {"SIGINT", "SIGQUIT", "SIGWINCH"}
 
 
 def test_a_signal_arriving_as_the_command_starts_is_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +199,7 @@ def test_a_signal_arriving_as_the_command_starts_is_passed_on(monkeypatch: pytes
     ours: list[int] = []  # were it not taken over, the signal would land here, not kill pytest
     previous = signal.signal(signal.SIGUSR1, lambda signum, _: ours.append(signum))
     try:
-        code = commands.run_command([sys.executable, "-c", "import time; time.sleep(5)"], dict(os.environ))
+        code = cli_child.run_command([sys.executable, "-c", "import time; time.sleep(5)"], dict(os.environ))
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert code == 128 + signal.SIGUSR1  # passed on at once: killed by SIGUSR1's default action

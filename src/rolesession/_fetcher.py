@@ -163,7 +163,7 @@ class Fetcher:
         if credentials is None:
             raise SourceCredentialsError(
                 f"cannot assume {label}: no source credentials were found "
-                "(configure the default credential chain or pass source=)",
+                "(configure the default credential chain or give a source session)",
                 role_arn=self.source.role_arn,
             )
         return credentials

@@ -172,7 +172,7 @@ def call(
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise SourceCredentialsError(
             f"cannot assume {label}: the source has no credentials to call STS with "
-            "(configure the default credential chain or pass source=)",
+            "(configure the default credential chain or give a source session)",
             role_arn=source.role_arn,
         ) from exc
     except ParamValidationError as exc:

@@ -130,24 +130,22 @@ def _sts_answered(exc: AssumeRoleError) -> bool:
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong; library messages never hold secrets."""
     from .._errors import InvalidParameterError, RoleSessionError, SourceCredentialsError, TokenError
-    from .errors import CliError, option_for
+    from .errors import CliError
     from .loops import explain
+    from .options import option_for
     from .secret_commands import CommandError
 
     loop = None if isinstance(exc, CliError) else explain(exc)
     if loop is not None:  # a credential_process child found the loop: say it as it did
         return loop
     if isinstance(exc, InvalidParameterError):
-        text = str(exc)
-        if text.startswith(f"{exc.parameter}:"):
-            text = option_for(exc.parameter) + text[len(exc.parameter) :]
-        return text
+        return f"{option_for(exc.parameter)}: {exc.reason}"
     if isinstance(exc, TokenError) and isinstance(exc.__cause__, CommandError):
         return f"{exc} ({exc.__cause__})"
     if _is_missing_profile(exc):
         return f"no source credentials: {exc} (AWS_PROFILE names it)"
     if isinstance(exc, SourceCredentialsError):
-        return str(exc).replace("pass source=", "pass --profile")  # the library's advice, in CLI terms
+        return f"{exc}; on the command line the source is chosen with --profile NAME"
     if isinstance(exc, (RoleSessionError, CliError, CommandError)):
         return str(exc)
     if isinstance(exc, OSError):

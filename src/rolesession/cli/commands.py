@@ -6,31 +6,31 @@ import argparse
 import json
 import os
 import shlex
-import signal
-import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.parsers import ResponseParserError
 
 from .._api import assume_role, assume_role_with_saml, assume_role_with_web_identity
 from .._credentials import RoleCredentials, to_iso
-from .._errors import AssumeRoleError, SourceCredentialsError
+from .._environment import configured_region
+from .._errors import SourceCredentialsError
 from .._session import RoleSession
-from .._sts import merged_config
-from .._validation import check_endpoint_url, check_region, fail
+from .._sts import merged_config, translate, unreachable
+from .._validation import check_endpoint_url, check_region
 from . import loops
-from .errors import CliError, UsageError, option_for
+from .child import run_command
+from .errors import UsageError
+from .options import given_role_options, option_for
 from .secret_commands import CommandAssertion, CommandError, CommandMfaCode, PromptMfaCode
 
 __all__ = [
     "build_session",
-    "check_location",
     "command_holding",
     "container_credentials",
     "hand_out",
@@ -47,10 +47,6 @@ HAND_OUT_MINIMUM = 15 * 60
 #: read started, so its result lands in the file cache for the next
 #: invocation instead of being abandoned at exit.
 BACKGROUND_GRACE = 10.0
-#: A region is one DNS label of STS's host name (``sts.<region>.amazonaws.com``).
-MAX_REGION_LENGTH = 63
-#: A child that ignores SIGTERM when the CLI fails gets SIGKILL this much later.
-TERMINATE_GRACE = 5.0
 
 #: Variables that would name other credentials than the endpoint's to the
 #: child of ``exec --server`` (they come first in the SDKs' chains).
@@ -68,70 +64,10 @@ _OTHER_CREDENTIALS = (
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 )
 
-# Options that only make sense for an assumed role (``whoami`` without one).
-_ROLE_OPTIONS = {
-    "session_name": "--session-name",
-    "duration": "--duration",
-    "policy": "--policy",
-    "policy_arns": "--policy-arn",
-    "tags": "--tag",
-    "external_id": "--external-id",
-    "source_identity": "--source-identity",
-    "mfa_serial": "--mfa-serial",
-    "mfa_command": "--mfa-command",
-    "web_identity_token_file": "--web-identity-token-file",
-    "saml_assertion_command": "--saml-assertion-command",
-    "principal_arn": "--principal-arn",
-}
-
-
 def run(args: argparse.Namespace) -> int:
     command = {"assume": assume, "exec": exec_, "whoami": whoami}[args.command]
     with loops.resolving(loops.source_profile(args)):
         return command(args)
-
-
-# -- checking where STS is ----------------------------------------------------------
-
-
-def check_location(args: argparse.Namespace) -> None:
-    """``--region``, ``--sts-endpoint-url`` and the region variables, before anything runs.
-
-    Raises `InvalidParameterError` naming the parameter (``region``,
-    ``sts_endpoint_url``) or the environment variable (``AWS_REGION``,
-    ``AWS_DEFAULT_REGION``); the CLI names the option from its table.
-    """
-    if args.region is not None:
-        _check_region(args.region, "region")
-    else:
-        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-            value = os.environ.get(name)
-            if value:  # empty counts as unset, as everywhere else
-                _check_region(value, name)
-    _check_endpoint(args.sts_endpoint_url)
-
-
-def _check_region(value: str, parameter: str) -> None:
-    check_region(value, parameter)
-    if len(value) > MAX_REGION_LENGTH:
-        raise fail(parameter, f"{value[:64]!r}... is not an AWS region name (over 63 characters)")
-
-
-def _check_endpoint(url: str | None) -> None:
-    checked = check_endpoint_url(url, "sts_endpoint_url")
-    if checked is None:
-        return
-    shown = f"{checked[:200]!r}"
-    try:
-        parts = urlsplit(checked)
-        port = parts.port  # ValueError when out of range or not a number
-        host = parts.hostname
-    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: "http://[::1"
-        raise fail("sts_endpoint_url", f"{shown} is not a valid URL ({exc})") from None
-    if not host:
-        raise fail("sts_endpoint_url", f"{shown} has no host")
-    if port == 0:
-        raise fail("sts_endpoint_url", f"{shown} has port 0")
 
 
 # -- building the session ----------------------------------------------------------
@@ -160,7 +96,6 @@ def build_session(args: argparse.Namespace) -> RoleSession:
     """Assume every ``ROLE_ARN`` in turn; the last hop's session."""
     arns: list[str] = args.role_arns
     _check_combinations(args, len(arns))
-    check_location(args)
     cache = make_cache(args)
     every = {"region": args.region, "sts_endpoint_url": args.sts_endpoint_url, "cache": cache}
     last = _last_hop_keywords(args)
@@ -244,7 +179,7 @@ def _only(last: dict[str, Any], allowed: tuple[str, ...], operation: str) -> Non
 
 
 def _check_combinations(args: argparse.Namespace, hops: int) -> None:
-    given = [o for d, o in _ROLE_OPTIONS.items() if getattr(args, d) not in (None, [])]
+    given = list(given_role_options(args))
     if hops == 0 and given:
         raise UsageError(f"{given[0]} applies to an assumed role: give a ROLE_ARN")
     web, saml = args.web_identity_token_file is not None, args.saml_assertion_command is not None
@@ -358,15 +293,17 @@ def whoami(args: argparse.Namespace) -> int:
 
 
 def caller_identity(args: argparse.Namespace) -> dict[str, str]:
-    """GetCallerIdentity with the source credentials (``--profile`` or the default chain)."""
-    check_location(args)
-    region, endpoint = args.region, args.sts_endpoint_url
-    session = source_session(args) or boto3.Session(region_name=region)
+    """GetCallerIdentity with the source credentials (``--profile`` or the default chain).
+
+    The region and endpoint are checked as the library checks them, and STS's
+    answers are translated as the library translates them.
+    """
+    endpoint = check_endpoint_url(args.sts_endpoint_url, "sts_endpoint_url")
+    source = source_session(args)
+    region = configured_region(check_region(args.region, "region"), source)
+    session = source or boto3.Session(region_name=region)
     client = session.client(
-        "sts",
-        region_name=region or session.region_name or "us-east-1",
-        endpoint_url=endpoint,
-        config=merged_config(None),
+        "sts", region_name=region or "us-east-1", endpoint_url=endpoint, config=merged_config(None)
     )
     try:
         response = client.get_caller_identity()
@@ -376,16 +313,9 @@ def caller_identity(args: argparse.Namespace) -> dict[str, str]:
             "pass --profile)"
         ) from exc
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise AssumeRoleError(
-            f"GetCallerIdentity failed: {error.get('Code', 'Unknown')}: {error.get('Message', '')}",
-            code=str(error.get("Code", "Unknown")),
-        ) from exc
-    except BotoCoreError as exc:
-        raise AssumeRoleError(
-            f"GetCallerIdentity failed: STS could not be reached ({type(exc).__name__}: {exc})",
-            code=type(exc).__name__,
-        ) from exc
+        raise translate(exc, "GetCallerIdentity", "the source credentials") from exc
+    except (BotoCoreError, ResponseParserError) as exc:
+        raise unreachable(exc, "GetCallerIdentity", "the source credentials") from exc
     return {k: str(response[k]) for k in ("UserId", "Account", "Arn")}
 
 
@@ -428,150 +358,3 @@ def container_credentials(session: RoleSession) -> dict[str, str]:
         "Expiration": to_iso(creds.expiry),
         "AccountId": creds.account,
     }
-
-
-# -- running the command ------------------------------------------------------------
-
-#: Signals ``exec`` passes on to its command (those that exist on this platform).
-FORWARDED = ("SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH")
-#: Signals a terminal sends to its whole foreground process group: Ctrl-C,
-#: Ctrl-\ and a window resize. The command is in our process group, so when
-#: we are in the terminal's foreground group it got the signal as we did,
-#: and passing it on would deliver it twice (a second Ctrl-C often means
-#: "quit now" to a program that was shutting down cleanly).
-TERMINAL_SIGNALS = ("SIGINT", "SIGQUIT", "SIGWINCH")
-
-
-def run_command(command: list[str], env: dict[str, str]) -> int:
-    """Run ``command``; its exit code (128 + N when killed by signal N).
-
-    The command never outlives us: on Linux it gets SIGTERM when we die
-    (even by SIGKILL), and if we fail while it runs we terminate it, then
-    kill it.
-    """
-    # Handlers first: a signal arriving while the command starts is passed on
-    # once it exists, instead of killing us and orphaning it.
-    with _forwarding_signals() as forwarder:
-        try:
-            child = subprocess.Popen(command, env=env, preexec_fn=_parent_death_signal())
-        except FileNotFoundError:
-            raise CliError(f"cannot run {command[0]!r}: command not found") from None
-        except OSError as exc:
-            raise CliError(
-                f"cannot run {command[0]!r}: {exc.strerror or type(exc).__name__}"
-            ) from None
-        try:
-            forwarder.attach(child)
-            status = child.wait()
-        finally:
-            _end(child)
-    return 128 - status if status < 0 else status
-
-
-def _end(child: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill, a command still running when we stop waiting for it."""
-    if child.poll() is not None:
-        return
-    child.terminate()
-    try:
-        child.wait(TERMINATE_GRACE)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to send the command SIGTERM when we die; ``None`` elsewhere.
-
-    libc and ``prctl`` are looked up here, before the fork: the forked child
-    of a threaded process should do as little as possible. The death signal
-    is tied to the thread that forks, which is the main thread here.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def set_parent_death_signal() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # we died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_parent_death_signal
-
-
-def _from_terminal_possible() -> bool:
-    """Whether we are in the foreground process group of our controlling terminal.
-
-    Only then can a terminal-generated signal (Ctrl-C, Ctrl-\\, a resize)
-    have reached us, and with us the command, which is in our group. No
-    controlling terminal (a service, ``setsid``, CI), or a background job:
-    the signal was sent to us alone (``kill``, a supervisor) and must be
-    passed on.
-    """
-    try:
-        fd = os.open("/dev/tty", os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
-    except OSError:
-        return False
-    try:
-        return os.tcgetpgrp(fd) == os.getpgrp()
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-class _Forwarder:
-    """Passes signals to the command; holds those that arrive before it exists."""
-
-    def __init__(self) -> None:
-        self._child: subprocess.Popen[bytes] | None = None
-        self._pending: list[int] = []
-        self._terminal = {getattr(signal, n) for n in TERMINAL_SIGNALS if hasattr(signal, n)}
-
-    def attach(self, child: subprocess.Popen[bytes]) -> None:
-        self._child = child
-        while self._pending:
-            self._send(self._pending.pop(0))
-
-    def __call__(self, signum: int, _frame: Any) -> None:
-        if signum in self._terminal and _from_terminal_possible():
-            return  # the command, in our process group, got it from the terminal too
-        if self._child is None:
-            self._pending.append(signum)
-        else:
-            self._send(signum)
-
-    def _send(self, signum: int) -> None:
-        assert self._child is not None
-        with suppress(OSError):  # it has just exited
-            self._child.send_signal(signum)
-
-
-@contextmanager
-def _forwarding_signals() -> Iterator[_Forwarder]:
-    """Pass `FORWARDED` signals to the command and let it decide when to exit.
-
-    We keep waiting for the command instead of dying first; its exit code
-    becomes ours. `TERMINAL_SIGNALS` are passed on only when they cannot
-    have come from the terminal (see `_from_terminal_possible`). Handlers
-    can only be set from the main thread; elsewhere (``main()`` called from
-    a thread) signals keep their handlers.
-    """
-    forwarder = _Forwarder()
-    if threading.current_thread() is not threading.main_thread():
-        yield forwarder
-        return
-    signals = [getattr(signal, n) for n in FORWARDED if hasattr(signal, n)]
-    previous = {s: signal.signal(s, forwarder) for s in signals}
-    try:
-        yield forwarder
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)

@@ -1,0 +1,166 @@
+"""The one table of the role options ``assume``, ``exec`` and ``whoami`` take.
+
+Everything about an option is said once, here: its flags and help, which
+hop of a chain it applies to, which library parameter it feeds (so an
+`InvalidParameterError` naming ``duration`` is reported as ``--duration``),
+and whether it needs a ``ROLE_ARN``. The parser, the error messages and the
+combination checks all read this table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["GROUPS", "OPTIONS", "Option", "add_role_options", "given_role_options", "option_for"]
+
+_DURATION_RE = re.compile(r"([0-9]+)([smh]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+#: A session policy is at most 2048 characters in its compact form; a file
+#: may be indented generously, but nothing valid comes near this.
+POLICY_FILE_LIMIT = 32 * 1024
+
+
+# -- option values ---------------------------------------------------------------
+
+
+def duration(text: str) -> int:
+    """``3600``, ``3600s``, ``60m`` or ``1h``, in seconds (the range is the library's check)."""
+    match = _DURATION_RE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 3600, 45m, 2h)")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def tag(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` (the value may be empty or contain ``=``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text[:140]!r} is not KEY=VALUE")
+    return key, value
+
+
+def policy(text: str) -> str:
+    """A JSON policy document, or ``@path`` to read one from a file.
+
+    At most `POLICY_FILE_LIMIT` bytes are read, in binary, so a huge file or
+    a device such as ``/dev/urandom`` ends in an error instead of a hang.
+    """
+    if not text.startswith("@"):
+        return text
+    path = text[1:]
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(POLICY_FILE_LIMIT + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise argparse.ArgumentTypeError(f"cannot read the policy file {path}: {reason}") from None
+    if len(data) > POLICY_FILE_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"the policy file {path} is larger than {POLICY_FILE_LIMIT} bytes "
+            "(a session policy is at most 2048 characters)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"the policy file {path} is not UTF-8 text") from None
+
+
+# -- the table -------------------------------------------------------------------------
+
+EVERY = "every hop"
+LAST = "last hop"
+FIRST = "first hop (how the source signs in)"
+OTHER = "other"
+GROUPS = (EVERY, LAST, FIRST, OTHER)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its flag, its help, where it applies and which library parameters it feeds."""
+
+    flag: str
+    group: str
+    help: str
+    #: The library parameters this option's value reaches (``InvalidParameterError.parameter``).
+    parameters: tuple[str, ...] = ()
+    #: Meaningful only for an assumed role (``whoami`` without ``ROLE_ARN`` refuses it).
+    role_only: bool = False
+    argparse: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        return str(self.argparse.get("dest") or self.flag.lstrip("-").replace("-", "_"))
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--session-name", EVERY, "RoleSessionName (default: AWS_ROLE_SESSION_NAME or user@host)",
+           ("session_name",), role_only=True, argparse={"metavar": "NAME"}),
+    Option("--region", EVERY, "region of the STS endpoint and of the credentials",
+           ("region",), argparse={"metavar": "REGION"}),
+    Option("--sts-endpoint-url", EVERY, "STS endpoint (VPC endpoint, local STS)",
+           ("sts_endpoint_url",), argparse={"metavar": "URL"}),
+    Option("--duration", LAST, "900-43200 s; also 45m, 2h", ("duration",), role_only=True,
+           argparse={"type": duration, "metavar": "SECONDS"}),
+    Option("--policy", LAST, "session policy document", ("policy",), role_only=True,
+           argparse={"type": policy, "metavar": "JSON|@FILE"}),
+    Option("--policy-arn", LAST, "managed policy used as a session policy (repeatable, up to 10)",
+           ("policy_arns",), role_only=True,
+           argparse={"dest": "policy_arns", "action": "append", "default": [], "metavar": "ARN"}),
+    Option("--tag", LAST, "session tag (repeatable)", ("tags", "transitive_tag_keys"), role_only=True,
+           argparse={"dest": "tags", "action": "append", "default": [], "type": tag, "metavar": "KEY=VALUE"}),
+    Option("--external-id", LAST, "ExternalId the role's trust policy asks for", ("external_id",),
+           role_only=True, argparse={"metavar": "ID"}),
+    Option("--source-identity", LAST, "SourceIdentity to set", ("source_identity",), role_only=True,
+           argparse={"metavar": "NAME"}),
+    Option("--profile", FIRST, "source credentials from this ~/.aws/config profile", ("source",),
+           argparse={"metavar": "NAME"}),
+    Option("--mfa-serial", FIRST, "MFA device serial number or ARN", ("mfa_serial",), role_only=True,
+           argparse={"metavar": "ARN"}),
+    Option("--mfa-command", FIRST,
+           "command printing the MFA code (run without a shell; the last 6-digit number it prints)",
+           ("mfa_token",), role_only=True, argparse={"metavar": "CMD"}),
+    Option("--web-identity-token-file", FIRST,
+           "assume the first role with this OIDC token (AssumeRoleWithWebIdentity; re-read at each call)",
+           ("token_file", "token"), role_only=True, argparse={"metavar": "PATH"}),
+    Option("--saml-assertion-command", FIRST,
+           "command printing a base64 SAML response (AssumeRoleWithSAML; needs --principal-arn)",
+           ("assertion",), role_only=True, argparse={"metavar": "CMD"}),
+    Option("--principal-arn", FIRST, "the IAM SAML provider's ARN", ("principal_arn",), role_only=True,
+           argparse={"metavar": "ARN"}),
+    Option("--no-cache", OTHER, "neither read nor write the credential file cache",
+           argparse={"action": "store_true"}),
+)  # fmt: skip
+
+#: Library parameters with no option of their own.
+_OTHER_NAMES = {"role_arn": "ROLE_ARN", "steps": "ROLE_ARN"}
+
+
+def add_role_options(parser: argparse.ArgumentParser) -> None:
+    """Add every option of the table to ``parser``, in its groups."""
+    groups = {name: parser.add_argument_group(name) for name in GROUPS}
+    for option in OPTIONS:
+        groups[option.group].add_argument(option.flag, help=option.help, **option.argparse)
+
+
+def option_for(parameter: str) -> str:
+    """The option standing for a library parameter (``tags`` -> ``--tag``).
+
+    Anything else -- an environment variable such as ``AWS_REGION``, or a
+    parameter the CLI has no option for -- is named as it is.
+    """
+    name = parameter
+    for option in OPTIONS:
+        if name in option.parameters:
+            return option.flag
+    return _OTHER_NAMES.get(name, parameter)
+
+
+def given_role_options(args: argparse.Namespace) -> Iterator[str]:
+    """The role-only options given on this command line."""
+    for option in OPTIONS:
+        if option.role_only and getattr(args, option.dest, None) not in (None, [], False):
+            yield option.flag
