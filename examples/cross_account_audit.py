@@ -12,7 +12,7 @@ What it shows:
 - The report has one JSON line per account, in the order given::
 
       {"account": "111122223333", "ok": true, "value": {"root_mfa": true, "users": 4}, "seconds": 0.41}
-      {"account": "444455556666", "ok": false, "error": {"type": "AssumeRoleError",
+      {"account": "222222222222", "ok": false, "error": {"type": "AssumeRoleError",
        "code": "AccessDenied", "message": "..."}, "seconds": 0.12}
 
   Error messages never hold a secret. The exit status is 0 when every

@@ -67,7 +67,7 @@ PAGES = [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
 
 #: A block preceded by this (on the line right before the fence) is not run.
 NOT_RUN = re.compile(r"<!--\s*not-run:\s*(?P<reason>.*?)\s*-->")
-#: Fragments are the exception: a new one has to be justified here too.
+#: At most this many not-run blocks: fragments are the exception (none today).
 MAX_NOT_RUN = 2
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
 _INCLUDE = re.compile(r'^--8<--\s+"(?P<path>[^"]+)"\s*$')
@@ -306,14 +306,19 @@ def _seed_aws(code: str) -> None:
             org.create_account(AccountName=name, Email=f"aws+{name.lower()}@example.com")
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: connect() resolves it, so only the loopback name is safe
+        return host == "localhost"
+
+
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     real_connect = socket.socket.connect
 
     def connect(self: socket.socket, address: Any) -> Any:
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            host = address[0]
-            if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
-                raise AssertionError(f"a docs example tried to reach {address!r}: no network in tests")
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise AssertionError(f"a docs example tried to reach {address!r}: no network in tests")
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
@@ -440,6 +445,14 @@ def test_extractor_honours_not_run_markers_and_includes() -> None:
     assert fragment.not_run == "a fragment of a class" and fragment.include is None
     assert included.include == "examples/x.py" and included.not_run is None
     assert (console.lang, console.code) == ("console", "$ ls\n")
+
+
+def test_no_connection_leaves_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    _loopback_only(monkeypatch)
+    for host in ("192.0.2.1", "sts.amazonaws.com"):
+        with socket.socket() as sock, pytest.raises(AssertionError, match="no network"):
+            sock.connect((host, 443))
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
 
 
 def test_extractor_refuses_an_unterminated_block() -> None:

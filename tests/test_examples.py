@@ -121,7 +121,7 @@ def test_lambda_chain_makes_sts_calls_on_the_first_invocation_only(aws: FaultPro
 def test_cross_account_audit_reports_every_account_and_survives_access_denied(
     aws: FaultProxy, tmp_path: Path
 ) -> None:
-    denied_account = "444455556666"
+    denied_account = "222222222222"
     denied_role = rolesession.role_arn(denied_account, "OrganizationAccountAccessRole")
     # An STS error document with code AccessDenied for that role only (this
     # fault quotes any secret the request carried; an AssumeRole carries none).
