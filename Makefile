@@ -51,6 +51,17 @@ compat: $(OLDEST_STAMP)
 
 test: lint typecheck unit docs compat
 
+# `make build`: the sdist and the wheel a release would upload, built in an
+# isolated environment into dist/ (git-ignored, emptied first), and their
+# metadata checked the way PyPI will render it. `make test` runs it.
+.PHONY: build
+build: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+test: build
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
