@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(BIN)/python -m rolesession demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src

@@ -133,15 +133,10 @@ def page_blocks() -> list[Block]:
 ALL_BLOCKS = page_blocks()
 PYTHON = [b for b in ALL_BLOCKS if b.lang in ("python", "py") and b.include is None]
 # README.md is the lead's file; its block is tracked here until it is runnable.
-README_BROKEN = "README.md's block uses `account_role_arns` without defining it"
-
-
 def _param(block: Block) -> Any:
     marks = []
     if block.not_run is not None:
         marks.append(pytest.mark.skip(reason=f"not-run: {block.not_run}"))
-    elif block.page == "README.md":
-        marks.append(pytest.mark.xfail(reason=README_BROKEN, strict=True))
     return pytest.param(block, id=block.id, marks=marks)
 
 
