@@ -15,6 +15,8 @@ from ._api import (
     assume_role_with_saml,
     assume_role_with_web_identity,
     chain,
+    from_profile,
+    mfa_session,
     role_arn,
 )
 from ._cache import CredentialCache, MemoryCache, default_cache
@@ -57,6 +59,8 @@ __all__ = [
     "chain",
     "default_cache",
     "fan_out",
+    "from_profile",
+    "mfa_session",
     "role_arn",
 ]
 

@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
     from ._session import RoleSession
 
-__all__ = ["assume_role", "assume_role_with_saml", "assume_role_with_web_identity", "chain", "role_arn"]
+__all__ = [
+    "assume_role",
+    "assume_role_with_saml",
+    "assume_role_with_web_identity",
+    "chain",
+    "from_profile",
+    "mfa_session",
+    "role_arn",
+]
 
 Duration = int | _dt.timedelta
 PolicyLike = Policy | Mapping[str, Any] | str
@@ -312,6 +320,136 @@ def chain(
         parent = session
     assert session is not None
     return session
+
+
+def mfa_session(
+    mfa_serial: str,
+    mfa_token: str | Callable[[], str],
+    *,
+    duration: Duration = 43200,
+    source: boto3.Session | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> RoleSession:
+    """An MFA session (``GetSessionToken``): one code, then any number of roles without codes.
+
+    The source must hold an IAM user's long-term keys. The returned session
+    refreshes itself -- a new session asks ``mfa_token`` again, once per
+    ``duration`` -- and its `RoleSession.assume_role` children need no
+    codes: roles whose trust policy requires ``aws:MultiFactorAuthPresent``
+    accept them. Its ``role_arn`` is ``None``.
+
+    Args:
+        mfa_serial: the MFA device's serial number or ARN.
+        mfa_token: a 6-digit code (used once: the session cannot renew
+            itself) or a callable returning one (asked once per session, and
+            never from a background thread if it has ``interactive = True``).
+        duration: seconds or ``timedelta``, 900-129600 (36 hours); default 12 hours.
+        source: the session holding the long-term keys; default the credential chain.
+        region: as for `assume_role`.
+        sts_endpoint_url: e.g. a VPC endpoint or a local STS.
+        sts_config: a ``botocore.config.Config`` merged over the library's STS defaults.
+        cache: as for `assume_role`; with a `FileCache` every process of the
+            user shares the MFA session (one code per ``duration``).
+        refresh: a `RefreshPolicy`.
+
+    Returns:
+        The MFA session.
+
+    Raises:
+        InvalidParameterError: a parameter is invalid (before any STS call).
+
+    Example:
+        ```python
+        mfa = rolesession.mfa_session("arn:aws:iam::123456789012:mfa/alice", lambda: input("MFA code: "))
+        prod = mfa.assume_role("arn:aws:iam::210987654321:role/Admin")  # no second code
+        ```
+    """
+    from ._requests import mfa_session_recipe
+    from ._session import session_for
+
+    recipe = mfa_session_recipe(
+        mfa_serial,
+        mfa_token,
+        source=source,
+        duration=duration,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    return session_for(recipe)
+
+
+def from_profile(
+    profile: str | None = None,
+    *,
+    mfa_token: str | Callable[[], str] | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> RoleSession:
+    """The role a profile of the shared AWS config describes, with rolesession's engine.
+
+    Reads ``~/.aws/config`` and ``~/.aws/credentials`` (``AWS_CONFIG_FILE``,
+    ``AWS_SHARED_CREDENTIALS_FILE``) and builds the chain the profile
+    describes: ``role_arn`` with ``source_profile`` (chains of any depth),
+    ``credential_source`` (``Environment``, ``Ec2InstanceMetadata``,
+    ``EcsContainer``) or ``web_identity_token_file``; ``role_session_name``,
+    ``external_id``, ``mfa_serial``, ``duration_seconds``, ``region`` and the
+    STS endpoint settings botocore reads; and what aws-vault users write:
+    ``source_identity``, ``session_tags`` (``k=v,k2=v2``),
+    ``transitive_session_tags`` and ``mfa_process``. The first profile of the
+    walk without ``role_arn`` is the source, resolved by botocore (static
+    keys, ``credential_process``, SSO ...).
+
+    A profile with ``mfa_serial`` whose source holds long-term keys goes
+    through an MFA session (`mfa_session`): one code per ``duration`` for any
+    number of roles. The code comes from ``mfa_token``, else the profile's
+    ``mfa_process`` (the last standalone 6-digit number it prints), else a
+    prompt on the terminal -- never from a background thread.
+
+    Args:
+        profile: the profile; default ``AWS_PROFILE``, else ``default``.
+        mfa_token: a 6-digit code or a callable returning one.
+        region: overrides the profile's ``region``.
+        sts_endpoint_url: overrides the profile's STS endpoint.
+        sts_config: a ``botocore.config.Config`` merged over the library's STS defaults.
+        cache: as for `assume_role`.
+        refresh: a `RefreshPolicy`.
+
+    Returns:
+        The session of the profile's role (its ``parent`` leads through the chain).
+
+    Raises:
+        InvalidParameterError: the profile has no ``role_arn`` (use
+            ``boto3.Session(profile_name=...)``), is unknown, loops, or has an
+            invalid or conflicting key -- naming the profile and the key,
+            before any STS call.
+
+    Example:
+        ```python
+        session = rolesession.from_profile("prod-admin")
+        session.client("s3").list_buckets()
+        ```
+    """
+    from ._profiles import resolve_profile
+
+    return resolve_profile(
+        profile,
+        mfa_token=mfa_token,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
 
 
 def role_arn(account_id: str | int, role_name: str, *, path: str = "/", partition: str = "aws") -> str:

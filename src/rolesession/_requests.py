@@ -27,8 +27,16 @@ from ._cache import DEFAULT_CACHE, check_cache, default_cache
 from ._environment import configured_region, default_session_name, partition_region
 from ._errors import InvalidParameterError
 from ._refresh import RefreshPolicy
-from ._sources import AssumeRoleSource, SamlSource, Source, WebIdentitySource, by_identity
+from ._sources import (
+    AssumeRoleSource,
+    SamlSource,
+    SessionTokenSource,
+    Source,
+    WebIdentitySource,
+    by_identity,
+)
 from ._validation import (
+    SESSION_TOKEN_MAX_DURATION,
     check_duration,
     check_endpoint_url,
     check_external_id,
@@ -276,6 +284,56 @@ def saml_recipe(role_arn: Any, principal_arn: Any, *, assertion: Any, **common: 
         assertion=by_identity(checked_assertion),
     )
     return Recipe(source, None, checked["cache"], checked["refresh"])
+
+
+# -- MFA sessions ---------------------------------------------------------------------------------------
+
+
+def mfa_session_recipe(
+    mfa_serial: Any,
+    mfa_token: Any,
+    *,
+    source: Any,
+    duration: Any,
+    region: Any,
+    sts_endpoint_url: Any,
+    sts_config: Any,
+    cache: Any,
+    refresh: Any,
+    required: bool = True,
+) -> Recipe:
+    """``mfa_session``'s keywords checked. ``required=False``: a missing code is
+    reported when one is needed (a profile whose MFA session may be cached)."""
+    serial = check_mfa_serial(mfa_serial, "mfa_serial")
+    if mfa_token is None:
+        if required:
+            raise fail("mfa_token", "an MFA session needs a code: 6 digits, or a callable returning them")
+        token = None
+    else:
+        token = by_identity(check_mfa_token(mfa_token, "mfa_token"))
+    parent = check_source(source)
+    checked = _common(
+        duration=None,
+        policy=None,
+        policy_arns=None,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    partition = partition_of(serial) if serial.startswith("arn:") else "aws"
+    source_obj = SessionTokenSource(
+        role_arn=None,
+        partition=partition,
+        region=configured_region(checked["region"], parent) or partition_region(partition),
+        duration=check_duration(duration, "duration", SESSION_TOKEN_MAX_DURATION),
+        sts_endpoint_url=checked["sts_endpoint_url"],
+        sts_config=checked["sts_config"],
+        mfa_serial=serial,
+        mfa_token=token,
+    )
+    return Recipe(source_obj, parent, checked["cache"], checked["refresh"])
 
 
 # -- chains and scoping --------------------------------------------------------------------------------

@@ -243,7 +243,9 @@ def session_for(
     ``cache=None`` sessions are never registered.
     """
     if chained is None:
-        chained = isinstance(recipe.parent, RoleSession)
+        # Role credentials signing AssumeRole make a chained session; an MFA
+        # session's (GetSessionToken) are a user's and do not.
+        chained = isinstance(recipe.parent, RoleSession) and recipe.parent.role_arn is not None
 
     from ._fetcher import Fetcher  # with the sources it needs: on first use, not at import
 

@@ -36,6 +36,7 @@ __all__ = [
     "AssumeRoleSource",
     "ByIdentity",
     "SamlSource",
+    "SessionTokenSource",
     "Source",
     "Spend",
     "WebIdentitySource",
@@ -396,6 +397,61 @@ class SamlSource(Source):
         return super().hint(code)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SessionTokenSource(Source):
+    """``GetSessionToken``: an MFA session from long-term keys, one code per session.
+
+    Its credentials are not a role's: hops assumed from it are not chained
+    (no one-hour cap) and need no further codes, even for roles that require
+    ``aws:MultiFactorAuthPresent``.
+    """
+
+    operation: ClassVar[str] = "GetSessionToken"
+    method: ClassVar[str] = "get_session_token"
+
+    mfa_serial: str
+    mfa_token: SecretProvider | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"the MFA session of {self.mfa_serial}"
+
+    def params(self, duration: int | None) -> dict[str, Any]:
+        p: dict[str, Any] = {"SerialNumber": self.mfa_serial}
+        if duration is not None:
+            p["DurationSeconds"] = duration
+        return p
+
+    def secret_params(self, spend: Spend) -> tuple[dict[str, str], tuple[str, ...]]:
+        if self.mfa_token is None:
+            raise TokenError(
+                f"{self.label} needs an MFA code: pass mfa_token= (a callable is asked once per "
+                "session), set mfa_process in the profile, or run where a terminal can ask for it",
+                role_arn=None,
+            )
+        code = mfa_code(self.mfa_token, spend, self)
+        return {"TokenCode": code}, (code,)
+
+    def key_material(self, duration: int | None) -> dict[str, Any]:
+        material = super().key_material(duration)
+        material.update(mfa_serial=self.mfa_serial, duration=duration if duration is not None else 43200)
+        return material
+
+    def one_shot(self) -> str | None:
+        return "MFA code" if isinstance(self.mfa_token, str) else None
+
+    def interactive(self) -> bool:
+        return _is_interactive(self.mfa_token)
+
+    def hint(self, code: str) -> str | None:
+        if code == "AccessDenied":
+            return (
+                "GetSessionToken needs an IAM user's long-term keys (not role or session "
+                "credentials), the MFA device's serial number or ARN, and a current code"
+            )
+        return super().hint(code)
+
+
 # -- secrets from providers ----------------------------------------------------------------
 
 
@@ -403,6 +459,8 @@ def from_provider(provider: Callable[[], Any], what: str, source: Source) -> str
     """Call a token, assertion or MFA provider; anything unusable is a `TokenError`."""
     try:
         value = provider()
+    except TokenError:
+        raise  # says itself what is missing
     except Exception as exc:
         raise TokenError(
             f"the {what} provider for {source.label} raised {type(exc).__name__}",

@@ -61,6 +61,7 @@ class _State:
             weakref.WeakValueDictionary()
         )
         self.workers: Any = None
+        self.profile_sources: dict[Hashable, Any] = {}  # from_profile's source sessions
         self.botocore_lock = threading.Lock()  # the shared loader and template (``_botocore``)
 
 
@@ -144,6 +145,7 @@ def reset() -> None:
         if state.unsigned_clients is not None:
             state.unsigned_clients.clear()
         state.default_sources.clear()
+        state.profile_sources.clear()
         if state.default_cache is not None:
             state.default_cache.clear()
 

@@ -69,6 +69,8 @@ _POLICY_CHARACTER_RE = LazyPattern(r"[\t\n\r\x20-\xff]*")
 MIN_DURATION = 900
 MAX_DURATION = 43200
 CHAINED_MAX_DURATION = 3600
+#: GetSessionToken for an IAM user: up to 36 hours.
+SESSION_TOKEN_MAX_DURATION = 129600
 PACKED_POLICY_LIMIT = 2048
 MAX_POLICY_ARNS = 10
 MAX_TAGS = 50
@@ -251,7 +253,7 @@ def check_secret_length(value: str, parameter: str, low: int, high: int, what: s
 
 
 @guarded
-def check_duration(value: object, parameter: str = "duration") -> int | None:
+def check_duration(value: object, parameter: str = "duration", maximum: int = MAX_DURATION) -> int | None:
     if value is None:
         return None
     if isinstance(value, _dt.timedelta):
@@ -264,10 +266,8 @@ def check_duration(value: object, parameter: str = "duration") -> int | None:
         raise fail(parameter, f"expected int seconds or timedelta, got {_type_name(value)}")
     else:
         number = int.__int__(value)  # a plain int, whatever a subclass's comparisons do
-    if not MIN_DURATION <= number <= MAX_DURATION:
-        raise fail(
-            parameter, f"must be {MIN_DURATION}-{MAX_DURATION} seconds, got {_shown_number(number)}"
-        )
+    if not MIN_DURATION <= number <= maximum:
+        raise fail(parameter, f"must be {MIN_DURATION}-{maximum} seconds, got {_shown_number(number)}")
     return number
 
 
