@@ -110,6 +110,12 @@ def resolve_profile(
                 raise InvalidParameterError.of(f"[profile {hop}] {key}", exc.reason) from None
             raise
     assert isinstance(session, RoleSession)
+    # Pickled, the session travels as this: a worker resolves the profile itself.
+    session._profile_recipe = (
+        name,
+        {"mfa_token": mfa_token, "region": region, "sts_endpoint_url": sts_endpoint_url,
+         "sts_config": sts_config, "cache": cache, "refresh": refresh},
+    )  # fmt: skip
     return session
 
 

@@ -94,6 +94,9 @@ class RoleSession(boto3.Session):
     ``resource()`` included.
     """
 
+    #: Set on a `from_profile` session: ``(profile, keywords)`` it travels as.
+    _profile_recipe: tuple[str, dict[str, Any]] | None = None
+
     def __init__(self, fetcher: Fetcher, refresh: RefreshPolicy | None = None) -> None:
         self._fetcher = fetcher
         self._refresh_policy = refresh
@@ -228,6 +231,22 @@ class RoleSession(boto3.Session):
         return f"RoleSession(role_arn={self.role_arn!r}, region_name={self.region_name!r})"
 
     __str__ = __repr__
+
+    # -- travelling ----------------------------------------------------------------
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the recipe: roles and parameters, never credentials or secrets.
+
+        The receiving process rebuilds a lazy session from its own default
+        credential chain and its own default cache (identical recipes there
+        share one session). Raises `InvalidParameterError` for a session that
+        cannot travel: its root source is an explicit non-role
+        ``boto3.Session``, or it holds a static MFA code, SAML assertion or
+        token, or a callable that cannot be pickled.
+        """
+        from ._travel import rebuild, recipe_of
+
+        return (rebuild, recipe_of(self))
 
 
 # -- obtaining sessions ---------------------------------------------------------------------------
