@@ -62,8 +62,30 @@ build: $(STAMP)
 
 test: build
 
-bench: $(STAMP)
+# `make aio`: rolesession.aio's tests where aiobotocore is installed. Its own
+# venv: aiobotocore pins a narrow botocore range, older than the newest boto3
+# the main .venv holds.
+AIO       := .venv-aio
+AIO_BIN   := $(AIO)/bin
+AIO_STAMP := $(AIO)/.installed
+AIO_TESTS := tests/test_aio.py
+
+$(AIO_STAMP): pyproject.toml
+	test -x $(AIO_BIN)/python || $(PYTHON) -m venv $(AIO)
+	echo '*' > $(AIO)/.gitignore
+	$(AIO_BIN)/python -m pip install -q --upgrade pip
+	$(AIO_BIN)/python -m pip install -q -e '.[aio]' aioboto3 pytest 'moto[server]>=5.0' freezegun hypothesis
+	touch $(AIO_STAMP)
+
+.PHONY: aio
+aio: $(AIO_STAMP)
+	$(AIO_BIN)/python -c 'import aiobotocore, botocore; print("aio: aiobotocore", aiobotocore.__version__, "botocore", botocore.__version__)'
+	$(AIO_BIN)/python -m pytest -q $(AIO_TESTS)
+
+test: aio
+
+bench: $(STAMP) $(AIO_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .site .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST) $(AIO) .site .mypy_cache .ruff_cache

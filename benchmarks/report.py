@@ -87,6 +87,10 @@ sides of a comparison -- and no network time.
   barrier, call `assume_role()` for the same uncached role and read its
   credentials, STS slowed to 200 ms; over 5 rounds every round must make
   exactly one STS call and hand all 32 threads the same session object.
+- **Async hot path.** In `.venv-aio` (aiobotocore pins its own botocore):
+  `await credentials.get_frozen_credentials()` on a `rolesession.aio`
+  session's fresh credentials against aiobotocore's `AioRefreshableCredentials`
+  an hour from expiry; median of 9 runs of 20,000 awaits on one event loop.
 - **Import.** In a fresh interpreter: time `import boto3`, then
   `import rolesession` (the increment is what rolesession adds); median of 11
   interpreters. Bytecode is compiled first, as an installed wheel has it.

@@ -334,6 +334,21 @@ class SessionCredentials(Credentials):
     def role_arn(self) -> str | None:
         return self._fetcher.role_arn
 
+    def held_frozen(self) -> ReadOnlyCredentials | None:
+        """What a read would hand out without waiting: valid held credentials (a due
+        refresh starts in the background), or ``None`` when a reader must wait for new ones.
+
+        For readers that must not block (``rolesession.aio``).
+        """
+        now = time.time()
+        held = self._held
+        if now < held.refresh_at:
+            return held.frozen  # type: ignore[no-any-return]
+        if not held.valid_at(now):
+            return None
+        self._refresh_behind(held, now)
+        return held.frozen  # type: ignore[no-any-return]
+
     def current(self) -> RoleCredentials:
         """The credentials a read would hand out now (fetching if none)."""
         held = self._held

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -195,7 +196,7 @@ class RoleSession(boto3.Session):
         return assume_role(role_arn, source=self, **kwargs)
 
     def scoped(
-        self, *, policy: Any = None, policy_arns: list[str] | None = None
+        self, *, policy: Any = None, policy_arns: Iterable[str] | None = None
     ) -> RoleSession:
         """The same role, re-assumed from the same source with exactly these session policies.
 

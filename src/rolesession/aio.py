@@ -1,0 +1,406 @@
+"""Async sessions for aiobotocore and aioboto3, on rolesession's one engine.
+
+The entry points take the same parameters as the synchronous ones and check
+them the same way; each returns an `AioRoleSession`, an aiobotocore
+``AioSession`` whose clients sign with credentials that refresh themselves::
+
+    from rolesession import aio
+
+    session = aio.assume_role("arn:aws:iam::123456789012:role/Reader")
+    async with session.create_client("s3") as s3:
+        await s3.list_buckets()
+
+    import aioboto3
+    async with aioboto3.Session(botocore_session=session).client("sts") as sts:
+        await sts.get_caller_identity()
+
+An async session is a view of the synchronous `RoleSession` with the same
+recipe: one engine, one cache, one warm-session registry for both. Its read
+(``await credentials.get_frozen_credentials()``) never blocks the event
+loop: valid held credentials are returned at once (a due refresh runs in
+the background, on the engine's worker threads, which no reader awaits);
+with nothing valid, the coroutines of one event loop share one fetch, run
+off the loop (STS, file-cache I/O and token files included). Token,
+assertion and MFA providers may be plain or ``async`` callables; an async
+one runs on the loop of the session's readers.
+
+``import rolesession`` never imports this module or aiobotocore; install the
+``aio`` extra (``pip install rolesession[aio]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import inspect
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import aiobotocore.session
+import boto3
+import botocore.config
+from botocore.credentials import ReadOnlyCredentials
+
+from . import _api
+from ._cache import DEFAULT_CACHE, CacheArg
+from ._credentials import to_datetime
+from ._errors import TokenError
+from ._refresh import RefreshPolicy, SessionCredentials
+from ._session import RoleSession, _RejectionRetry
+from ._sources import ByIdentity
+
+__all__ = [
+    "AioRoleSession",
+    "AioSessionCredentials",
+    "assume_role",
+    "assume_role_with_saml",
+    "assume_role_with_web_identity",
+    "chain",
+    "from_profile",
+    "mfa_session",
+]
+
+#: How long a provider coroutine may run when a worker thread asks for it.
+PROVIDER_TIMEOUT = 120.0
+
+
+# -- credentials -----------------------------------------------------------------------------
+
+
+class AioSessionCredentials:
+    """aiobotocore's credentials interface over a session's engine.
+
+    ``await get_frozen_credentials()`` is what every request of an async
+    client awaits: a clock read and a compare while the held credentials
+    are fresh.
+    """
+
+    method = "rolesession"
+
+    def __init__(self, engine: SessionCredentials, providers: Iterable[LoopProvider] = ()) -> None:
+        self._engine = engine
+        self._providers = tuple(providers)
+        # One fetch per event loop for all its waiting coroutines.
+        self._fetches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        held = self._engine._held
+        if time.time() < held.refresh_at:
+            return held.frozen  # type: ignore[no-any-return]
+        return await self._slow()
+
+    async def _slow(self) -> ReadOnlyCredentials:
+        loop = asyncio.get_running_loop()
+        for provider in self._providers:
+            provider.loop = loop  # an async provider runs on its readers' loop
+        frozen = self._engine.held_frozen()
+        if frozen is not None:
+            return frozen
+        fetch = self._fetches.get(loop)
+        if fetch is None or fetch.done():
+            # Off the loop: STS, the file cache and token files block.
+            fetch = self._fetches[loop] = loop.run_in_executor(None, self._engine.get_frozen_credentials)
+        return await asyncio.shield(fetch)
+
+    def get_deferred_property(self, name: str) -> Callable[[], Any]:
+        """botocore asks this while making a client; aiobotocore then uses `get_account_id`."""
+
+        def held() -> Any:  # never blocks the loop: what is held, if anything
+            frozen = self._engine.held_frozen()
+            return getattr(frozen, name, None) if frozen is not None else None
+
+        return held
+
+    async def get_account_id(self) -> str | None:
+        return (await self.get_frozen_credentials()).account_id
+
+    async def get_access_key(self) -> str:
+        return str((await self.get_frozen_credentials()).access_key)
+
+    async def get_secret_key(self) -> str:
+        return str((await self.get_frozen_credentials()).secret_key)
+
+    async def get_token(self) -> str | None:
+        return (await self.get_frozen_credentials()).token
+
+    def __repr__(self) -> str:
+        return f"AioSessionCredentials({self._engine!r})"
+
+
+class _Resolver:
+    def __init__(self, credentials: AioSessionCredentials) -> None:
+        self._credentials = credentials
+
+    async def load_credentials(self) -> AioSessionCredentials:
+        return self._credentials
+
+
+class LoopProvider(ByIdentity):
+    """A token, assertion or MFA provider that may be ``async``.
+
+    The engine calls providers from worker threads; a coroutine function is
+    run on the event loop of the session's most recent reader (and must
+    finish within `PROVIDER_TIMEOUT`); with no such loop running, on a loop
+    of its own. Compares by the wrapped callable's identity, as every
+    provider does.
+    """
+
+    __slots__ = ("loop",)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__(fn)
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def __call__(self) -> Any:
+        result = self.fn()
+        if not inspect.isawaitable(result):
+            return result
+        loop = self.loop
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            _close(result)
+            raise TokenError("an async provider cannot be waited for on its own event loop's thread")
+        if loop is None or loop.is_closed() or not loop.is_running():
+            return asyncio.run(_awaited(result))
+        return asyncio.run_coroutine_threadsafe(_awaited(result), loop).result(PROVIDER_TIMEOUT)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LoopProvider, (self.fn,))
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _close(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()
+
+
+def _loop_provider(value: Any) -> Any:
+    """Wrap a callable provider so that it may be ``async`` (strings and ``None`` pass through)."""
+    if value is None or isinstance(value, (str, LoopProvider)) or not callable(value):
+        return value
+    return LoopProvider(value)
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
+    """An aiobotocore session for an assumed role, refreshing its own credentials.
+
+    Made by the functions of this module. Use it like any ``AioSession``
+    (``async with session.create_client("s3") as s3``) or hand it to
+    ``aioboto3.Session(botocore_session=session)``. ``sync`` is the
+    synchronous `RoleSession` it shares its engine with.
+    """
+
+    def __init__(self, sync: RoleSession) -> None:
+        super().__init__()
+        self.sync = sync
+        engine = sync.get_credentials()
+        fetcher = engine._fetcher
+        source = fetcher.source  # type: ignore[attr-defined]
+        providers = [
+            value
+            for value in (getattr(source, name, None) for name in ("mfa_token", "token", "assertion"))
+            if isinstance(value, LoopProvider)
+        ]
+        self._credentials_view = AioSessionCredentials(engine, providers)
+        self.register_component("credential_provider", _Resolver(self._credentials_view))
+        retry = _RejectionRetry(engine)
+        events = self.get_component("event_emitter")
+        events.register_last("request-created", retry.note_signer, unique_id="rolesession-signer")
+        events.register("needs-retry", retry.needs_retry, unique_id="rolesession-rejected")
+        if sync.region_name:
+            self.set_config_variable("region", sync.region_name)
+
+    # -- what it is ---------------------------------------------------------------
+
+    @property
+    def role_arn(self) -> str | None:
+        """The role this session assumes (``None`` for an MFA session)."""
+        return self.sync.role_arn
+
+    @property
+    def parent(self) -> AioRoleSession | None:
+        """The async view of the session this one is assumed from, if it is a rolesession one."""
+        parent = self.sync.parent
+        return _view(parent) if isinstance(parent, RoleSession) else None
+
+    @property
+    def region_name(self) -> str | None:
+        return self.sync.region_name
+
+    def describe(self) -> dict[str, Any]:
+        """What this session asks STS for, never a secret (see `RoleSession.describe`)."""
+        return self.sync.describe()
+
+    async def get_credentials(self) -> AioSessionCredentials:
+        """The credentials every client of this session signs with."""
+        return self._credentials_view
+
+    # -- credentials, off the loop ----------------------------------------------------
+
+    async def identity(self) -> dict[str, str]:
+        """``Arn``, ``Account`` and ``UserId`` of the assumed role, from STS's answer."""
+        await self._credentials_view.get_frozen_credentials()
+        return await asyncio.get_running_loop().run_in_executor(None, self.sync.identity)
+
+    async def expiration(self) -> _dt.datetime:
+        """When the credentials now held expire (tz-aware UTC)."""
+        await self._credentials_view.get_frozen_credentials()
+        return to_datetime(self.sync.get_credentials().current().expiry)
+
+    async def refresh(self) -> None:
+        """Call STS now, whatever the windows and backoff; raise if it fails."""
+        await asyncio.get_running_loop().run_in_executor(None, self.sync.refresh)
+
+    def invalidate(self) -> None:
+        """Drop the held credentials and their cache entry."""
+        self.sync.invalidate()
+
+    async def environ(self) -> dict[str, str]:
+        """Environment variables handing these credentials to a child process."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.sync.environ)
+
+    async def credential_process(self) -> dict[str, Any]:
+        """The ``credential_process`` Version 1 document."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.sync.credential_process)
+
+    # -- more sessions -------------------------------------------------------------------
+
+    def assume_role(self, role_arn: str, **kwargs: Any) -> AioRoleSession:
+        """Chain one hop from this session (the keywords of `assume_role`)."""
+        return _view(self.sync.assume_role(role_arn, **_async_ready(kwargs)))
+
+    def scoped(self, *, policy: Any = None, policy_arns: Iterable[str] | None = None) -> AioRoleSession:
+        """The same role with exactly these session policies (see `RoleSession.scoped`)."""
+        return _view(self.sync.scoped(policy=policy, policy_arns=policy_arns))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_view, (self.sync,))
+
+    def __repr__(self) -> str:
+        return f"AioRoleSession(role_arn={self.role_arn!r}, region_name={self.region_name!r})"
+
+
+_views: weakref.WeakKeyDictionary[RoleSession, AioRoleSession] = weakref.WeakKeyDictionary()
+_views_lock = threading.Lock()
+
+
+def _view(sync: RoleSession) -> AioRoleSession:
+    """The async session over ``sync``: one per synchronous session, as the registry shares those."""
+    with _views_lock:
+        view = _views.get(sync)
+        if view is None:
+            view = _views[sync] = AioRoleSession(sync)
+        return view
+
+
+def _async_ready(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    ready = dict(kwargs)
+    for name in ("mfa_token", "token", "assertion"):
+        if name in ready:
+            ready[name] = _loop_provider(ready[name])
+    return ready
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+Duration = int | _dt.timedelta
+
+
+def assume_role(role_arn: str, **kwargs: Any) -> AioRoleSession:
+    """`rolesession.assume_role` for aiobotocore: same parameters, same checks.
+
+    ``mfa_token`` may be an ``async`` callable. ``source`` may be a
+    ``boto3.Session`` (a `RoleSession` included) or an `AioRoleSession`.
+    """
+    source = kwargs.get("source")
+    if isinstance(source, AioRoleSession):
+        kwargs = {**kwargs, "source": source.sync}
+    return _view(_api.assume_role(role_arn, **_async_ready(kwargs)))
+
+
+def assume_role_with_web_identity(role_arn: str | None = None, **kwargs: Any) -> AioRoleSession:
+    """`rolesession.assume_role_with_web_identity` for aiobotocore; ``token`` may be an ``async`` callable."""
+    return _view(_api.assume_role_with_web_identity(role_arn, **_async_ready(kwargs)))
+
+
+def assume_role_with_saml(role_arn: str, principal_arn: str, **kwargs: Any) -> AioRoleSession:
+    """`rolesession.assume_role_with_saml` for aiobotocore; ``assertion`` may be an ``async`` callable."""
+    return _view(_api.assume_role_with_saml(role_arn, principal_arn, **_async_ready(kwargs)))
+
+
+def chain(steps: Iterable[str | Mapping[str, Any]], *, source: Any = None, **common: Any) -> AioRoleSession:
+    """`rolesession.chain` for aiobotocore."""
+    if isinstance(source, AioRoleSession):
+        source = source.sync
+    ready = [_async_ready(step) if isinstance(step, Mapping) else step for step in steps]
+    return _view(_api.chain(ready, source=source, **_async_ready(common)))
+
+
+def from_profile(
+    profile: str | None = None,
+    *,
+    mfa_token: str | Callable[[], Any] | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> AioRoleSession:
+    """`rolesession.from_profile` for aiobotocore; ``mfa_token`` may be an ``async`` callable."""
+    return _view(
+        _api.from_profile(
+            profile,
+            mfa_token=_loop_provider(mfa_token),
+            region=region,
+            sts_endpoint_url=sts_endpoint_url,
+            sts_config=sts_config,
+            cache=cache,
+            refresh=refresh,
+        )
+    )
+
+
+def mfa_session(
+    mfa_serial: str,
+    mfa_token: str | Callable[[], Any],
+    *,
+    duration: Duration = 43200,
+    source: boto3.Session | AioRoleSession | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> AioRoleSession:
+    """`rolesession.mfa_session` for aiobotocore; ``mfa_token`` may be an ``async`` callable."""
+    if isinstance(source, AioRoleSession):
+        source = source.sync
+    return _view(
+        _api.mfa_session(
+            mfa_serial,
+            _loop_provider(mfa_token),
+            duration=duration,
+            source=source,
+            region=region,
+            sts_endpoint_url=sts_endpoint_url,
+            sts_config=sts_config,
+            cache=cache,
+            refresh=refresh,
+        )
+    )
+

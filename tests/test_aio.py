@@ -1,0 +1,229 @@
+"""``rolesession.aio``: async sessions for aiobotocore and aioboto3, on the one engine.
+
+Runs where aiobotocore is installed (``make aio`` builds that environment:
+aiobotocore pins its own botocore); skipped elsewhere. Async clients talk to
+a moto server on loopback (moto's in-process mock does not serve
+aiobotocore's HTTP); the library's own STS calls are recorded with
+``rolesession.testing.StsRecorder``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+aiobotocore = pytest.importorskip("aiobotocore")
+
+import rolesession  # noqa: E402
+from rolesession import aio  # noqa: E402
+from rolesession.testing import StsRecorder  # noqa: E402
+from tokens import make_jwt  # noqa: E402
+
+ROLE = "arn:aws:iam::123456789012:role/Reader"
+HUB = "arn:aws:iam::210987654321:role/Hub"
+MFA = "arn:aws:iam::123456789012:mfa/alice"
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+async def caller_arn(session: aio.AioRoleSession, endpoint: str) -> str:
+    async with session.create_client("sts", endpoint_url=endpoint) as sts:
+        return str((await sts.get_caller_identity())["Arn"])
+
+
+def test_import_rolesession_never_imports_aiobotocore():
+    code = "import sys, rolesession; assert 'aiobotocore' not in sys.modules, 'imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_async_client_signs_with_the_assumed_role(moto_server, sts_calls):
+    session = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+    assert isinstance(session, aiobotocore.session.AioSession)
+    arn = run(caller_arn(session, moto_server))
+    assert "assumed-role/Reader" in arn
+    assert sts_calls.count("AssumeRole") == 1
+
+
+def test_aioboto3_takes_the_session(moto_server, sts_calls):
+    aioboto3 = pytest.importorskip("aioboto3")
+    session = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+
+    async def main() -> str:
+        async with aioboto3.Session(botocore_session=session).client("sts", endpoint_url=moto_server) as sts:
+            return str((await sts.get_caller_identity())["Arn"])
+
+    assert "assumed-role/Reader" in run(main())
+
+
+def test_the_same_request_is_the_same_session_and_shares_the_sync_engine(moto_server, sts_calls):
+    first = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+    assert aio.assume_role(ROLE, sts_endpoint_url=moto_server) is first
+    sync = rolesession.assume_role(ROLE, sts_endpoint_url=moto_server)
+    assert first.sync is sync
+    run(caller_arn(first, moto_server))
+    sync.get_credentials().get_frozen_credentials()  # the sync view holds them already
+    assert sts_calls.count("AssumeRole") == 1
+
+
+def test_coroutines_of_one_loop_share_one_fetch(moto_server, sts_calls):
+    session = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+    sts_calls.delay = 0.2
+
+    async def main() -> set[str]:
+        credentials = await session.get_credentials()
+        frozen = await asyncio.gather(*(credentials.get_frozen_credentials() for _ in range(32)))
+        return {f.access_key for f in frozen}
+
+    assert len(run(main())) == 1
+    assert sts_calls.count("AssumeRole") == 1
+
+
+def test_a_read_never_blocks_the_loop_while_sts_hangs(moto_server, sts_calls, frozen):
+    session = aio.assume_role(ROLE, sts_endpoint_url=moto_server, duration=3600)
+
+    async def main() -> tuple[float, bool]:
+        credentials = await session.get_credentials()
+        held = await credentials.get_frozen_credentials()
+        frozen.tick(3600 - 300)  # in the advisory window (and past its jittered start)
+        gate = sts_calls.block()
+        ticks = 0
+
+        async def heartbeat() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        beat = asyncio.ensure_future(heartbeat())
+        worst = 0.0
+        try:
+            for _ in range(200):
+                started = time.perf_counter()
+                same = (await credentials.get_frozen_credentials()) == held
+                worst = max(worst, time.perf_counter() - started)
+                assert same
+                await asyncio.sleep(0)
+        finally:
+            beat.cancel()
+            gate.set()
+        return worst, ticks > 100
+
+    worst, loop_ran = run(main())
+    assert worst < 0.05 and loop_ran
+    session.sync.get_credentials().wait_for_background(10)
+    assert sts_calls.count("AssumeRole") == 2  # one refresh, in the background
+
+
+def test_an_async_token_provider_runs_on_the_readers_loop(moto_server, sts_calls):
+    seen: list[Any] = []
+
+    async def token() -> str:
+        seen.append((asyncio.get_running_loop(), threading.current_thread().name))
+        await asyncio.sleep(0)
+        return make_jwt()
+
+    session = aio.assume_role_with_web_identity(ROLE, token=token, sts_endpoint_url=moto_server)
+
+    async def main() -> Any:
+        await caller_arn(session, moto_server)
+        return asyncio.get_running_loop()
+
+    loop = run(main())
+    assert len(seen) == 1 and seen[0][0] is loop
+    assert sts_calls.params(0)["WebIdentityToken"].count(".") == 2
+
+
+def test_chains_profiles_and_mfa_sessions(moto_server, sts_calls, tmp_path, monkeypatch):
+    (tmp_path / "config").write_text(f"[profile hub]\nrole_arn = {HUB}\nsource_profile = base\n")
+    (tmp_path / "credentials").write_text("[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+
+    async def code() -> str:
+        return "123456"
+
+    chained = aio.chain([HUB, ROLE], sts_endpoint_url=moto_server)
+    profile = aio.from_profile("hub", sts_endpoint_url=moto_server).assume_role(ROLE, sts_endpoint_url=moto_server)
+    mfa = aio.mfa_session(MFA, code, sts_endpoint_url=moto_server).assume_role(ROLE, sts_endpoint_url=moto_server)
+    for session in (chained, profile, mfa):
+        assert "assumed-role/Reader" in run(caller_arn(session, moto_server))
+        assert session.parent is not None
+    assert chained.parent.role_arn == HUB and mfa.parent.role_arn is None
+    assert sts_calls.count("GetSessionToken") == 1
+
+
+def test_the_same_checks_as_the_sync_entry_points():
+    with pytest.raises(rolesession.InvalidParameterError) as info:
+        aio.assume_role(ROLE, duration=5)
+    assert info.value.parameter == "duration"
+    with pytest.raises(rolesession.InvalidParameterError) as info:
+        aio.assume_role_with_saml(ROLE, "not-a-provider", assertion="x" * 10)
+    assert info.value.parameter == "principal_arn"
+
+
+def test_identity_refresh_and_expiration_never_block_the_loop(moto_server):
+    session = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+
+    async def main() -> tuple[dict[str, str], Any, Any]:
+        identity = await session.identity()
+        before = await session.expiration()
+        await session.refresh()
+        return identity, before, await session.expiration()
+
+    identity, before, after = run(main())
+    assert identity["Arn"].endswith(identity["Arn"].split("/")[-1]) and "Reader" in identity["Arn"]
+    assert after >= before
+
+
+def test_rejected_credentials_are_replaced_for_async_clients(moto_server):
+    from reliability.faultproxy import FaultProxy
+
+    proxy = FaultProxy(moto_server).start()
+    try:
+        session = aio.assume_role(ROLE, sts_endpoint_url=proxy.url)
+        first = run(_access_key(session))
+        proxy.reject_keys({first}, code="ExpiredToken")
+        assert "assumed-role/Reader" in run(caller_arn(session, proxy.url))
+        assert run(_access_key(session)) != first
+    finally:
+        proxy.stop()
+
+
+async def _access_key(session: aio.AioRoleSession) -> str:
+    return str((await (await session.get_credentials()).get_frozen_credentials()).access_key)
+
+
+def test_an_async_session_pickles_as_its_recipe(moto_server):
+    import pickle
+
+    session = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+    assert pickle.loads(pickle.dumps(session)) is session
+
+
+def test_the_recorder_sees_the_library_calls_of_async_sessions(moto_server):
+    with StsRecorder() as calls:
+        run(caller_arn(aio.assume_role(HUB, sts_endpoint_url=moto_server, cache=None), moto_server))
+    assert calls.count("AssumeRole") == 1
+
+
+def test_the_async_example_runs_as_documented(moto_server):
+    import os
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "aio" / "sessions.py"
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_server}  # every client, STS included, goes to moto
+    done = subprocess.run(
+        [sys.executable, str(script), ROLE, HUB], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "assumed-role/Reader" in lines[0] and "assumed-role/Hub" in lines[1]
+    assert "(50 tasks, 1 identity)" in lines[1]
