@@ -151,8 +151,9 @@ def test_chains_profiles_and_mfa_sessions(moto_server, sts_calls, tmp_path, monk
         return "123456"
 
     chained = aio.chain([HUB, ROLE], sts_endpoint_url=moto_server)
-    profile = aio.from_profile("hub", sts_endpoint_url=moto_server).assume_role(ROLE, sts_endpoint_url=moto_server)
-    mfa = aio.mfa_session(MFA, code, sts_endpoint_url=moto_server).assume_role(ROLE, sts_endpoint_url=moto_server)
+    at = {"sts_endpoint_url": moto_server}
+    profile = aio.from_profile("hub", **at).assume_role(ROLE, **at)
+    mfa = aio.mfa_session(MFA, code, **at).assume_role(ROLE, **at)
     for session in (chained, profile, mfa):
         assert "assumed-role/Reader" in run(caller_arn(session, moto_server))
         assert session.parent is not None

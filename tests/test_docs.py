@@ -394,7 +394,10 @@ def test_yaml_example_parses(block: Block) -> None:
 def test_included_examples_exist_and_are_run_by_test_examples() -> None:
     included = {b.include for b in ALL_BLOCKS if b.include is not None}
     assert included, "the guides show the example scripts"
-    tested = (ROOT / "tests" / "test_examples.py").read_text(encoding="utf-8")
+    # The async example runs where aiobotocore is installed: tests/test_aio.py (make aio).
+    tested = "".join(
+        (ROOT / "tests" / name).read_text(encoding="utf-8") for name in ("test_examples.py", "test_aio.py")
+    )
     for path in included:
         assert (ROOT / path).is_file(), path
         assert path.startswith("examples/") and Path(path).name in tested, f"{path} is run by no test"

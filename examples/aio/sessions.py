@@ -2,7 +2,8 @@
 
 Run with the ``aio`` extra installed (``pip install rolesession[aio]``):
 
-    python examples/aio/sessions.py arn:aws:iam::123456789012:role/Auditor arn:aws:iam::210987654321:role/Reader
+    python examples/aio/sessions.py \
+        arn:aws:iam::123456789012:role/Auditor arn:aws:iam::210987654321:role/Reader
 
 The first role is assumed from the default credential chain, the second is
 chained from it. Fifty concurrent tasks then ask for the identity through
