@@ -11,6 +11,7 @@ and credential cache; with ``executor=`` the work travels as plain data
 from __future__ import annotations
 
 import itertools
+import json
 import pickle
 import sys
 import threading
@@ -69,6 +70,47 @@ class FanOutResult(Generic[T]):
     def ok(self) -> bool:
         """``True`` when ``fn`` returned without raising."""
         return self.error is None
+
+    @property
+    def account(self) -> str | None:
+        """The 12-digit account of ``role_arn`` (``None`` if it is not a role ARN)."""
+        parts = str(self.role_arn).split(":")
+        return parts[4] if len(parts) > 5 and len(parts[4]) == 12 and parts[4].isdigit() else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record for reports: role, account, ok, value, error, seconds.
+
+        ``value`` is kept when JSON can hold it, else shown with ``repr``;
+        ``error`` is ``{"type", "message", "code"}`` (``code`` for STS
+        refusals) or ``None``. Messages of rolesession's errors never hold
+        secrets; ``fn``'s own exceptions are reported as they are.
+        """
+        error: dict[str, Any] | None = None
+        if self.error is not None:
+            error = {"type": type(self.error).__name__, "message": str(self.error)}
+            code = getattr(self.error, "code", None)
+            if isinstance(code, str):
+                error["code"] = code
+        return {
+            "role_arn": self.role_arn,
+            "account": self.account,
+            "ok": self.ok,
+            "value": _json_ready(self.value),
+            "error": error,
+            "seconds": round(self.seconds, 6),
+        }
+
+    def to_json(self) -> str:
+        """`to_dict` as one line of JSON (a JSON Lines report: one line per entry)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+
+
+def _json_ready(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
 
 
 def fan_out(

@@ -10,6 +10,7 @@ credentials are cached, and concurrent identical requests to one session
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 import threading
 from collections.abc import Iterable
@@ -135,6 +136,46 @@ class RoleSession(boto3.Session):
         return self._fetcher.source.describe()
 
     @property
+    def operation(self) -> str:
+        """The STS operation that gets this session's credentials (``AssumeRole``, ...)."""
+        return self._fetcher.source.operation
+
+    @property
+    def session_name(self) -> str | None:
+        """The ``RoleSessionName`` (``None`` for SAML and MFA sessions, which have none)."""
+        return getattr(self._fetcher.source, "session_name", None)
+
+    @property
+    def duration(self) -> int:
+        """Seconds asked of STS: the chained-hop cap applied, STS's default (3600) if none was given."""
+        duration = self._fetcher.effective_duration()
+        if duration is None:
+            return 43200 if self.operation == "GetSessionToken" else 3600
+        return duration
+
+    @property
+    def policy(self) -> dict[str, Any] | None:
+        """The session policy (a dict), or ``None``."""
+        text = self._fetcher.source.policy
+        return None if text is None else json.loads(text)
+
+    @property
+    def policy_arns(self) -> tuple[str, ...]:
+        """The managed policies used as session policies."""
+        return self._fetcher.source.policy_arns
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """What this session is assumed through, from the first hop to this one
+        (role ARNs; an MFA session shows as ``GetSessionToken``)."""
+        hops: list[str] = []
+        current: Any = self
+        while isinstance(current, RoleSession):
+            hops.append(current.role_arn or current.operation)
+            current = current._fetcher.parent
+        return tuple(reversed(hops))
+
+    @property
     def expiration(self) -> _dt.datetime:
         """When the credentials now held expire (tz-aware UTC)."""
         return to_datetime(self._credentials.current().expiry)
@@ -229,7 +270,19 @@ class RoleSession(boto3.Session):
         return resource
 
     def __repr__(self) -> str:
-        return f"RoleSession(role_arn={self.role_arn!r}, region_name={self.region_name!r})"
+        parts = [f"role_arn={self.role_arn!r}"]
+        if self.role_arn is None:
+            parts.append(f"operation={self.operation!r}")
+        if self.session_name is not None:
+            parts.append(f"session_name={self.session_name!r}")
+        parts.append(f"duration={self.duration}")
+        summary = _policy_summary(self.policy, self.policy_arns)
+        if summary:
+            parts.append(f"policy={summary!r}")
+        if len(self.chain) > 1:
+            parts.append(f"chain={' -> '.join(self.chain)!r}")
+        parts.append(f"region_name={self.region_name!r}")
+        return f"RoleSession({', '.join(parts)})"
 
     __str__ = __repr__
 
@@ -248,6 +301,24 @@ class RoleSession(boto3.Session):
         from ._travel import rebuild, recipe_of
 
         return (rebuild, recipe_of(self))
+
+
+def _policy_summary(policy: dict[str, Any] | None, arns: tuple[str, ...]) -> str:
+    """``"2 statements (s3:GetObject, s3:ListBucket), 1 managed policy"``: what narrows a session."""
+    parts = []
+    if policy is not None:
+        statements = policy.get("Statement")
+        statements = statements if isinstance(statements, list) else [statements]
+        actions: list[str] = []
+        for statement in statements:
+            action = statement.get("Action", []) if isinstance(statement, dict) else []
+            actions += [action] if isinstance(action, str) else [str(a) for a in action]
+        shown = ", ".join(actions[:3]) + (", ..." if len(actions) > 3 else "")
+        count = len(statements)
+        parts.append(f"{count} statement{'s' if count != 1 else ''}" + (f" ({shown})" if shown else ""))
+    if arns:
+        parts.append(f"{len(arns)} managed polic{'ies' if len(arns) != 1 else 'y'}")
+    return ", ".join(parts)
 
 
 # -- obtaining sessions ---------------------------------------------------------------------------
