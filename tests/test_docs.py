@@ -394,10 +394,10 @@ def test_yaml_example_parses(block: Block) -> None:
 def test_included_examples_exist_and_are_run_by_test_examples() -> None:
     included = {b.include for b in ALL_BLOCKS if b.include is not None}
     assert included, "the guides show the example scripts"
-    # The async example runs where aiobotocore is installed: tests/test_aio.py (make aio).
-    tested = "".join(
-        (ROOT / "tests" / name).read_text(encoding="utf-8") for name in ("test_examples.py", "test_aio.py")
-    )
+    # The async example runs where aiobotocore is installed (tests/test_aio.py, make aio);
+    # the testing example as a user's pytest run (tests/test_testing_plugin.py).
+    runners = ("test_examples.py", "test_aio.py", "test_testing_plugin.py")
+    tested = "".join((ROOT / "tests" / name).read_text(encoding="utf-8") for name in runners)
     for path in included:
         assert (ROOT / path).is_file(), path
         assert path.startswith("examples/") and Path(path).name in tested, f"{path} is run by no test"
