@@ -19,7 +19,7 @@ from botocore.parsers import ResponseParserError
 from .._api import assume_role, assume_role_with_saml, assume_role_with_web_identity
 from .._credentials import RoleCredentials, to_iso
 from .._environment import configured_region
-from .._errors import SourceCredentialsError
+from .._errors import SourceCredentialsError, TokenError
 from .._session import RoleSession
 from .._sts import merged_config, translate, unreachable
 from .._validation import check_endpoint_url, check_region
@@ -27,6 +27,7 @@ from . import loops
 from .child import run_command
 from .errors import UsageError
 from .options import given_role_options, option_for
+from .profiles import Walk, walk
 from .secret_commands import CommandAssertion, CommandError, CommandMfaCode, PromptMfaCode
 
 __all__ = [
@@ -92,18 +93,83 @@ def source_session(args: argparse.Namespace) -> boto3.Session | None:
         raise UsageError(f"--profile: the profile {args.profile!r} is not configured") from None
 
 
+def role_profile(args: argparse.Namespace) -> Walk | None:
+    """The walk of ``--profile`` when it names a role profile (``role_arn``); else ``None``."""
+    if args.profile is None:
+        return None
+    found = walk(args.profile)
+    return found if found.is_role else None
+
+
 def build_session(args: argparse.Namespace) -> RoleSession:
-    """Assume every ``ROLE_ARN`` in turn; the last hop's session."""
+    """The last hop's session: a role ``--profile`` first, if any, then every ``ROLE_ARN`` in turn."""
     arns: list[str] = args.role_arns
-    _check_combinations(args, len(arns))
+    profile = role_profile(args)
+    _check_combinations(args, len(arns), profile)
     cache = make_cache(args)
     every = {"region": args.region, "sts_endpoint_url": args.sts_endpoint_url, "cache": cache}
     last = _last_hop_keywords(args)
-    session = _first_hop(args, arns[0], every, last if len(arns) == 1 else {})
-    for i, arn in enumerate(arns[1:], start=2):
+    if profile is not None:
+        session = _profile_session(args, profile, cache)
+    else:
+        session = _first_hop(args, arns[0], every, last if len(arns) == 1 else {})
+        arns = arns[1:]
+    for i, arn in enumerate(arns, start=1):
         hop = {**every, "session_name": args.session_name, **(last if i == len(arns) else {})}
         session = session.assume_role(arn, **hop)
     return session
+
+
+def _profile_session(args: argparse.Namespace, profile: Walk, cache: Any) -> RoleSession:
+    """The role a role profile describes, by `from_profile` (its MFA session in the file cache too)."""
+    from .._api import from_profile
+
+    return from_profile(
+        args.profile,
+        mfa_token=_profile_mfa_token(args, profile),
+        region=args.region,
+        sts_endpoint_url=args.sts_endpoint_url,
+        cache=cache,
+    )
+
+
+def _profile_mfa_token(args: argparse.Namespace, profile: Walk) -> Any:
+    """``--mfa-command``; else what the CLI's own prompt would do; else ``None`` (the profile decides).
+
+    With ``None``, a hop's ``mfa_process`` runs, or the library asks on the
+    terminal. The CLI asks itself when it can stand for every hop (one MFA
+    device, no ``mfa_process``): its prompt holds back while ``exec``'s
+    command has valid credentials, and without a terminal its error names
+    the options a command line has.
+    """
+    if args.mfa_command is not None:
+        return _command(CommandMfaCode, args.mfa_command)
+    serials = profile.mfa_serials()
+    if len(serials) != 1 or profile.has_mfa_process():
+        return None
+    [serial] = serials
+    if sys.stdin is not None and sys.stdin.isatty():
+        return PromptMfaCode(serial, may_ask=_may_prompt)
+    return _NoMfaCode(args.profile, serial)
+
+
+class _NoMfaCode:
+    """No terminal and no command for a profile's MFA code: asked only if STS must really be called."""
+
+    #: Never called by a background refresh (which would only fail, with a
+    #: WARNING, while cached credentials are still valid): only by a read
+    #: that holds nothing valid.
+    interactive = True
+
+    def __init__(self, profile: str, serial: str) -> None:
+        self.profile = profile
+        self.serial = serial
+
+    def __call__(self) -> str:
+        raise TokenError(
+            f"the profile {self.profile!r} needs an MFA code for {self.serial}: give --mfa-command CMD, "
+            "set mfa_process in the profile, or run rolesession in a terminal"
+        )
 
 
 def _last_hop_keywords(args: argparse.Namespace) -> dict[str, Any]:
@@ -178,22 +244,53 @@ def _only(last: dict[str, Any], allowed: tuple[str, ...], operation: str) -> Non
             )
 
 
-def _check_combinations(args: argparse.Namespace, hops: int) -> None:
+def _check_combinations(args: argparse.Namespace, arns: int, profile: Walk | None) -> None:
     given = list(given_role_options(args))
-    if hops == 0 and given:
+    if profile is not None:
+        _check_with_role_profile(args, arns, given)
+    elif arns == 0 and given:
         raise UsageError(f"{given[0]} applies to an assumed role: give a ROLE_ARN")
+    elif arns == 0 and args.command != "whoami":
+        raise UsageError(
+            f"{args.command} needs a ROLE_ARN, or --profile naming a profile that defines role_arn"
+        )
     web, saml = args.web_identity_token_file is not None, args.saml_assertion_command is not None
     if web and saml:
         raise UsageError("--web-identity-token-file and --saml-assertion-command exclude each other")
     if saml != (args.principal_arn is not None):
         raise UsageError("--saml-assertion-command and --principal-arn go together")
-    if args.mfa_command is not None and args.mfa_serial is None:
+    if args.mfa_command is not None and args.mfa_serial is None and profile is None:
         raise UsageError("--mfa-command needs --mfa-serial")
     if web or saml:
         signs_in = "--web-identity-token-file" if web else "--saml-assertion-command"
         for option, value in (("--profile", args.profile), ("--mfa-serial", args.mfa_serial)):
             if value is not None:
                 raise UsageError(f"{option} does not apply with {signs_in} (no source credentials)")
+
+
+#: Options for a first hop, which a role profile describes itself.
+_FIRST_HOP_OPTIONS = (
+    "--mfa-serial",
+    "--web-identity-token-file",
+    "--saml-assertion-command",
+    "--principal-arn",
+)
+
+
+def _check_with_role_profile(args: argparse.Namespace, arns: int, given: list[str]) -> None:
+    """A role profile is the first hop: its own keys say how it signs in, and what its role gets."""
+    for option in given:
+        if option in _FIRST_HOP_OPTIONS:
+            raise UsageError(
+                f"{option} does not apply with --profile {args.profile} (a role profile: its own keys "
+                "say how its role is assumed)"
+            )
+        if arns == 0 and option != "--mfa-command":
+            raise UsageError(
+                f"{option} applies to a ROLE_ARN chained after the role of --profile {args.profile}; "
+                "that role takes its values from the profile (duration_seconds, role_session_name, "
+                "external_id, source_identity, session_tags ...)"
+            )
 
 
 # -- handing credentials out ------------------------------------------------------
@@ -283,10 +380,10 @@ def assume(args: argparse.Namespace) -> int:
 
 
 def whoami(args: argparse.Namespace) -> int:
-    if args.role_arns:
+    if args.role_arns or role_profile(args) is not None:
         identity = build_session(args).identity()
     else:
-        _check_combinations(args, 0)
+        _check_combinations(args, 0, None)
         identity = caller_identity(args)
     print(json.dumps({k: identity[k] for k in ("UserId", "Account", "Arn")}, indent=2), flush=True)
     return 0

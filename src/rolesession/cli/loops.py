@@ -12,6 +12,11 @@ variable, which the ``credential_process`` children botocore spawns inherit.
 A run that finds the profile it is about to resolve already listed there
 exits 3 naming the loop, and the run above it, seeing that in botocore's
 error, says the same.
+
+For a role profile (``--profile prod`` with ``role_arn`` and
+``source_profile = base``) the profile recorded is the root of its walk,
+``base``: its credentials are the ones botocore resolves, perhaps by running
+a ``credential_process``, while the role hops are rolesession's own.
 """
 
 from __future__ import annotations
@@ -38,19 +43,26 @@ _outer: list[str | None] = []
 
 
 def source_profile(args: argparse.Namespace) -> str | None:
-    """The profile this run resolves source credentials through, or ``None``.
+    """The profile whose credentials botocore resolves for this run, or ``None``.
 
-    ``None`` when the first hop signs in with a token (web identity, SAML)
-    or the default chain stops at the environment's keys before any profile.
+    That is the profile ``--profile`` names (else the default chain's), or,
+    for a role profile, the root of its ``source_profile`` walk. ``None``
+    when the first hop signs in with a token (web identity, SAML), the
+    default chain stops at the environment's keys before any profile, or a
+    role profile's walk ends at a ``credential_source`` or a token file.
     """
     if getattr(args, "web_identity_token_file", None) or getattr(args, "saml_assertion_command", None):
         return None
     if args.profile is not None:
-        return str(args.profile)
-    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        name = str(args.profile)
+    elif os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
         return None  # the chain's first provider; no profile is read
-    # botocore's order: AWS_DEFAULT_PROFILE, then AWS_PROFILE, then "default".
-    return os.environ.get("AWS_DEFAULT_PROFILE") or os.environ.get("AWS_PROFILE") or "default"
+    else:
+        # botocore's order: AWS_DEFAULT_PROFILE, then AWS_PROFILE, then "default".
+        name = os.environ.get("AWS_DEFAULT_PROFILE") or os.environ.get("AWS_PROFILE") or "default"
+    from .profiles import walk
+
+    return walk(name).root
 
 
 def _listed() -> list[str]:

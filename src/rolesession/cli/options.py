@@ -116,7 +116,9 @@ OPTIONS: tuple[Option, ...] = (
            role_only=True, argparse={"metavar": "ID"}),
     Option("--source-identity", LAST, "SourceIdentity to set", ("source_identity",), role_only=True,
            argparse={"metavar": "NAME"}),
-    Option("--profile", FIRST, "source credentials from this ~/.aws/config profile", ("source",),
+    Option("--profile", FIRST,
+           "source credentials from this ~/.aws/config profile; a role profile (role_arn) is "
+           "assumed as its keys say, and ROLE_ARNs chain on from it", ("source", "profile"),
            argparse={"metavar": "NAME"}),
     Option("--mfa-serial", FIRST, "MFA device serial number or ARN", ("mfa_serial",), role_only=True,
            argparse={"metavar": "ARN"}),

@@ -1,0 +1,247 @@
+"""``rolesession cache -- COMMAND ...``: any ``credential_process`` helper, cached across processes.
+
+botocore runs a profile's ``credential_process`` in every new process and
+keeps nothing between them, so a helper that signs in somewhere (SSO, a
+password manager, a corporate broker) runs once per ``aws`` command. Put
+``rolesession cache --`` in front of it and its output is kept in the
+CLI's `FileCache`:
+
+* the key is the command line and the user (`cache_key`), so another
+  helper, or the same one with other arguments, has an entry of its own;
+* the helper runs again only when less than 15 minutes would be left --
+  the window in which botocore itself comes back for new credentials;
+* one process runs it at a time (the entry's cross-process lock); those
+  that waited take what it stored instead of running it again;
+* a document without ``Expiration`` (long-lived keys) is printed as it is
+  and never cached.
+
+What the helper prints is a secret: it is never shown in an error, and it
+is stored only in the cache's private files (0600 in a 0700 directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .._credentials import RoleCredentials, to_epoch, to_iso
+from .._file_cache import FileCache
+from .._keys import cache_key
+from .errors import CliError
+
+__all__ = ["MIN_LEFT", "Document", "parse_document", "run_cache"]
+
+logger = logging.getLogger("rolesession")
+
+#: botocore refreshes credentials from a credential_process 15 minutes before
+#: they expire: a document with less left than this would be asked for again
+#: at once, so the helper runs instead.
+MIN_LEFT = 15 * 60
+#: A Version 1 document is a few kilobytes; a helper printing more is not one.
+OUTPUT_LIMIT = 64 * 1024
+#: How long a process waits for another one running the same helper. A
+#: helper may sign in through a browser; a dead holder releases at once.
+LOCK_TIMEOUT = 300.0
+#: The entry field keeping what a document holds beyond `RoleCredentials`.
+_EXTRA = "CredentialProcess"
+
+
+@dataclass(frozen=True, repr=False)
+class Document:
+    """A ``credential_process`` Version 1 document."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+    expiration: float | None  # epoch seconds; None: long-lived keys
+    account_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Document(access_key={self.access_key!r})"
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "Version": 1,
+            "AccessKeyId": self.access_key,
+            "SecretAccessKey": self.secret_key,
+        }
+        if self.token:
+            document["SessionToken"] = self.token
+        if self.expiration is not None:
+            document["Expiration"] = to_iso(self.expiration)
+        if self.account_id:
+            document["AccountId"] = self.account_id
+        return document
+
+    def to_entry(self, received: float) -> dict[str, Any]:
+        """The file cache's entry (`RoleCredentials.to_entry`) for a document with an expiration."""
+        assert self.expiration is not None
+        creds = RoleCredentials(
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            token=self.token or "",
+            expiration=self.expiration,
+            received=received,
+        )
+        entry = creds.to_entry()
+        if self.account_id:
+            entry[_EXTRA] = {"AccountId": self.account_id}
+        return entry
+
+    @classmethod
+    def from_entry(cls, entry: Any) -> tuple[Document, RoleCredentials] | None:
+        creds = RoleCredentials.from_entry(entry)
+        if creds is None:
+            return None
+        extra = entry.get(_EXTRA)
+        account = extra.get("AccountId") if isinstance(extra, dict) else None
+        document = cls(
+            access_key=creds.access_key,
+            secret_key=creds.secret_key,
+            token=creds.token or None,
+            expiration=creds.expiration,
+            account_id=account if isinstance(account, str) else None,
+        )
+        return document, creds
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    """Print the helper's document: from the cache while it has 15 minutes left, else from a new run."""
+    argv: list[str] = args.helper_command
+    if args.no_cache:
+        document = _run_helper(argv)
+    else:
+        document = _cached_or_run(FileCache(lock_timeout=LOCK_TIMEOUT), argv)
+    print(json.dumps(document.as_json()), flush=True)
+    return 0
+
+
+def helper_key(argv: list[str]) -> str:
+    """The cache key of a helper's output: its command line and the user running it."""
+    return cache_key({"operation": "credential_process", "command": argv}, _user())
+
+
+def _cached_or_run(cache: FileCache, argv: list[str]) -> Document:
+    key = helper_key(argv)
+    asked = time.time()
+    document = _cached(cache, key)
+    if document is not None:
+        return document
+    with cache.lock(key):
+        # Another process may have run the helper while we waited for the lock:
+        # what it stored after we asked is fresh enough, whatever is left of it.
+        document = _cached(cache, key, stored_since=asked)
+        if document is not None:
+            return document
+        document = _run_helper(argv)
+        if document.expiration is not None:
+            cache.set(key, document.to_entry(time.time()))
+        return document
+
+
+def _cached(cache: FileCache, key: str, stored_since: float | None = None) -> Document | None:
+    """The cached document, if at least `MIN_LEFT` is left (or it was stored after ``stored_since``)."""
+    found = Document.from_entry(cache.get(key))
+    if found is None:
+        return None
+    document, creds = found
+    now = time.time()
+    if creds.expiry - now >= MIN_LEFT or (stored_since is not None and creds.received >= stored_since):
+        logger.info("credential_process helper served from the cache (until %s)", to_iso(creds.expiry))
+        return document
+    return None
+
+
+def _run_helper(argv: list[str]) -> Document:
+    name = argv[0]
+    try:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE)
+    except FileNotFoundError:
+        raise CliError(f"cannot run the helper {name!r}: command not found") from None
+    except OSError as exc:
+        raise CliError(f"cannot run the helper {name!r}: {exc.strerror or type(exc).__name__}") from None
+    with process:
+        assert process.stdout is not None
+        output = process.stdout.read(OUTPUT_LIMIT + 1)
+        if len(output) > OUTPUT_LIMIT:
+            process.kill()
+            raise CliError(
+                f"the helper {name!r} printed more than {OUTPUT_LIMIT} bytes: not a credential_process "
+                "document"
+            )
+        status = process.wait()
+    if status != 0:
+        how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+        raise CliError(f"the helper {name!r} {how} (its output is not shown: it may hold secrets)")
+    document = parse_document(output, name)
+    expiry = "no expiration" if document.expiration is None else f"until {to_iso(document.expiration)}"
+    logger.info("ran the credential_process helper %s (%s)", name, expiry)
+    return document
+
+
+def parse_document(output: bytes, name: str = "the helper") -> Document:
+    """The Version 1 document in a helper's output; `CliError` naming what is wrong, never a value."""
+
+    def invalid(problem: str) -> CliError:
+        return CliError(f"the output of the helper {name!r} {problem} (it is not shown: it may hold secrets)")
+
+    try:
+        data = json.loads(output.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise invalid("is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        # The decoder's message says what it expected and where, never what it found.
+        raise invalid(f"is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise invalid("is not JSON (nested too deeply)") from None
+    if not isinstance(data, dict):
+        raise invalid(f"is a JSON {type(data).__name__}, not an object")
+    version = data.get("Version")
+    if type(version) is not int or version != 1:
+        raise invalid('has no "Version": 1 (a credential_process document is Version 1)')
+    fields: dict[str, str] = {}
+    for field in ("AccessKeyId", "SecretAccessKey"):
+        value = data.get(field)
+        if not isinstance(value, str) or not value:
+            raise invalid(f"has no {field} string")
+        fields[field] = value
+    optional = {key: data.get(key) for key in ("SessionToken", "Expiration", "AccountId")}
+    for field, value in optional.items():
+        if value is not None and not isinstance(value, str):
+            raise invalid(f"has a {field} that is not a string")
+    expiration = None
+    if optional["Expiration"] is not None:
+        try:
+            expiration = to_epoch(optional["Expiration"])
+        except (ValueError, OverflowError):
+            raise invalid("has an Expiration that is not an ISO 8601 time") from None
+    return Document(
+        access_key=fields["AccessKeyId"],
+        secret_key=fields["SecretAccessKey"],
+        token=optional["SessionToken"] or None,
+        expiration=expiration,
+        account_id=optional["AccountId"] or None,
+    )
+
+
+def _user() -> str:
+    """Who runs the helper: the user id and name (the cache directory is per user too)."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows
+        import getpass
+
+        return "user:" + getpass.getuser()
+    uid = getuid()
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        name = ""
+    return f"uid:{uid}:{name}"
