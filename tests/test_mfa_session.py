@@ -121,3 +121,20 @@ def test_no_secret_in_reprs(sts_mock):
     mfa = rolesession.mfa_session(MFA, "654321")
     texts = [repr(mfa), str(mfa), repr(mfa.describe()), repr(mfa.get_credentials())]
     assert all("654321" not in text for text in texts)
+
+
+def test_a_hop_refreshing_in_the_background_never_makes_its_mfa_session_ask(sts_mock, sts_calls, frozen):
+    prompt = Codes()
+    prompt.interactive = True  # type: ignore[attr-defined]
+    mfa = rolesession.mfa_session(MFA, prompt, duration=900)
+    mfa.get_credentials().get_frozen_credentials()
+    frozen.tick(300)
+    role = mfa.assume_role(ROLE, duration=900)  # outlives its MFA session by 5 minutes
+    credentials = role.get_credentials()
+    credentials.get_frozen_credentials()
+    for _ in range(100):  # past the MFA session's expiry, through the role's refresh window
+        frozen.tick(10)
+        credentials.get_frozen_credentials()
+        credentials.wait_for_background()
+    assert prompt.threads == [threading.current_thread().name] * len(prompt.threads)
+    assert len(prompt.threads) == 2  # the first code, and one asked in the foreground once needed

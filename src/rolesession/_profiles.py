@@ -303,7 +303,13 @@ def _code_provider(profile: str, values: Mapping[str, Any], serial: str, given: 
 
 
 class _NoCode:
-    """No way to get an MFA code: says how to provide one when a code is needed."""
+    """No way to get an MFA code: says how to provide one when a code is needed.
+
+    ``interactive``: only a foreground read can end in this error; a
+    background refresh that could only fail is not attempted.
+    """
+
+    interactive = True
 
     def __init__(self, profile: str, serial: str) -> None:
         self.profile = profile

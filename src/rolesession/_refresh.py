@@ -43,7 +43,7 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from . import _state
 from . import _workers as workers
 from ._credentials import RoleCredentials, to_datetime, to_iso
-from ._errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, _rebuild
+from ._errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, TokenError, _rebuild
 from ._validation import fail
 
 __all__ = ["RefreshEvent", "RefreshPolicy", "SessionCredentials"]
@@ -513,6 +513,15 @@ class SessionCredentials(Credentials):
 
     def _wait_for_new(self, now: float) -> _Held:
         """Nothing valid held: wait for one attempt, started by us or shared with others."""
+        if self._fetcher.interactive() and workers.in_background():
+            # A hop refreshing in the background reads this session: asking a
+            # person from there could interrupt whoever owns the terminal.
+            # The hop keeps what it holds; a foreground read asks.
+            raise TokenError(
+                f"{self.role_arn or self._fetcher.operation} needs a person to give a code or token, "
+                "which is never asked from a background refresh; the next foreground read asks",
+                role_arn=self.role_arn,
+            )
         with self._lock:
             held = self._held
             if held.valid_at(now):

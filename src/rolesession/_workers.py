@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from . import _state
 
-__all__ = ["submit", "warm_up"]
+__all__ = ["in_background", "submit", "warm_up"]
 
 logger = logging.getLogger("rolesession")
 
@@ -83,13 +83,23 @@ class _Pool:
                         self._start_locked()  # this worker pays for the spare, not a reader
                     except Exception:
                         logger.debug("could not start a spare refresh worker", exc_info=True)
+            _worker.active = True
             try:
                 job()
             except BaseException:
                 logger.debug("a background refresh job failed", exc_info=True)
             finally:
+                _worker.active = False
                 with self._lock:
                     self._idle += 1
+
+
+_worker = threading.local()
+
+
+def in_background() -> bool:
+    """Whether this thread is running a background refresh (no person may be asked here)."""
+    return bool(getattr(_worker, "active", False))
 
 
 def _pool() -> _Pool:
