@@ -214,9 +214,9 @@ def test_profile_is_the_source(echo_sts: str, tmp_path: Path, monkeypatch: pytes
 
 
 def test_whoami_without_arns_rejects_role_options(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = in_process(capsys, "whoami", "--duration", "900")
+    code, out, err = in_process(capsys, "whoami", "--session-name", "ops")
     assert code == 2
-    assert "--duration" in err and "ROLE_ARN" in err
+    assert "--session-name" in err and "ROLE_ARN" in err
     assert out == ""
 
 

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUPS", "OPTIONS", "Option", "add_role_options", "given_role_options", "option_for"]
+__all__ = [
+    "GROUPS", "OPTIONS", "Option", "add_role_options", "fill_defaults", "given_role_options", "option_for",
+]
 
 _DURATION_RE = re.compile(r"([0-9]+)([smh]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
@@ -90,6 +92,8 @@ class Option:
     #: Meaningful only for an assumed role (``whoami`` without ``ROLE_ARN`` refuses it).
     role_only: bool = False
     argparse: dict[str, Any] = field(default_factory=dict)
+    #: Whether it changes who the credentials are (``whoami`` takes only those).
+    identity: bool = True
 
     @property
     def dest(self) -> str:
@@ -104,18 +108,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("--sts-endpoint-url", EVERY, "STS endpoint (VPC endpoint, local STS)",
            ("sts_endpoint_url",), argparse={"metavar": "URL"}),
     Option("--duration", LAST, "900-43200 s; also 45m, 2h", ("duration",), role_only=True,
-           argparse={"type": duration, "metavar": "SECONDS"}),
+           argparse={"type": duration, "metavar": "SECONDS"}, identity=False),
     Option("--policy", LAST, "session policy document", ("policy",), role_only=True,
-           argparse={"type": policy, "metavar": "JSON|@FILE"}),
+           argparse={"type": policy, "metavar": "JSON|@FILE"}, identity=False),
     Option("--policy-arn", LAST, "managed policy used as a session policy (repeatable, up to 10)",
            ("policy_arns",), role_only=True,
-           argparse={"dest": "policy_arns", "action": "append", "default": [], "metavar": "ARN"}),
+           argparse={"dest": "policy_arns", "action": "append", "default": [], "metavar": "ARN"},
+           identity=False),
     Option("--tag", LAST, "session tag (repeatable)", ("tags", "transitive_tag_keys"), role_only=True,
-           argparse={"dest": "tags", "action": "append", "default": [], "type": tag, "metavar": "KEY=VALUE"}),
+           argparse={"dest": "tags", "action": "append", "default": [], "type": tag, "metavar": "KEY=VALUE"},
+           identity=False),
     Option("--external-id", LAST, "ExternalId the role's trust policy asks for", ("external_id",),
            role_only=True, argparse={"metavar": "ID"}),
     Option("--source-identity", LAST, "SourceIdentity to set", ("source_identity",), role_only=True,
-           argparse={"metavar": "NAME"}),
+           argparse={"metavar": "NAME"}, identity=False),
     Option("--profile", FIRST,
            "source credentials from this ~/.aws/config profile; a role profile (role_arn) is "
            "assumed as its keys say, and ROLE_ARNs chain on from it", ("source", "profile"),
@@ -141,11 +147,21 @@ OPTIONS: tuple[Option, ...] = (
 _OTHER_NAMES = {"role_arn": "ROLE_ARN", "steps": "ROLE_ARN"}
 
 
-def add_role_options(parser: argparse.ArgumentParser) -> None:
-    """Add every option of the table to ``parser``, in its groups."""
+def add_role_options(parser: argparse.ArgumentParser, *, identity_only: bool = False) -> None:
+    """Add the options of the table to ``parser``, in their groups (``identity_only``:
+    those that change who the credentials are, for ``whoami``)."""
     groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for option in OPTIONS:
-        groups[option.group].add_argument(option.flag, help=option.help, **option.argparse)
+        if option.identity or not identity_only:
+            groups[option.group].add_argument(option.flag, help=option.help, **option.argparse)
+
+
+def fill_defaults(args: argparse.Namespace) -> None:
+    """Give every option a command did not take its default, so the rest of the CLI reads them all."""
+    for option in OPTIONS:
+        if not hasattr(args, option.dest):
+            flag = option.argparse.get("action") == "store_true"
+            setattr(args, option.dest, option.argparse.get("default", False if flag else None))
 
 
 def option_for(parameter: str) -> str:

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .errors import UsageError
-from .options import add_role_options
+from .options import add_role_options, fill_defaults
 
 __all__ = ["build_parser", "parse_args"]
 
 FORMATS = ("env", "json", "credential-process")
+
+ASSUME_EXAMPLES = """\
+  eval "$(rolesession assume arn:aws:iam::123456789012:role/Auditor)"
+  rolesession assume arn:aws:iam::111111111111:role/Hub arn:aws:iam::222222222222:role/Target --duration 1h
+  rolesession assume --profile prod --format credential-process   # a role profile of ~/.aws/config
+  rolesession assume arn:aws:iam::123456789012:role/Tenant --policy @tenant-policy.json --format json"""
+EXEC_EXAMPLES = """\
+  rolesession exec arn:aws:iam::123456789012:role/Deploy -- terraform plan
+  rolesession exec --profile prod --server -- ./long-running-migration.py   # refreshed while it runs
+  rolesession exec arn:aws:iam::123456789012:role/Admin --mfa-serial arn:aws:iam::1234:mfa/me -- aws s3 ls"""
+WHOAMI_EXAMPLES = """\
+  rolesession whoami                                   # the source credentials
+  rolesession whoami --profile prod                    # a role profile's role
+  rolesession whoami arn:aws:iam::123456789012:role/Auditor"""
+EXAMPLES = f"""\
+examples:
+{ASSUME_EXAMPLES}
+{EXEC_EXAMPLES.splitlines()[0]}
+{WHOAMI_EXAMPLES.splitlines()[0]}
+  rolesession demo                                     # the whole story against a local STS"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,12 +40,57 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _role_options() -> _Parser:
+DOCS = "https://rolesession.readthedocs.io/"
+
+EXIT_CODES = """\
+exit codes:
+  0  success (exec: the command's own exit code)
+  2  invalid usage or parameter (the option or variable is named)
+  3  no source credentials (or a credential_process that resolves through itself)
+  4  STS answered with an error (its code is in the message)
+  5  anything else: STS unreachable, an MFA/SAML/helper command failed, ..."""
+
+
+def _environment() -> str:
+    from .._file_cache import default_directory
+
+    return f"""\
+environment:
+  AWS_PROFILE            the source profile (or role profile, with --profile) when --profile is not given
+  AWS_REGION, AWS_DEFAULT_REGION
+                         the region when --region is not given
+  AWS_ROLE_SESSION_NAME  the session name when --session-name is not given
+  AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE
+                         where profiles are read
+  XDG_CACHE_HOME         the credential file cache lives in $XDG_CACHE_HOME/rolesession
+                         (here: {default_directory()}); --no-cache bypasses it
+
+documentation: {DOCS}"""
+
+
+def _verbose(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: given after the command it sets verbose; not given there, it
+    # leaves what ``rolesession -v COMMAND`` set.
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log every STS call on stderr"
+    )
+
+
+def _role_options(*, identity_only: bool = False) -> _Parser:
     """Options shared by ``assume``, ``exec`` and ``whoami`` (the table in ``options``)."""
     common = _Parser(add_help=False)
-    add_role_options(common)
-    common.add_argument("-v", "--verbose", action="store_true", help="log every STS call on stderr")
+    add_role_options(common, identity_only=identity_only)
+    _verbose(common)
     return common
+
+
+def _subcommand(commands: Any, name: str, *, examples: str, **kwargs: Any) -> _Parser:
+    return commands.add_parser(  # type: ignore[no-any-return]
+        name,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"examples:\n{examples}\n\n{EXIT_CODES}\n\ndocumentation: {DOCS}cli/",
+        **kwargs,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,13 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rolesession",
         description="Credentials for AWS IAM roles: assumed, chained, scoped, cached and refreshed.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{EXAMPLES}\n\n{EXIT_CODES}\n\n{_environment()}",
     )
     parser.add_argument("--version", action="version", version=f"rolesession {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every STS call on stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _role_options()
 
-    assume = commands.add_parser(
-        "assume", parents=[common], help="print credentials for a role (several ARNs chain)",
+    assume = _subcommand(
+        commands, "assume", examples=ASSUME_EXAMPLES,
+        parents=[common], help="print credentials for a role (several ARNs chain)",
         usage="%(prog)s [ROLE_ARN ...] [--profile NAME] [options]",
         description="Assume ROLE_ARN (several chain, each from the previous) and print its credentials. "
         "With --profile naming a role profile (role_arn in ~/.aws/config), its role comes first "
@@ -53,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         "credential-process: for credential_process in ~/.aws/config",
     )
 
-    run = commands.add_parser(
-        "exec", parents=[common], help="run a command with a role's credentials",
+    run = _subcommand(
+        commands, "exec", examples=EXEC_EXAMPLES,
+        parents=[common], help="run a command with a role's credentials",
         usage="%(prog)s [ROLE_ARN ...] [--profile NAME] [options] [--server] -- COMMAND [ARG ...]",
         description="Run COMMAND with the role's credentials and exit with its exit code.",
     )
@@ -65,8 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         "refreshed for as long as it runs",
     )
 
-    whoami = commands.add_parser(
-        "whoami", parents=[common], help="print the identity that results",
+    whoami = _subcommand(
+        commands, "whoami", examples=WHOAMI_EXAMPLES,
+        parents=[_role_options(identity_only=True)], help="print the identity that results",
         description="Print the identity of the last role (with no ROLE_ARN: of --profile's role if it "
         "names a role profile, else of the source credentials).",
     )
@@ -74,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = commands.add_parser(
         "cache", help="run a credential_process helper, caching its output (e.g. aws-sso-util)",
+        epilog=f"{EXIT_CODES}\n\ndocumentation: {DOCS}cli/",
         usage="%(prog)s [--no-cache] [-v] -- COMMAND [ARG ...]",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run COMMAND, a credential_process helper printing the Version 1 JSON document, "
@@ -85,25 +157,31 @@ def build_parser() -> argparse.ArgumentParser:
         "  credential_process = rolesession cache -- aws-sso-util credential-process --profile sso-admin-src",
     )
     cache.add_argument("--no-cache", action="store_true", help="run COMMAND every time; cache nothing")
-    cache.add_argument("-v", "--verbose", action="store_true", help="say on stderr when COMMAND runs")
+    cache.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="say on stderr when COMMAND runs",
+    )  # fmt: skip
 
     demo = commands.add_parser(
         "demo", help="the whole story against an embedded local STS (needs rolesession[demo])",
         description="Run assume, chain, scope, web identity, SAML, refresh and fan-out against a local STS.",
     )
-    demo.add_argument("-v", "--verbose", action="store_true", help="log every STS call on stderr")
+    _verbose(demo)
     return parser
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse ``argv``; for ``exec``, everything after the first ``--`` is the command."""
     command: list[str] = []
-    if argv[:1] == ["cache"] and "--" not in argv and not {"-h", "--help"} & set(argv):
+    # The subcommand: the first argument that is not one of the main options (-v).
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name == "cache" and "--" not in argv and not {"-h", "--help"} & set(argv):
         raise UsageError("cache needs the helper after '--': rolesession cache -- COMMAND ...")
-    if argv and argv[0] in ("exec", "cache") and "--" in argv:
+    if name in ("exec", "cache") and "--" in argv:
         split = argv.index("--")
         argv, command = argv[:split], argv[split + 1 :]
     args = build_parser().parse_args(argv)
+    fill_defaults(args)
     if args.command is None:
         raise UsageError(
             "choose a command: assume, exec, whoami, cache or demo (see 'rolesession --help')"
