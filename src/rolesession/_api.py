@@ -294,6 +294,12 @@ def chain(
     step's own keywords override them for that hop. Every hop is checked
     before any session exists; nothing calls STS until the last hop is used.
 
+    Args:
+        steps: role ARNs, or dicts of `assume_role` keywords with ``role_arn``.
+        source: the session the first hop is assumed from (``None``: the
+            default credential chain).
+        **common: keywords of `assume_role` for every hop (as above).
+
     Returns:
         The last hop's session (``.parent`` leads back through the chain).
 
@@ -454,6 +460,15 @@ def from_profile(
 
 def role_arn(account_id: str | int, role_name: str, *, path: str = "/", partition: str = "aws") -> str:
     """Build and check a role ARN.
+
+    Args:
+        account_id: the 12-digit account (an ``int`` is zero-padded).
+        role_name: the role's name.
+        path: the role's path (``/`` or ``/<path>/``).
+        partition: ``aws``, ``aws-cn``, ``aws-us-gov`` ...
+
+    Returns:
+        ``arn:<partition>:iam::<account>:role<path><name>``.
 
     Raises:
         InvalidParameterError: the account is not 12 digits, or the name,

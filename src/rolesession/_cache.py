@@ -38,7 +38,22 @@ class CredentialCache(Protocol):
     one (a JSON-serialisable dict); ``delete`` removes one; ``clear`` removes
     every entry. Two optional attributes refine it: ``persistent`` (entries
     leave the process; default ``True``) and ``lock(key)``, a context manager
-    that makes a refresh single-flight across processes.
+    that makes a refresh single-flight across processes. Entries hold
+    credentials: keep them private. A method that raises is logged once and
+    the session goes on without the cache.
+
+    Example:
+        ```python
+        class DictCache:  # any object with these four methods
+            persistent = False  # in-process: credentials from callable tokens may be kept
+            def __init__(self): self.data = {}
+            def get(self, key): return self.data.get(key)
+            def set(self, key, entry): self.data[key] = entry
+            def delete(self, key): self.data.pop(key, None)
+            def clear(self): self.data.clear()
+
+        session = rolesession.assume_role(arn, cache=DictCache())
+        ```
     """
 
     def get(self, key: Hashable) -> dict[str, Any] | None:
@@ -85,6 +100,12 @@ class MemoryCache:
 
     Raises:
         InvalidParameterError: ``maxsize`` is not a positive ``int``.
+
+    Example:
+        ```python
+        tenants = rolesession.MemoryCache(maxsize=10_000)  # one entry per tenant's scoped session
+        session = rolesession.assume_role(arn, cache=tenants)
+        ```
     """
 
     persistent = False
@@ -134,7 +155,17 @@ class MemoryCache:
 
 
 def default_cache() -> MemoryCache:
-    """The process-wide `MemoryCache` used when ``cache=`` is not given."""
+    """The process-wide `MemoryCache` used when ``cache=`` is not given.
+
+    Returns:
+        The cache (the same object for the life of the process; a forked
+        child keeps its contents).
+
+    Example:
+        ```python
+        rolesession.default_cache().clear()  # forget every cached credential of this process
+        ```
+    """
     state = _state.state
     if state.default_cache is None:
         with state.lock:

@@ -20,7 +20,19 @@ __all__ = [
 
 
 class RoleSessionError(Exception):
-    """Base class of every exception raised by rolesession."""
+    """Base class of every exception raised by rolesession.
+
+    Every subclass survives ``pickle`` (errors cross process pools in
+    `rolesession.fan_out`) and its message never holds a secret.
+
+    Example:
+        ```python
+        try:
+            rolesession.assume_role(arn).identity()
+        except rolesession.RoleSessionError as exc:
+            log.error("cannot act in %s: %s", arn, exc)
+        ```
+    """
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exceptions pickle as ``cls(*args)``; keyword-only state would be
@@ -36,10 +48,22 @@ def _rebuild(cls: type[RoleSessionError], args: tuple[Any, ...], kwargs: dict[st
 class InvalidParameterError(RoleSessionError, ValueError):
     """A parameter was rejected before any call to STS.
 
-    ``parameter`` names the keyword argument (for `rolesession.chain`
-    hops, ``steps[i].<name>``; for a value read from the environment, the
-    variable, e.g. ``AWS_REGION``); ``reason`` says what is wrong with it.
-    The message is ``"<parameter>: <reason>"`` and never echoes a secret.
+    Also a ``ValueError``.
+
+    Attributes:
+        parameter: the keyword argument (for `rolesession.chain` hops,
+            ``steps[i].<name>``; for a value read from the environment, the
+            variable, e.g. ``AWS_REGION``; for a profile, ``[profile X] key``).
+        reason: what is wrong with it. The message is
+            ``"<parameter>: <reason>"`` and never echoes a secret.
+
+    Example:
+        ```python
+        try:
+            rolesession.assume_role(arn, duration=60)
+        except rolesession.InvalidParameterError as exc:
+            assert exc.parameter == "duration"  # exc.reason: "must be 900-43200 seconds, got 60"
+        ```
     """
 
     def __init__(self, message: str, *, parameter: str, reason: str | None = None) -> None:
@@ -61,7 +85,23 @@ class InvalidParameterError(RoleSessionError, ValueError):
 
 
 class CredentialRefreshError(RoleSessionError):
-    """No valid credentials are held and new ones could not be obtained."""
+    """No valid credentials are held and new ones could not be obtained.
+
+    Raised by a read (a client's request, `RoleSession.identity`, ...) --
+    never while still-valid credentials are held: those keep serving through
+    an outage. Its subclasses say why.
+
+    Attributes:
+        role_arn: the role (``None`` for an MFA session).
+
+    Example:
+        ```python
+        try:
+            session.client("s3").list_buckets()
+        except rolesession.CredentialRefreshError as exc:
+            alert(f"no credentials for {exc.role_arn}: {exc}")
+        ```
+    """
 
     def __init__(self, message: str, *, role_arn: str | None = None) -> None:
         super().__init__(message)
@@ -72,10 +112,25 @@ class CredentialRefreshError(RoleSessionError):
 class AssumeRoleError(CredentialRefreshError):
     """STS refused the request or could not be reached.
 
+    Attributes:
+        role_arn: the role asked for.
+        code: the STS error code (``AccessDenied``, ``RegionDisabledException``
+            ...), or the botocore exception's class name for connection errors
+            and timeouts (``EndpointConnectionError``, ``ReadTimeoutError``).
+
     ``code`` is the STS error code (``AccessDenied``,
     ``RegionDisabledException`` ...) or, for connection errors and timeouts,
     the botocore exception's class name. The botocore exception is chained as
-    ``__cause__``.
+    ``__cause__``; the message adds a hint for common refusals.
+
+    Example:
+        ```python
+        try:
+            session.identity()
+        except rolesession.AssumeRoleError as exc:
+            if exc.code == "AccessDenied":
+                ...  # the trust policy, an ExternalId or MFA condition, or an SCP
+        ```
     """
 
     def __init__(
@@ -92,8 +147,27 @@ class TokenError(CredentialRefreshError):
     Raised when a provider callable fails or returns something unusable, when
     a token file cannot be read, and when a static (one-shot) MFA code or SAML
     assertion would have to be sent a second time.
+
+    Example:
+        ```python
+        session = rolesession.assume_role(arn, mfa_serial=serial, mfa_token="123456")
+        # once those credentials expire, a read raises TokenError: the static
+        # MFA code was already used; pass a callable that returns fresh codes
+        ```
     """
 
 
 class SourceCredentialsError(CredentialRefreshError):
-    """The source session has no credentials to call STS with."""
+    """The source session has no credentials to call STS with.
+
+    The default credential chain (or the ``source`` given) found none, or
+    could not load them (a missing profile, a failing ``credential_process``).
+
+    Example:
+        ```python
+        try:
+            rolesession.assume_role(arn).identity()
+        except rolesession.SourceCredentialsError:
+            print("configure AWS credentials first (aws configure, AWS_PROFILE, ...)")
+        ```
+    """

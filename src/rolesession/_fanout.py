@@ -59,6 +59,14 @@ class FanOutResult(Generic[T]):
             `rolesession.AssumeRoleError` when STS refused, or whatever ``fn``
             raised.
         seconds: wall time spent on this entry (session, STS and ``fn``).
+
+    Example:
+        ```python
+        results = rolesession.fan_out(arns, count_buckets)
+        with open("report.jsonl", "w") as report:
+            report.writelines(result.to_json() + "\n" for result in results)
+        failed = [r.account for r in results if not r.ok]
+        ```
     """
 
     role_arn: str
@@ -133,11 +141,6 @@ def fan_out(
     get a result each (and share one session while its credentials are
     cached).
 
-    ```python
-    results = rolesession.fan_out(arns, lambda s: s.client("sts").get_caller_identity()["Account"])
-    failed = [r for r in results if r.error]
-    ```
-
     Args:
         role_arns: role ARNs (an invalid one becomes that entry's
             `rolesession.InvalidParameterError`), at most `MAX_ENTRIES`
@@ -164,6 +167,12 @@ def fan_out(
 
     Returns:
         One `FanOutResult` per entry of ``role_arns``, in the same order.
+
+    Example:
+        ```python
+        results = rolesession.fan_out(arns, lambda s: s.client("sts").get_caller_identity()["Account"])
+        failed = [r for r in results if r.error]
+        ```
 
     Raises:
         InvalidParameterError: ``role_arns``, ``fn``, ``max_workers``,

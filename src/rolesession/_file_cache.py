@@ -166,6 +166,12 @@ class FileCache:
     A directory that cannot be created or written (read-only home, full disk)
     is never an error: the cache logs one WARNING and is bypassed, and
     credentials are fetched as if there were no cache.
+
+    Example:
+        ```python
+        cache = rolesession.FileCache()  # ~/.cache/rolesession, shared by every process of the user
+        session = rolesession.assume_role(arn, cache=cache)  # cron jobs and CLI runs share credentials
+        ```
     """
 
     persistent = True

@@ -78,6 +78,15 @@ class RefreshEvent:
         seconds: how long getting them took (0 for ``"serving-held"``).
         expiration: when the credentials now held expire (UTC), if any.
         error_code: the STS error code or exception class for failures.
+
+    Example:
+        ```python
+        def record(event: rolesession.RefreshEvent) -> None:
+            if event.outcome == "serving-held":
+                log.warning("%s: STS failing (%s)", event.role_arn, event.error_code)
+
+        rolesession.assume_role(arn, refresh=rolesession.RefreshPolicy(on_event=record))
+        ```
     """
 
     # A plain class, not a dataclass: ``import rolesession`` stays light.
@@ -144,6 +153,24 @@ class RefreshPolicy:
     window between the advisory and mandatory marks. ``on_event`` is called
     with a `RefreshEvent` for every STS call and failure episode (its
     exceptions are logged, never raised).
+
+    Args:
+        advisory: seconds before expiry at which the background refresh may
+            start; ``None``: relative to the lifetime (above).
+        mandatory: seconds before expiry by which it is due (> 0, < ``advisory``).
+        max_backoff: the longest wait between attempts after a failure.
+        jitter: spread the start over the first half of the window.
+        on_event: a callable taking a `RefreshEvent`.
+
+    Raises:
+        InvalidParameterError: a window is not a positive number, or
+            ``mandatory`` is not below ``advisory``, or ``on_event`` is not callable.
+
+    Example:
+        ```python
+        policy = rolesession.RefreshPolicy(advisory=1800, mandatory=300, on_event=metrics.record)
+        session = rolesession.assume_role(arn, refresh=policy)
+        ```
     """
 
     advisory: float | None = None

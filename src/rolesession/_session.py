@@ -93,7 +93,17 @@ class RoleSession(boto3.Session):
     Made by `rolesession.assume_role` and its siblings, never directly.
     Every client and resource made from it signs with credentials that are
     refreshed ahead of expiry. Safe to share between threads, ``client()`` and
-    ``resource()`` included.
+    ``resource()`` included. It pickles as its recipe (see `__reduce__`).
+
+    Example:
+        ```python
+        session = rolesession.assume_role("arn:aws:iam::123456789012:role/Auditor")
+        session.client("s3").list_buckets()        # credentials fetched now, refreshed forever
+        session.identity()["Account"]              # from STS's answer, no extra call
+        target = session.assume_role("arn:aws:iam::210987654321:role/Deploy")  # chain a hop
+        tenant = target.scoped(policy=rolesession.Policy.allow("s3:GetObject", "arn:aws:s3:::data/t1/*"))
+        print(tenant)  # RoleSession(role_arn=..., session_name=..., duration=3600, policy='1 statement ...')
+        ```
     """
 
     #: Set on a `from_profile` session: ``(profile, keywords)`` it travels as.

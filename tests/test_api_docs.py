@@ -1,0 +1,36 @@
+"""The API reference documents every public name: listed on the page, with parameters, raises and an example."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import rolesession
+
+API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "reference" / "api.md"
+PUBLIC = sorted(rolesession.__all__)
+
+
+def test_the_api_page_lists_every_public_name():
+    listed = set(re.findall(r"^::: rolesession\.(\w+)\s*$", API_PAGE.read_text(encoding="utf-8"), re.M))
+    assert set(PUBLIC) <= listed, sorted(set(PUBLIC) - listed)
+    assert {"aio", "testing"} <= listed  # the two public modules too
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_public_name_has_an_example(name):
+    doc = inspect.getdoc(getattr(rolesession, name)) or ""
+    assert "Example:" in doc and "```python" in doc, name
+
+
+@pytest.mark.parametrize("name", [n for n in PUBLIC if inspect.isfunction(getattr(rolesession, n))])
+def test_every_public_function_documents_its_parameters_and_errors(name):
+    function = getattr(rolesession, name)
+    doc = inspect.getdoc(function) or ""
+    parameters = [p for p in inspect.signature(function).parameters if p not in ("self",)]
+    if parameters:
+        assert "Args:" in doc, name
+    assert "Raises:" in doc or name == "default_cache", name
