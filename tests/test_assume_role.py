@@ -10,7 +10,7 @@ import botocore.credentials
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
 from rolesession import InvalidParameterError, RoleSession
 from rolesession.testing import sts_clients
 

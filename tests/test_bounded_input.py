@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rolesession
-from conftest import ROLE
+from helpers import ROLE
 from rolesession import InvalidParameterError
 from rolesession import _validation as validation
 

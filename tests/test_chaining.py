@@ -8,7 +8,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 import rolesession
-from conftest import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B
 
 CHAINING_MESSAGE = (
     "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."

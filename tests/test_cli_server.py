@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, StsSpy
-from rolesession._credentials import to_epoch
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, to_epoch
 from rolesession.cli.commands import build_session, container_credentials
 from rolesession.cli.parser import parse_args
 from rolesession.cli.server import PATH, CredentialServer
+from rolesession.testing import StsRecorder
 
 CONTAINER_FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}
 FAKE = {
@@ -157,7 +157,7 @@ def test_requests_are_served_one_at_a_time() -> None:
 
 
 def test_the_endpoint_refreshes_before_handing_out_less_than_15_minutes(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder
 ) -> None:
     session = build_session(parse_args(["exec", ROLE, "--", "true"]))
     with CredentialServer(lambda: container_credentials(session)) as running:

@@ -25,12 +25,12 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 import rolesession
-from conftest import ROLE, ROLE_B, RecordingCache, StsSpy
+from helpers import ROLE, ROLE_B, RecordingCache
 from rolesession import AssumeRoleError, RefreshEvent, RefreshPolicy
 from rolesession import _refresh as refresh
 from rolesession import _sts as sts
 from rolesession import _workers as workers
-from rolesession.testing import sts_clients
+from rolesession.testing import StsRecorder, sts_clients
 from tokens import make_jwt
 
 MFA = "arn:aws:iam::123456789012:mfa/alice"
@@ -59,7 +59,7 @@ def test_the_retry_floor_counts_from_the_end_of_a_slow_failed_attempt(sts_mock, 
 
 
 def test_the_backoff_counts_from_the_end_of_a_hanging_attempt(
-    sts_mock, sts_calls: StsSpy, frozen, monkeypatch
+    sts_mock, sts_calls: StsRecorder, frozen, monkeypatch
 ):
     monkeypatch.setattr(refresh, "random", types.SimpleNamespace(uniform=lambda low, high: low))
     credentials = rolesession.assume_role(
@@ -84,7 +84,7 @@ def test_the_backoff_counts_from_the_end_of_a_hanging_attempt(
 
 
 def test_readers_with_valid_credentials_never_wait_while_the_attempt_hangs(
-    sts_mock, sts_calls: StsSpy, frozen
+    sts_mock, sts_calls: StsRecorder, frozen
 ):
     credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
     held = credentials.get_frozen_credentials()
@@ -362,7 +362,7 @@ def test_hand_out_refreshes_when_less_than_asked_is_left(sts_mock, sts_calls, fr
     assert renewed.access_key != first.access_key and sts_calls.count() == 2
 
 
-def test_hand_out_without_waiting_answers_from_what_is_held(sts_mock, sts_calls: StsSpy, frozen):
+def test_hand_out_without_waiting_answers_from_what_is_held(sts_mock, sts_calls: StsRecorder, frozen):
     credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
     first = credentials.hand_out(900, wait=False)
     frozen.tick(3600 - 800)

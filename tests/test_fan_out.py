@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
 from rolesession import AssumeRoleError, FanOutResult, InvalidParameterError, RoleSession, fan_out
 from rolesession import _fanout as fanout_module
 from rolesession import _sts as sts

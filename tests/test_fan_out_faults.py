@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache
 from rolesession import FileCache, InvalidParameterError, MemoryCache, RoleSession, fan_out
 from rolesession import _fanout as fanout_module
 

@@ -25,10 +25,11 @@ import freezegun
 import pytest
 
 import rolesession
-from conftest import ROLE, ROLE_B, ROLE_C, reset_library_state
+from helpers import ROLE, ROLE_B, ROLE_C
 from rolesession import FileCache, InvalidParameterError
 from rolesession import _file_cache as file_cache_module
 from rolesession._credentials import RoleCredentials
+from rolesession.testing import reset
 from tokens import make_jwt
 
 KEY = "0123456789abcdef" * 4  # what cache_key() makes: a SHA-256 hex digest
@@ -70,7 +71,7 @@ def warning_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
 
 def new_process() -> None:
     """What a new process sees: no sessions, no memory cache, no shared clients."""
-    reset_library_state()
+    reset()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 import rolesession
-from conftest import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B
 from rolesession import MemoryCache
 from rolesession._keys import cache_key
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rolesession
-from conftest import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B
 from rolesession import InvalidParameterError, Policy
 
 BUCKET = "arn:aws:s3:::data"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import rolesession
-from conftest import ROLE
+from helpers import ROLE
 from rolesession import CredentialRefreshError, RefreshPolicy
 from rolesession._errors import AssumeRoleError
 

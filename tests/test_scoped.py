@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, ROLE, ROLE_B, SOURCE_KEY
+from helpers import ACCOUNT, ROLE, ROLE_B, SOURCE_KEY
 from rolesession import InvalidParameterError, MemoryCache, Policy, RoleSession, TokenError
 from tokens import make_jwt, make_saml_response
 

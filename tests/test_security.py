@@ -7,7 +7,7 @@ import logging
 import pytest
 
 import rolesession
-from conftest import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B
 from rolesession._redaction import redact
 
 MFA_CODE = "246813"

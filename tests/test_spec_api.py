@@ -28,10 +28,10 @@ from hypothesis import strategies as st
 
 import rolesession
 import rolesession.testing
-from conftest import ACCOUNT, ENV_NAMES, ROLE, ROLE_B, ROLE_C, StsSpy
+from helpers import ACCOUNT, ENV_NAMES, ROLE, ROLE_B, ROLE_C
 from rolesession import InvalidParameterError, MemoryCache, Policy, RefreshPolicy, RoleSession
 from rolesession import _environment as defaults_module
-from rolesession.testing import sts_clients
+from rolesession.testing import StsRecorder, sts_clients
 from test_spec_behaviour import LocalSts
 from tokens import make_jwt, make_saml_response
 
@@ -89,7 +89,7 @@ class _Recorder:
 
 
 def test_the_source_is_never_mutated(
-    sts_mock: None, sts_calls: StsSpy, monkeypatch: pytest.MonkeyPatch
+    sts_mock: None, sts_calls: StsRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = boto3.Session(region_name="eu-west-2")
     inner = source._session
@@ -356,7 +356,7 @@ def test_client_and_resource_are_never_built_concurrently_on_one_session(
 
 
 def test_default_session_name_is_the_same_for_every_call_in_a_process(
-    sts_mock: None, sts_calls: StsSpy, frozen: Any
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any
 ) -> None:
     names: list[str] = []
     rolesession.assume_role(ROLE, cache=None).identity()
@@ -385,7 +385,7 @@ def test_default_user_at_host_is_sanitised(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_a_lambda_function_name_is_the_default_session_name_of_every_entry_point(
-    sts_mock: None, sts_calls: StsSpy, monkeypatch: pytest.MonkeyPatch
+    sts_mock: None, sts_calls: StsRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "invoice-handler")
     rolesession.assume_role(ROLE, cache=None).identity()
@@ -400,7 +400,7 @@ def test_a_lambda_function_name_is_the_default_session_name_of_every_entry_point
 
 
 def test_chain_gives_scoping_keywords_to_the_last_hop_only_and_steps_override(
-    sts_mock: None, sts_calls: StsSpy
+    sts_mock: None, sts_calls: StsRecorder
 ) -> None:
     policy = Policy.allow("s3:GetObject")
     middle_policy = Policy.allow("sqs:SendMessage")

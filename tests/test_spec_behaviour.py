@@ -25,10 +25,10 @@ import pytest
 from botocore.config import Config
 
 import rolesession
-from conftest import ACCOUNT, ROLE, ROLE_B, StsSpy, reset_library_state
+from helpers import ACCOUNT, ROLE, ROLE_B, to_iso
 from rolesession import FileCache, MemoryCache, Policy, RefreshPolicy
 from rolesession import _refresh as refresh_module
-from rolesession._credentials import to_iso
+from rolesession.testing import StsRecorder, reset
 from tokens import make_jwt, make_saml_response
 
 PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/Corp"
@@ -132,7 +132,7 @@ class LocalSts:
 
 
 def test_expiry_follows_the_wall_clock_even_when_the_monotonic_clock_stood_still(
-    sts_mock: None, sts_calls: StsSpy, frozen: Any, monkeypatch: pytest.MonkeyPatch
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SPEC: "Time is the wall clock ... a frozen or suspended process sees true expiry when it wakes"."""
     credentials = rolesession.assume_role(ROLE, duration=900).get_credentials()
@@ -148,7 +148,7 @@ def test_expiry_follows_the_wall_clock_even_when_the_monotonic_clock_stood_still
     assert sts_calls.count() == 2
 
 
-def test_the_first_read_by_many_threads_is_one_sts_call(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_the_first_read_by_many_threads_is_one_sts_call(sts_mock: None, sts_calls: StsRecorder) -> None:
     """SPEC: "Mandatory window, or no valid credentials: readers wait for one refresh (single-flight)"."""
     credentials = rolesession.assume_role(ROLE).get_credentials()
     gate = sts_calls.block()
@@ -172,7 +172,7 @@ def test_the_first_read_by_many_threads_is_one_sts_call(sts_mock: None, sts_call
 
 
 def test_a_failed_refresh_backs_off_at_least_one_second(
-    sts_mock: None, sts_calls: StsSpy, frozen: Any, monkeypatch: pytest.MonkeyPatch
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SPEC: backoff "drawn between 50 % and 100 % of min(300 s, half the time left before expiry),
     at least 1 s"."""
@@ -223,7 +223,9 @@ def test_the_hot_path_is_a_clock_read_and_a_comparison(sts_mock: None) -> None:
     assert [e for e in events[4:] if e != ("c_call", "setprofile")] == []
 
 
-def test_background_refreshes_run_on_daemon_threads(sts_mock: None, sts_calls: StsSpy, frozen: Any) -> None:
+def test_background_refreshes_run_on_daemon_threads(
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any
+) -> None:
     """SPEC: "Background work runs on daemon threads" (a refresh never keeps a process alive)."""
     credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
     held = credentials.get_frozen_credentials()
@@ -280,7 +282,7 @@ DIFFERENT_KEYS = {
 
 
 @pytest.mark.parametrize("field", list(DIFFERENT_KEYS))
-def test_each_listed_field_is_in_the_cache_key(sts_mock: None, sts_calls: StsSpy, field: str) -> None:
+def test_each_listed_field_is_in_the_cache_key(sts_mock: None, sts_calls: StsRecorder, field: str) -> None:
     cache = MemoryCache()
     first, second = (make(cache) for make in DIFFERENT_KEYS[field])
     assert read(first) != read(second)
@@ -331,7 +333,7 @@ SAME_KEYS = {
 
 
 @pytest.mark.parametrize("case", list(SAME_KEYS))
-def test_equivalent_requests_share_one_cache_entry(sts_mock: None, sts_calls: StsSpy, case: str) -> None:
+def test_equivalent_requests_share_one_cache_entry(sts_mock: None, sts_calls: StsRecorder, case: str) -> None:
     cache = MemoryCache()
     first, second = (make(cache) for make in SAME_KEYS[case])
     assert first is not second
@@ -340,7 +342,7 @@ def test_equivalent_requests_share_one_cache_entry(sts_mock: None, sts_calls: St
 
 
 def test_a_refresh_waits_for_a_hung_processs_lock_a_bounded_time(
-    tmp_path: Path, sts_mock: None, sts_calls: StsSpy, log_records: pytest.LogCaptureFixture
+    tmp_path: Path, sts_mock: None, sts_calls: StsRecorder, log_records: pytest.LogCaptureFixture
 ) -> None:
     """SPEC FileCache: "a refresh is single-flight across processes; a stale lock is waited for
     a bounded time"."""
@@ -348,7 +350,7 @@ def test_a_refresh_waits_for_a_hung_processs_lock_a_bounded_time(
     read(rolesession.assume_role(ROLE, cache=FileCache(directory)))
     [entry] = directory.glob("*.json")
     entry.unlink()  # the other process died before writing its entry ...
-    reset_library_state()
+    reset()
     got: list[str] = []
     with FileCache(directory).lock(entry.stem):  # ... or hangs holding the lock
         session = rolesession.assume_role(ROLE, cache=FileCache(directory, lock_timeout=0.2))
@@ -384,7 +386,7 @@ def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     ids=["throttling", "throttling-exception", "503", "500", "dropped-connection"],
 )
 def test_throttling_and_transport_faults_are_retried_by_botocore(
-    instant_backoff: None, sts_calls: StsSpy, fault: Any
+    instant_backoff: None, sts_calls: StsRecorder, fault: Any
 ) -> None:
     with LocalSts() as local:
         local.faults = [fault]

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 import rolesession.cli
-from conftest import ROLE, StsSpy
+from helpers import ROLE
 from rolesession.cli import main
 from rolesession.cli.server import CredentialServer
+from rolesession.testing import StsRecorder
 
 CHILD = "import os; print(os.environ['AWS_ACCESS_KEY_ID'], os.environ['AWS_CREDENTIAL_EXPIRATION'])"
 
@@ -56,7 +57,7 @@ def test_the_endpoint_compares_the_token_in_constant_time(monkeypatch: pytest.Mo
 
 
 def test_exec_refreshes_credentials_with_less_than_15_minutes_left_before_handing_them_out(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy, capfd: pytest.CaptureFixture[str]
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """SPEC: consumers of "environment variables" refresh with botocore's fixed windows, so
     ``exec`` refreshes first when less than 15 minutes are left."""

@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 
 import rolesession
-from conftest import ROLE
+from helpers import ROLE
 from rolesession import InvalidParameterError, Policy
 
 MFA = {"mfa_serial": "arn:aws:iam::123456789012:mfa/alice"}

@@ -24,7 +24,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from conftest import ROLE, ROLE_B, SOURCE_KEY, SOURCE_SECRET
+from helpers import ROLE, ROLE_B, SOURCE_KEY, SOURCE_SECRET
 
 from .faultproxy import FaultProxy, real_clock
 from .harness import wait_until
