@@ -164,7 +164,8 @@ def test_botocore_compatible_credentials(sts_mock):
     assert frozen.account_id == ACCOUNT
     assert creds.get_deferred_property("account_id")() == ACCOUNT
     assert (creds.access_key, creds.secret_key, creds.token) == tuple(frozen[:3])
-    assert session._session.get_credentials() is creds  # what every client signs with
+    # what every client signs with: the role's credentials, not the source's
+    assert "assumed-role/Reader" in session.client("sts").get_caller_identity()["Arn"]
 
 
 def test_region_defaults(sts_mock, monkeypatch, sts_calls):
@@ -214,7 +215,8 @@ def test_sts_endpoint_url_is_used(moto_server):
 
 
 def test_default_session_name(monkeypatch, sts_mock, sts_calls):
-    from rolesession._environment import default_session_name
+    def default_session_name():
+        return rolesession.assume_role(ROLE, cache=None).describe()["session_name"]
 
     rolesession.assume_role(ROLE, cache=None).identity()
     expected = default_session_name()

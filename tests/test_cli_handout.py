@@ -10,6 +10,7 @@ that still holds valid credentials.
 
 from __future__ import annotations
 
+import getpass as stdlib_getpass
 import json
 import logging
 import sys
@@ -24,7 +25,7 @@ import freezegun.api
 import pytest
 
 from helpers import ACCOUNT, ROLE, ROLE_B, to_epoch
-from rolesession.cli import commands, main, secret_commands
+from rolesession.cli import commands, main
 from rolesession.cli.commands import build_session, command_holding, container_credentials
 from rolesession.cli.parser import parse_args
 from rolesession.cli.server import CredentialServer
@@ -168,7 +169,7 @@ def prompts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return "123456"
 
     monkeypatch.setattr(sys, "stdin", FakeTerminal())
-    monkeypatch.setattr(secret_commands.getpass, "getpass", getpass)
+    monkeypatch.setattr(stdlib_getpass, "getpass", getpass)
     return shown
 
 

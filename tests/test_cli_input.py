@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROLE
-from rolesession._errors import InvalidParameterError
-from rolesession._validation import fail
+from rolesession import InvalidParameterError
 from rolesession.cli import describe, exit_code, main
 from rolesession.cli.options import OPTIONS, option_for
 from rolesession.testing import StsRecorder
@@ -100,7 +99,7 @@ def test_the_library_parameters_map_to_options_from_one_table() -> None:
         ("AWS_REGION", "AWS_REGION: 'x' is bad"),
         ("AWS_DEFAULT_REGION", "AWS_DEFAULT_REGION: 'x' is bad"),
     ):
-        error = fail(parameter, "'x' is bad")
+        error = InvalidParameterError(f"{parameter}: 'x' is bad", parameter=parameter, reason="'x' is bad")
         assert isinstance(error, InvalidParameterError)
         assert (exit_code(error), describe(error)) == (2, shown)
 

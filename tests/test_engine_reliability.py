@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import threading
 import time
 import traceback
@@ -25,15 +26,10 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 import rolesession
-from helpers import ROLE, ROLE_B, RecordingCache
+from helpers import MFA_SERIAL, ROLE, ROLE_B, RecordingCache
 from rolesession import AssumeRoleError, RefreshEvent, RefreshPolicy
-from rolesession import _refresh as refresh
-from rolesession import _sts as sts
-from rolesession import _workers as workers
-from rolesession.testing import StsRecorder, sts_clients
+from rolesession.testing import StsRecorder, forget_sessions, sts_clients
 from tokens import make_jwt
-
-MFA = "arn:aws:iam::123456789012:mfa/alice"
 
 
 def frozen_key(session: rolesession.RoleSession) -> str:
@@ -61,7 +57,7 @@ def test_the_retry_floor_counts_from_the_end_of_a_slow_failed_attempt(sts_mock, 
 def test_the_backoff_counts_from_the_end_of_a_hanging_attempt(
     sts_mock, sts_calls: StsRecorder, frozen, monkeypatch
 ):
-    monkeypatch.setattr(refresh, "random", types.SimpleNamespace(uniform=lambda low, high: low))
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)
     credentials = rolesession.assume_role(
         ROLE, duration=3600, refresh=RefreshPolicy(jitter=False)
     ).get_credentials()
@@ -277,33 +273,34 @@ def test_a_parent_whose_credentials_sts_rejects_is_refreshed_and_the_hop_retried
 # -- clock skew ----------------------------------------------------------------------------
 
 
-def _response_dated(header: str) -> dict[str, Any]:
-    return {"ResponseMetadata": {"HTTPHeaders": {"date": header}}}
+def test_a_skew_under_two_seconds_is_noise_and_a_missing_or_bad_date_is_none(sts_mock, sts_calls):
+    for skew, date in [(1.5, None), (600.0, ""), (600.0, "not a date")]:
+        sts_calls.clock_skew, sts_calls.date_header = skew, date
+        session = rolesession.assume_role(ROLE, cache=None)
+        session.identity()
+        # judged on the Expiration as STS sent it: no correction
+        assert session.expiration.timestamp() == sts_calls.issued[frozen_key(session)]
 
 
-def test_skew_is_measured_from_the_date_header(monkeypatch, caplog):
-    monkeypatch.setattr(sts, "_skew_warned", False)
-    now = 1_800_000_000.0
-    date = "Fri, 15 Jan 2027 08:00:00 GMT"  # = 1800000000
+@pytest.mark.parametrize(("skew", "side"), [(600.0, "behind"), (-600.0, "ahead of")])
+def test_a_skew_over_60_s_logs_one_warning_per_process(sts_mock, sts_calls, caplog, skew, side):
+    sts_calls.clock_skew = skew
     with caplog.at_level(logging.WARNING, logger="rolesession"):
-        assert sts.measure_skew(_response_dated(date), now - 0.2, now + 0.2) == 0.0  # noise
-        assert sts.measure_skew(_response_dated(date), now - 600, now - 600) == pytest.approx(600.5)
-        assert sts.measure_skew(_response_dated(date), now + 600, now + 600) == pytest.approx(-599.5)
-    assert len([r for r in caplog.records if "clock" in r.getMessage()]) == 1  # once per process
-    assert sts.measure_skew({}, now, now) == 0.0
-    assert sts.measure_skew(_response_dated("not a date"), now, now) == 0.0
+        for _ in range(3):
+            rolesession.assume_role(ROLE, cache=None).identity()
+    [warning] = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+    assert f"600 s {side} STS's" in warning
 
 
-def test_lifetime_and_time_left_are_judged_on_stss_clock(sts_mock, sts_calls, frozen, monkeypatch):
-    # This host is 10 minutes behind STS: what STS calls "in 60 minutes" is
-    # 50 minutes away here ... with moto's clock equal to ours, emulate the
-    # skew on the measurement: expiry here = Expiration - skew.
-    monkeypatch.setattr(sts, "measure_skew", lambda response, sent, received: 600.0)
+def test_lifetime_and_time_left_are_judged_on_stss_clock(sts_mock, sts_calls, frozen):
+    # STS's clock is 10 minutes ahead of this host's: its "Expiration" reads 10
+    # minutes late here. Judged on STS's clock, 60 minutes are 60 minutes.
+    sts_calls.clock_skew = 600.0
     session = rolesession.assume_role(ROLE, duration=3600, refresh=RefreshPolicy(jitter=False))
     credentials = session.get_credentials()
     credentials.get_frozen_credentials()
-    assert session.expiration.timestamp() == pytest.approx(time.time() + 3000)
-    frozen.tick(3000 - 900 - 1)  # not yet in the advisory window on STS's clock
+    assert session.expiration.timestamp() == pytest.approx(time.time() + 3600)
+    frozen.tick(3600 - 900 - 1)  # not yet in the advisory window
     credentials.get_frozen_credentials()
     assert sts_calls.count() == 1
     frozen.tick(2)  # in it: judged against STS's clock, not 10 minutes late
@@ -312,14 +309,15 @@ def test_lifetime_and_time_left_are_judged_on_stss_clock(sts_mock, sts_calls, fr
     assert sts_calls.count() == 2
 
 
-def test_skew_survives_the_cache(sts_mock, frozen, monkeypatch):
-    monkeypatch.setattr(sts, "measure_skew", lambda response, sent, received: -120.0)
+def test_skew_survives_the_cache(sts_mock, sts_calls, frozen):
+    sts_calls.clock_skew = -120.0
     cache = rolesession.MemoryCache()
     first = rolesession.assume_role(ROLE, cache=cache)
     expiry = first.expiration
-    monkeypatch.setattr(sts, "measure_skew", lambda response, sent, received: 0.0)
+    assert expiry.timestamp() == pytest.approx(time.time() + 3600)
+    sts_calls.clock_skew = 0.0
     again = rolesession.assume_role(ROLE, cache=cache, source=boto3.Session())
-    assert again.expiration == expiry
+    assert again.expiration == expiry and sts_calls.count() == 1
 
 
 # -- interactive providers, hand-outs ---------------------------------------------------------
@@ -340,7 +338,7 @@ class Prompt:
 
 def test_an_interactive_provider_is_never_asked_from_a_background_thread(sts_mock, sts_calls, frozen):
     prompt = Prompt()
-    session = rolesession.assume_role(ROLE, duration=900, mfa_serial=MFA, mfa_token=prompt)
+    session = rolesession.assume_role(ROLE, duration=900, mfa_serial=MFA_SERIAL, mfa_token=prompt)
     credentials = session.get_credentials()
     first = credentials.get_frozen_credentials()
     for _ in range(89):  # through the advisory and mandatory windows
@@ -417,15 +415,21 @@ def test_a_read_that_starts_a_background_refresh_starts_no_thread(sts_mock, sts_
     assert sts_calls.count() == 2
 
 
-def test_a_failing_job_does_not_kill_the_worker():
-    done = threading.Event()
+class _Escaping(BaseException):
+    """Not an ``Exception``: the engine lets it through, as it would ``SystemExit`` in a job."""
 
-    def boom() -> None:
-        raise RuntimeError("job failed")
 
-    workers.submit(boom)
-    workers.submit(done.set)
-    assert done.wait(5)
+def test_a_failing_job_does_not_kill_the_worker(sts_mock, sts_calls, frozen):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    first = credentials.get_frozen_credentials()
+    frozen.tick(3200)  # past any jittered start of the advisory window
+    sts_calls.fail_once(_Escaping())
+    assert credentials.get_frozen_credentials() == first  # the background job raises out of the engine
+    credentials.wait_for_background(10)
+    assert sts_calls.count() == 2
+    credentials.get_frozen_credentials()  # the next background refresh still runs
+    credentials.wait_for_background(10)
+    assert sts_calls.count() == 3 and credentials.get_frozen_credentials() != first
 
 
 # -- one session and one fetch for identical concurrent requests --------------------------------
@@ -527,7 +531,7 @@ def test_unhashable_callable_providers_work_and_compare_by_identity(sts_mock, st
         def __call__(self) -> str:
             return "123456"
 
-    mfa = rolesession.assume_role(ROLE, mfa_serial=MFA, mfa_token=Code())
+    mfa = rolesession.assume_role(ROLE, mfa_serial=MFA_SERIAL, mfa_token=Code())
     assert mfa.identity()["Arn"]
 
 
@@ -582,6 +586,25 @@ def test_assume_role_on_a_session_takes_no_source(sts_mock):
     assert info.value.parameter == "source"
 
 
+def _cached_entry() -> dict[str, Any]:
+    """A real cache entry, as a session stores it."""
+    cache = RecordingCache()
+    rolesession.assume_role(ROLE, cache=cache).identity()
+    [entry] = cache.data.values()
+    return entry
+
+
+def _served_from(entry: dict[str, Any], sts_calls: StsRecorder) -> bool:
+    """Whether a new session takes ``entry``, found in its cache, as its credentials (no STS call)."""
+    cache = RecordingCache()
+    rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()).identity()
+    [key] = cache.data  # where a session for ROLE looks
+    cache.data[key] = entry
+    calls = sts_calls.count()
+    rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()).identity()
+    return sts_calls.count() == calls
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -592,18 +615,19 @@ def test_assume_role_on_a_session_takes_no_source(sts_mock):
         {"ClockSkew": "3"},
     ],
 )
-def test_a_cache_entry_with_impossible_times_is_ignored(change):
-    from rolesession._credentials import RoleCredentials
-
-    entry = RoleCredentials("AKIA", "s", "t", 2_000_000_000.0, 1_999_996_400.0, "arn:aws:sts::1:x").to_entry()
-    assert RoleCredentials.from_entry(entry) is not None
-    assert RoleCredentials.from_entry({**entry, **change}) is None
+def test_a_cache_entry_with_impossible_times_is_ignored(sts_mock, sts_calls, change):
+    entry = _cached_entry()
+    assert _served_from(entry, sts_calls)
+    assert not _served_from({**entry, **change}, sts_calls)
 
 
-def test_a_cache_entry_is_judged_on_its_recorded_skew():
-    from rolesession._credentials import RoleCredentials
-
+def test_a_cache_entry_is_judged_on_its_recorded_skew(sts_mock, sts_calls, frozen):
     # STS 2 hours behind us: its Expiration precedes our receipt time, yet 1 hour is left.
-    creds = RoleCredentials("AKIA", "s", "t", 2_000_000_000.0, 2_000_003_600.0, "", skew=-7200.0)
-    again = RoleCredentials.from_entry(creds.to_entry())
-    assert again is not None and again.lifetime == 3600 and again.expiry == creds.expiry
+    sts_calls.clock_skew = -7200.0
+    first = rolesession.assume_role(ROLE, duration=3600)
+    first.identity()
+    assert sts_calls.issued[frozen_key(first)] < time.time()
+    forget_sessions()
+    again = rolesession.assume_role(ROLE, duration=3600)
+    assert again is not first and again.expiration == first.expiration
+    assert sts_calls.count() == 1

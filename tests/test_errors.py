@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import socket
+import subprocess
+import sys
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 import rolesession
 from helpers import ROLE, ROLE_B
@@ -124,14 +127,8 @@ def test_a_hop_whose_parent_fails_raises_the_parents_error(sts_mock, sts_calls):
     assert sts_calls.count() == 1
 
 
-def test_a_mistyped_parameter_from_sts_is_never_a_bare_key_error(sts_mock, monkeypatch):
-    from rolesession import _sts as sts
-
-    class Empty:
-        def assume_role(self, **_):
-            return {"ResponseMetadata": {}}
-
-    monkeypatch.setattr(sts, "client_for", lambda *a, **k: Empty())
+def test_an_answer_without_credentials_is_never_a_bare_key_error(sts_mock, sts_calls):
+    sts_calls.edit_answer = lambda answer: answer.pop("Credentials")
     with pytest.raises(AssumeRoleError) as info:
         _read(rolesession.assume_role(ROLE, cache=None))
     assert info.value.code == "InvalidResponse"
@@ -162,29 +159,27 @@ def test_invalid_parameter_error_is_a_value_error():
         assert issubclass(cls, CredentialRefreshError)
 
 
-def test_parameters_botocore_rejects_are_not_reported_as_unreachable(sts_mock, monkeypatch):
-    from botocore.exceptions import ParamValidationError
-
-    from rolesession import _sts as sts
-
-    class Rejecting:
-        def assume_role(self, **_):
-            raise ParamValidationError(report="Invalid length for parameter RoleSessionName")
-
-    monkeypatch.setattr(sts, "client_for", lambda *a, **k: Rejecting())
+def test_parameters_botocore_rejects_are_not_reported_as_unreachable(sts_mock, sts_calls):
+    sts_calls.fail_with(ParamValidationError(report="Invalid length for parameter RoleSessionName"))
     with pytest.raises(AssumeRoleError) as info:
         _read(rolesession.assume_role(ROLE, cache=None))
     assert info.value.code == "ParamValidationError"
     assert "could not be reached" not in str(info.value)
 
 
-def test_a_missing_profile_is_a_source_error_on_use_not_a_crash_on_creation(sts_mock, monkeypatch):
-    import rolesession._botocore as internals
-
-    monkeypatch.setattr(internals, "_loader", None)  # as in a fresh process
-    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
-    session = rolesession.assume_role(ROLE, cache=None)
-    assert session.region_name == "us-east-1"
-    with pytest.raises(SourceCredentialsError) as info:
-        _read(session)
-    assert "ProfileNotFound" in str(info.value)
+def test_a_missing_profile_is_a_source_error_on_use_not_a_crash_on_creation(tmp_path):
+    # In a fresh process: nothing (a shared loader, a default source) was made before.
+    script = (
+        "import rolesession\n"
+        f"session = rolesession.assume_role({ROLE!r}, cache=None)\n"
+        "assert session.region_name == 'us-east-1', session.region_name\n"
+        "try:\n"
+        "    session.get_credentials().get_frozen_credentials()\n"
+        "except rolesession.SourceCredentialsError as exc:\n"
+        "    assert 'ProfileNotFound' in str(exc), exc\n"
+        "    print('source error')\n"
+    )
+    env = {**os.environ, "AWS_PROFILE": "no-such-profile", "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "source error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import pickle
 import subprocess
@@ -17,8 +18,7 @@ from botocore.exceptions import ClientError
 import rolesession
 from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT
 from rolesession import AssumeRoleError, FanOutResult, InvalidParameterError, RoleSession, fan_out
-from rolesession import _fanout as fanout_module
-from rolesession import _sts as sts
+from rolesession.testing import sts_clients
 
 
 def _account(session: RoleSession) -> str:
@@ -216,7 +216,7 @@ def test_thread_pool_executor_runs_the_work_and_max_workers_is_ignored(sts_mock)
 
     with ThreadPoolExecutor(2, thread_name_prefix="custom-pool") as pool:
         results = fan_out([ROLE, ROLE_B, ROLE_C, "bad"], where, executor=pool, max_workers=50)
-        assert not pool._shutdown  # the caller's executor is left running
+        assert pool.submit(int, "7").result() == 7  # the caller's executor is left running
     assert [r.value for r in results] == [ACCOUNT, OTHER_ACCOUNT, THIRD_ACCOUNT, None]
     assert isinstance(results[3].error, InvalidParameterError)
     assert threads and all(name.startswith("custom-pool") for name in threads)
@@ -286,19 +286,26 @@ def test_process_pool_errors_come_back_picklable(moto_server):
     assert lam[0].error is not None and lam[0].value is None
 
 
-def test_errors_that_cannot_be_pickled_get_a_stand_in():
-    class Local(Exception):
+def _raise_by_role(session: RoleSession) -> None:
+    class Local(Exception):  # a class pickle cannot name
         pass
 
-    stand_in = fanout_module._picklable(Local("details"))
-    assert type(stand_in) is RuntimeError and "Local: details" in str(stand_in)
-    assert pickle.loads(pickle.dumps(stand_in)).args == stand_in.args
-    # botocore's modelled errors (classes made at run time) pickle as ClientError.
-    modelled = type("NoSuchEntityException", (ClientError,), {})
-    exc = modelled({"Error": {"Code": "NoSuchEntity", "Message": "gone"}}, "GetRole")
-    assert fanout_module._picklable(exc) is exc
-    ok = KeyError("k")
-    assert fanout_module._picklable(ok) is ok
+    modelled = type("NoSuchEntityException", (ClientError,), {})  # as botocore makes them, at run time
+    raise {
+        ROLE: Local("details"),
+        ROLE_B: modelled({"Error": {"Code": "NoSuchEntity", "Message": "gone"}}, "GetRole"),
+        ROLE_C: KeyError("k"),
+    }[session.role_arn]
+
+
+def test_errors_that_cannot_be_pickled_get_a_stand_in():
+    with ProcessPoolExecutor(1) as pool:
+        results = fan_out([ROLE, ROLE_B, ROLE_C], _raise_by_role, executor=pool)
+    local, modelled, plain = (r.error for r in results)
+    assert type(local) is RuntimeError and "Local: details" in str(local)
+    # botocore's modelled errors (classes made at run time) come back as ClientError.
+    assert isinstance(modelled, ClientError) and modelled.response["Error"]["Code"] == "NoSuchEntity"
+    assert type(plain) is KeyError and plain.args == ("k",)  # what pickles comes back as it is
 
 
 # -- progress -------------------------------------------------------------------------------
@@ -327,8 +334,7 @@ def test_no_progress_output_by_default(sts_mock, capsys):
 
 def test_exported_lazily_from_the_package():
     assert "fan_out" in rolesession.__all__ and "FanOutResult" in rolesession.__all__
-    assert rolesession.fan_out is fanout_module.fan_out
-    assert rolesession.FanOutResult is fanout_module.FanOutResult
+    assert callable(rolesession.fan_out) and rolesession.FanOutResult.__name__ == "FanOutResult"
     code = (
         "import sys, rolesession\n"
         "heavy = ('rolesession._fanout', 'rolesession.cli', 'rolesession._file_cache', 'moto', 'filelock',"
@@ -341,9 +347,9 @@ def test_exported_lazily_from_the_package():
     assert out.splitlines() == ["[]", "True"]
 
 
-def test_the_shared_sts_client_has_a_connection_per_default_worker():
+def test_the_shared_sts_client_has_a_connection_per_default_worker(sts_mock):
     # Every entry's AssumeRole goes through one shared STS client; a smaller
     # pool would make urllib3 discard (and re-open) connections under fan_out.
-    client = sts.client_for(None, "us-east-1", None, None)
-    assert client.meta.config.max_pool_connections >= 16
-    assert fanout_module.fan_out.__kwdefaults__["max_workers"] == 16
+    fan_out([ROLE, ROLE_B], _account)
+    assert sts_clients() and all(c.meta.config.max_pool_connections >= 16 for c in sts_clients())
+    assert inspect.signature(fan_out).parameters["max_workers"].default == 16

@@ -12,6 +12,7 @@ import functools
 import itertools
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -22,7 +23,6 @@ import pytest
 import rolesession
 from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache
 from rolesession import FileCache, InvalidParameterError, MemoryCache, RoleSession, fan_out
-from rolesession import _fanout as fanout_module
 
 POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
@@ -126,12 +126,18 @@ def test_shippable_caches_run_with_an_executor(sts_mock, tmp_path, which):
     assert pool.submitted == 2
 
 
-def test_the_process_default_cache_is_not_shipped(monkeypatch):
-    shipped: list[dict[str, Any]] = []
-    monkeypatch.setattr(fanout_module, "_run_remote", lambda arn, fn, kwargs: shipped.append(kwargs))
-    with ThreadPoolExecutor(1) as pool:
-        fan_out([ROLE], _account, executor=pool, cache=rolesession.default_cache())
-    assert shipped and "cache" not in shipped[0]  # the worker uses its own process's default
+class _PicklingExecutor(_CountingExecutor):
+    """Ships each job as a process pool would: pickled."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Future[Any]:  # type: ignore[override]
+        pickle.dumps((args, kwargs))  # a MemoryCache (it holds a lock) would fail here
+        return super().submit(*args, **kwargs)
+
+
+def test_the_process_default_cache_is_not_shipped(sts_mock):
+    with _PicklingExecutor() as pool:
+        results = fan_out([ROLE], _account, executor=pool, cache=rolesession.default_cache())
+    assert pool.submitted == 1 and [r.value for r in results] == [ACCOUNT]  # the worker's own default
 
 
 def _identity_and_pid(endpoint: str, session: RoleSession) -> tuple[str, int]:
@@ -174,7 +180,7 @@ def test_an_endless_role_arns_iterable_is_refused_after_the_limit(sts_calls):
     with pytest.raises(InvalidParameterError) as info:
         fan_out((ROLE for _ in counter), _account)
     assert info.value.parameter == "role_arns"
-    assert next(counter) == fanout_module.MAX_ENTRIES + 1  # read one past the limit, then stopped
+    assert next(counter) == 1_000_000 + 1  # read one past the limit (a million entries), then stopped
     assert sts_calls.count() == 0
 
 

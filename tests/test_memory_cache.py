@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -9,9 +11,9 @@ import boto3
 import pytest
 
 import rolesession
-from helpers import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B, RecordingCache
 from rolesession import MemoryCache
-from rolesession._keys import cache_key
+from rolesession.testing import forget_sessions
 
 OTHER_CALLER = {"aws_access_key_id": "AKIAOTHERCALLER00001", "aws_secret_access_key": "x" * 40}
 
@@ -53,12 +55,16 @@ def test_each_parameter_is_in_the_key(sts_mock, sts_calls, change):
     assert sts_calls.count() == 2
 
 
-def test_key_is_canonical_sha256():
-    material = {"operation": "AssumeRole", "role_arn": ROLE, "policy_arns": []}
-    key = cache_key(material, "AKIA1")
-    assert len(key) == 64 and int(key, 16) >= 0
-    assert key == cache_key(dict(reversed(list(material.items()))), "AKIA1")
-    assert key != cache_key(material, "AKIA2")
+def test_key_is_a_sha256_hex_digest_per_request_and_caller(sts_mock, sts_calls):
+    cache = RecordingCache()
+    _read(rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()))
+    _read(rolesession.assume_role(ROLE, cache=cache, source=boto3.Session(**OTHER_CALLER)))
+    mine, theirs = cache.sets
+    assert all(len(key) == 64 and int(key, 16) >= 0 and key == key.lower() for key in (mine, theirs))
+    assert mine != theirs
+    forget_sessions()
+    _read(rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()))
+    assert cache.sets == [mine, theirs]  # the same request and caller: the same key, found
 
 
 def test_tag_order_does_not_matter(sts_mock, sts_calls):
@@ -186,9 +192,9 @@ def test_a_failing_custom_cache_never_fails_a_read(sts_mock, sts_calls, caplog):
 
 
 def test_a_corrupt_entry_is_ignored(sts_mock, sts_calls):
-    cache = MemoryCache()
+    cache = RecordingCache()
     _read(rolesession.assume_role(ROLE, cache=cache))
-    for key in list(cache._data):
+    for key in list(cache.data):
         cache.set(key, {"Version": 1, "Credentials": "garbage"})
     _read(rolesession.assume_role(ROLE, cache=cache, source=boto3.Session()))
     assert sts_calls.count() == 2
@@ -213,24 +219,36 @@ def test_a_custom_cache_lock_that_fails_never_fails_a_read(sts_mock, sts_calls):
     assert _read(session).access_key in sts_calls.issued
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_a_memory_cache_is_usable_in_a_forked_child():
-    import os
+class _SlowKey:
+    """A key whose hashing waits: a thread using it stays inside the cache."""
 
+    def __init__(self, inside: threading.Event, release: threading.Event) -> None:
+        self.inside, self.release = inside, release
+
+    def __hash__(self) -> int:
+        self.inside.set()
+        self.release.wait(30)
+        return 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_memory_cache_is_usable_in_a_forked_child():
     cache = MemoryCache()
-    cache._lock.acquire()  # another thread is inside the cache when the process forks
+    inside, release = threading.Event(), threading.Event()
+    other = threading.Thread(target=cache.set, args=(_SlowKey(inside, release), {"v": 0}))
+    other.start()  # another thread is inside the cache when the process forks
     try:
+        assert inside.wait(10)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit code
             try:
-                if not cache._lock.acquire(timeout=2):  # a hang here would be the bug
-                    os._exit(3)
-                cache._lock.release()
+                signal.alarm(10)  # a lock inherited held would hang the child: SIGALRM ends it
                 cache.set("k", {"v": 1})
                 os._exit(0 if cache.get("k") == {"v": 1} else 2)
             finally:
                 os._exit(1)
         _, status = os.waitpid(pid, 0)
     finally:
-        cache._lock.release()
+        release.set()
+        other.join(30)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 
@@ -10,8 +12,7 @@ import pytest
 
 import rolesession
 from helpers import ROLE
-from rolesession import CredentialRefreshError, RefreshPolicy
-from rolesession._errors import AssumeRoleError
+from rolesession import AssumeRoleError, CredentialRefreshError, RefreshPolicy
 
 
 def _reader(session):
@@ -199,15 +200,22 @@ def test_invalidate_drops_credentials_and_cache_entry(sts_mock, sts_calls):
 
 
 def test_jittered_start_lies_in_the_first_half_of_the_advisory_window(sts_mock, sts_calls, frozen):
+    step = 2
     starts = set()
     for _ in range(20):
         session = rolesession.assume_role(ROLE, duration=3600, cache=None)
         creds = session.get_credentials()
         creds.get_frozen_credentials()
         expiry = session.expiration.timestamp()
-        start = creds._held.refresh_at
-        assert expiry - 900 <= start <= expiry - 900 + (900 - 60) / 2
-        starts.add(round(start, 3))
+        calls = sts_calls.count()
+        frozen.tick(expiry - 900 - step - time.time())
+        while sts_calls.count() == calls:  # step through the window until the refresh starts
+            frozen.tick(step)
+            creds.get_frozen_credentials()
+            creds.wait_for_background()
+        start = time.time()
+        assert expiry - 900 <= start <= expiry - 900 + (900 - 60) / 2 + step
+        starts.add(start - (expiry - 900))
     assert len(starts) > 10  # drawn per credential set
 
 
@@ -312,13 +320,8 @@ def test_mfa_provider_failures_are_token_errors(sts_mock, sts_calls):
     assert sts_calls.count() == 0
 
 
-def test_unexpected_errors_become_credential_refresh_errors(sts_mock, sts_calls, monkeypatch):
-    from rolesession import _fetcher
-
-    def boom(self, duration, signer):
-        raise KeyError("Credentials")
-
-    monkeypatch.setattr(_fetcher.Fetcher, "_call_sts", boom)
+def test_unexpected_errors_become_credential_refresh_errors(sts_mock, sts_calls):
+    sts_calls.fail_with(KeyError("Credentials"))  # not an STS or botocore error: a bug somewhere
     with pytest.raises(CredentialRefreshError) as info:
         rolesession.assume_role(ROLE).get_credentials().get_frozen_credentials()
     assert isinstance(info.value.__cause__, KeyError)
@@ -345,35 +348,53 @@ def test_many_threads_share_one_session_and_its_clients(sts_mock, sts_calls):
 
 
 def test_the_hot_path_takes_no_lock(sts_mock, sts_calls):
-    creds = _reader(rolesession.assume_role(ROLE))
+    session = rolesession.assume_role(ROLE)
+    creds = _reader(session)
     first = creds.get_frozen_credentials()
-    with creds._lock:  # as if a refresh were under way in another thread
+    gate = sts_calls.block()
+    refresher = threading.Thread(target=session.refresh)  # a refresh hangs in STS ...
+    refresher.start()
+    try:
+        while sts_calls.count() < 2:
+            time.sleep(0.01)
         done = []
         reader = threading.Thread(target=lambda: done.append(creds.get_frozen_credentials()))
         reader.start()
         reader.join(5)
-        assert done == [first]
+        assert done == [first]  # ... and a reader of fresh credentials does not wait for it
+    finally:
+        gate.set()
+        refresher.join(30)
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_a_forked_child_starts_with_fresh_locks_and_workers(sts_mock, sts_calls):
-    import os
-
-    creds = _reader(rolesession.assume_role(ROLE, cache=None))
-    creds.get_frozen_credentials()
-    creds._lock.acquire()  # the parent is mid-refresh when it forks
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_with_fresh_locks_and_workers(sts_mock, sts_calls, frozen):
+    session = rolesession.assume_role(ROLE, duration=3600)
+    creds = _reader(session)
+    first = creds.get_frozen_credentials()
+    gate = sts_calls.block()
+    refresher = threading.Thread(target=session.refresh)  # the parent is mid-refresh when it forks
+    refresher.start()
     try:
+        while sts_calls.count() < 2:
+            time.sleep(0.01)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit code
             code = 1
             try:
-                ok = creds._lock.acquire(blocking=False) and creds._attempt is None
-                creds._lock.release()
-                creds.refresh()  # and it can really renew, with its own STS client
-                code = 0 if ok else 2
+                signal.alarm(30)  # a lock inherited held would hang the child: SIGALRM ends it
+                gate.set()  # the child's copy: its own STS calls go through
+                assert creds.get_frozen_credentials() == first
+                creds.refresh()  # not waiting for the parent's attempt, which the child does not run
+                renewed = creds.get_frozen_credentials()
+                frozen.tick(3200)  # the advisory window: a background refresh on the child's workers
+                creds.get_frozen_credentials()
+                creds.wait_for_background(20)
+                code = 0 if len({first, renewed, creds.get_frozen_credentials()}) == 3 else 2
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
     finally:
-        creds._lock.release()
+        gate.set()
+        refresher.join(30)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -344,7 +344,7 @@ def test_assertion_never_appears_in_errors_reprs_or_logs(
     assert any("SAMLAssertion" in r.getMessage() for r in log_records.records)  # botocore's DEBUG
     texts = [text for e in errors for text in (str(e), repr(e))]
     for s in (spent, fresh, refusing):
-        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s._fetcher.source)]
+        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s.describe())]
     texts += [r.getMessage() for r in log_records.records]
     secrets = [static, *source.issued]
     assert len(secrets) == 3

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import getpass
 import json
+import re
 import shlex
 import socket
 import sys
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-import botocore.client
 import botocore.credentials
+import botocore.session
 import pytest
 from botocore.config import Config
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +31,6 @@ import rolesession
 import rolesession.testing
 from helpers import ACCOUNT, ENV_NAMES, ROLE, ROLE_B, ROLE_C
 from rolesession import InvalidParameterError, MemoryCache, Policy, RefreshPolicy, RoleSession
-from rolesession import _environment as defaults_module
 from rolesession.testing import StsRecorder, sts_clients
 from test_spec_behaviour import LocalSts
 from tokens import make_jwt, make_saml_response
@@ -91,8 +91,8 @@ class _Recorder:
 def test_the_source_is_never_mutated(
     sts_mock: None, sts_calls: StsRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = boto3.Session(region_name="eu-west-2")
-    inner = source._session
+    inner = botocore.session.Session()
+    source = boto3.Session(botocore_session=inner, region_name="eu-west-2")
     credentials = source.get_credentials()
     frozen = credentials.get_frozen_credentials()
     variables = ("region", "sts_regional_endpoints", "retry_mode", "max_attempts", "profile")
@@ -107,7 +107,6 @@ def test_the_source_is_never_mutated(
             "set_config_variable",
             "set_credentials",
             "register_component",
-            "_register_internal_component",
             "lazy_register_component",
             "set_default_client_config",
             "set_file_logger",
@@ -243,25 +242,10 @@ def test_an_sts_config_tuning_attempts_keeps_standard_retries(sts_mock: None) ->
 # -- RoleSession -------------------------------------------------------------------------
 
 
-class _ApiCalls:
-    """Every operation any botocore client makes (moto answers below this layer)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.operations: list[str] = []
-        real = botocore.client.BaseClient._make_api_call
-
-        def recording(client: Any, operation_name: str, api_params: Any) -> Any:
-            self.operations.append(operation_name)
-            return real(client, operation_name, api_params)
-
-        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-
-
 @pytest.mark.parametrize("kind", ["assume_role", "web_identity", "saml"])
 def test_identity_comes_from_the_sts_response_without_get_caller_identity(
-    sts_mock: None, monkeypatch: pytest.MonkeyPatch, kind: str
+    sts_mock: None, sts_calls: StsRecorder, kind: str
 ) -> None:
-    calls = _ApiCalls(monkeypatch)
     session = {
         "assume_role": lambda: rolesession.assume_role(ROLE, session_name="who"),
         "web_identity": lambda: rolesession.assume_role_with_web_identity(
@@ -271,13 +255,22 @@ def test_identity_comes_from_the_sts_response_without_get_caller_identity(
             ROLE, PRINCIPAL, assertion=make_saml_response(ROLE, PRINCIPAL, session_name="who")
         ),
     }[kind]()
+    operations: list[str] = []  # any call by a client of the session itself
+    session.events.register("before-call", lambda model, **kw: operations.append(model.name))
     identity = session.identity()
     assert set(identity) == {"Arn", "Account", "UserId"}
     assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Reader/who"
     assert identity["Account"] == ACCOUNT and identity["UserId"].endswith(":who")
-    assert len(calls.operations) == 1 and calls.operations[0].startswith("AssumeRole")
     session.identity()
-    assert "GetCallerIdentity" not in calls.operations and len(calls.operations) == 1
+    assert [call.operation for call in sts_calls.calls] == [sts_calls.calls[0].operation]
+    assert sts_calls.calls[0].operation.startswith("AssumeRole") and operations == []
+
+
+def assert_expires_with(loaded: Any, session: RoleSession) -> None:
+    """botocore's refreshable credentials expire when the session's do (to a second)."""
+    left = (session.expiration - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    assert not loaded.refresh_needed(refresh_in=left - 2)
+    assert loaded.refresh_needed(refresh_in=left + 2)
 
 
 def test_environ_is_what_botocores_environment_provider_reads(sts_mock: None) -> None:
@@ -289,7 +282,7 @@ def test_environ_is_what_botocores_environment_provider_reads(sts_mock: None) ->
     frozen = loaded.get_frozen_credentials()
     assert tuple(frozen[:3]) == tuple(read(session)[:3])
     # botocore parsed the expiry: a child refreshes when the parent's credentials expire
-    assert abs((loaded._expiry_time - session.expiration).total_seconds()) < 1  # type: ignore[attr-defined]
+    assert_expires_with(loaded, session)
 
 
 def test_credential_process_is_what_botocores_process_provider_reads(sts_mock: None) -> None:
@@ -302,7 +295,7 @@ def test_credential_process_is_what_botocores_process_provider_reads(sts_mock: N
     loaded = provider.load()
     assert loaded is not None
     assert tuple(loaded.get_frozen_credentials()[:3]) == tuple(read(session)[:3])
-    assert abs((loaded._expiry_time - session.expiration).total_seconds()) < 1  # type: ignore[attr-defined]
+    assert_expires_with(loaded, session)
 
 
 def test_client_and_resource_are_never_built_concurrently_on_one_session(
@@ -368,20 +361,18 @@ def test_default_session_name_is_the_same_for_every_call_in_a_process(
     rolesession.assume_role_with_web_identity(ROLE, token=make_jwt(), cache=None).identity()
     names = [params["RoleSessionName"] for _, params in sts_calls.calls]
     assert len(names) == 4 and len(set(names)) == 1
-    assert names[0] == defaults_module.sanitize_session_name(f"{getpass.getuser()}@{socket.gethostname()}")
+    user_at_host = re.sub(r"[^\w+=,.@-]", "-", f"{getpass.getuser()}@{socket.gethostname()}", flags=re.ASCII)
+    assert names[0] == user_at_host[:64]
 
 
 def test_default_user_at_host_is_sanitised(monkeypatch: pytest.MonkeyPatch) -> None:
-    defaults_module._user_at_host.cache_clear()
-    try:
-        monkeypatch.setattr(getpass, "getuser", lambda: "CORP\\alice smith")
-        monkeypatch.setattr(socket, "gethostname", lambda: "build box #7." + "x" * 80)
-        name = defaults_module.default_session_name()
-        assert name.startswith("CORP-alice-smith@build-box--7.")
-        assert len(name) == 64
-        assert defaults_module.default_session_name() == name
-    finally:
-        defaults_module._user_at_host.cache_clear()
+    monkeypatch.setattr(getpass, "getuser", lambda: "CORP\\alice smith")
+    monkeypatch.setattr(socket, "gethostname", lambda: "build box #7." + "x" * 80)
+    rolesession.testing.reset()  # as a new process on that host, for that user
+    name = rolesession.assume_role(ROLE).describe()["session_name"]
+    assert name.startswith("CORP-alice-smith@build-box--7.")
+    assert len(name) == 64
+    assert rolesession.assume_role(ROLE_B).describe()["session_name"] == name
 
 
 def test_a_lambda_function_name_is_the_default_session_name_of_every_entry_point(

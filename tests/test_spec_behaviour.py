@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import re
 import sys
 import threading
 import time
-import types
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +27,6 @@ from botocore.config import Config
 import rolesession
 from helpers import ACCOUNT, ROLE, ROLE_B, to_iso
 from rolesession import FileCache, MemoryCache, Policy, RefreshPolicy
-from rolesession import _refresh as refresh_module
 from rolesession.testing import StsRecorder, reset
 from tokens import make_jwt, make_saml_response
 
@@ -177,7 +176,7 @@ def test_a_failed_refresh_backs_off_at_least_one_second(
     """SPEC: backoff "drawn between 50 % and 100 % of min(300 s, half the time left before expiry),
     at least 1 s"."""
     # The lowest draw: 50 % of min(300, 2 s / 2) = 0.5 s, which the floor lifts to 1 s.
-    monkeypatch.setattr(refresh_module, "random", types.SimpleNamespace(uniform=lambda low, high: low))
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)
     credentials = rolesession.assume_role(
         ROLE, duration=900, refresh=RefreshPolicy(jitter=False)
     ).get_credentials()
