@@ -10,6 +10,7 @@ process with the ``sts_calls`` spy.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import re
@@ -28,6 +29,7 @@ import boto3
 import pytest
 
 import rolesession
+import rolesession.cli
 from helpers import (
     ACCOUNT,
     ENV_NAMES,
@@ -721,3 +723,32 @@ def test_demo_without_moto_says_how_to_get_it(
     assert code == 5
     assert "pip install 'rolesession[demo]'" in err and err.count("\n") == 1
     assert out == ""
+
+
+# -- installation and exec's environment -----------------------------------------------------------
+
+
+def test_the_rolesession_command_is_installed() -> None:
+    """SPEC: "CLI (`rolesession`, also `python -m rolesession`)"."""
+    [entry] = [e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "rolesession"]
+    assert entry.load() is rolesession.cli.main
+    script = Path(sys.executable).parent / "rolesession"
+    assert script.exists(), "the console script is missing from the environment"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("rolesession ")
+
+
+def test_exec_runs_the_command_with_the_same_environment_plus_the_credentials(
+    sts_mock: None, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_SETTING", "kept")
+    child = "import json, os; print(json.dumps(dict(os.environ)))"
+    assert main(["exec", ROLE, "--region", "eu-west-3", "--", sys.executable, "-c", child]) == 0
+    env = json.loads(capfd.readouterr().out)
+    assert env["APP_SETTING"] == "kept"
+    assert (
+        env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+        and env["AWS_ACCESS_KEY_ID"] != os.environ["AWS_ACCESS_KEY_ID"]
+    )
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-3"
+    assert {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"} <= set(env)

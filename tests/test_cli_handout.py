@@ -220,3 +220,28 @@ def test_a_later_hop_refreshing_in_the_background_does_not_prompt_while_the_comm
         assert status == 200 and body["AccessKeyId"].startswith("ASIA")
     assert len(prompts) == 2
     assert prompts[1] != "rolesession-refresh"  # the request's own thread asked
+
+
+CHILD = "import os; print(os.environ['AWS_ACCESS_KEY_ID'], os.environ['AWS_CREDENTIAL_EXPIRATION'])"
+
+
+# -- exec refreshes before handing out -------------------------------------------------------------
+
+
+def test_exec_refreshes_credentials_with_less_than_15_minutes_left_before_handing_them_out(
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """SPEC: consumers of "environment variables" refresh with botocore's fixed windows, so
+    ``exec`` refreshes first when less than 15 minutes are left."""
+    assert main(["assume", ROLE, "--format", "json"]) == 0
+    first = json.loads(capfd.readouterr().out)
+    frozen.tick(1800)  # 30 min left: the cached set is handed out as it is
+    assert main(["exec", ROLE, "--", sys.executable, "-c", CHILD]) == 0
+    key, expiration = capfd.readouterr().out.split()
+    assert (key, expiration) == (first["AccessKeyId"], first["Expiration"])
+    assert sts_calls.count() == 1
+    frozen.tick(1000)  # 13 min left: a child's botocore would call its provider at every request
+    assert main(["exec", ROLE, "--", sys.executable, "-c", CHILD]) == 0
+    key, _ = capfd.readouterr().out.split()
+    assert key != first["AccessKeyId"]
+    assert sts_calls.count() == 2

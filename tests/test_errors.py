@@ -1,4 +1,6 @@
-"""Failures from AWS become the library's own errors, with the role, the code and a hint."""
+"""Failures from AWS become the library's own errors, with the role, the code and a hint;
+what botocore retries and what it does not.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +9,18 @@ import pickle
 import socket
 import subprocess
 import sys
+from typing import Any
 
 import boto3
+import botocore.retries.standard
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
+from botocore.parsers import ResponseParserError
 
 import rolesession
-from helpers import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B, LocalSts
 from rolesession import (
     AssumeRoleError,
     CredentialRefreshError,
@@ -23,7 +29,7 @@ from rolesession import (
     SourceCredentialsError,
     TokenError,
 )
-from rolesession.testing import sts_clients
+from rolesession.testing import StsRecorder, sts_clients
 
 
 def _read(session):
@@ -60,7 +66,6 @@ class _Raw:
 
 def test_a_refusal_parsed_by_botocore_keeps_its_code(sts_mock):
     """The real botocore path: an HTTP 403 error document, parsed and retried by botocore."""
-    from botocore.awsrequest import AWSResponse
 
 
     session = rolesession.assume_role(ROLE, cache=None)
@@ -183,3 +188,72 @@ def test_a_missing_profile_is_a_source_error_on_use_not_a_crash_on_creation(tmp_
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "source error"
+
+
+def read(session: boto3.Session) -> Any:
+    return session.get_credentials().get_frozen_credentials()
+
+
+@pytest.fixture
+def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard retries, without their sleep."""
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+# -- retries over HTTP -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        (400, "Throttling"),
+        (400, "ThrottlingException"),
+        (503, "ServiceUnavailable"),
+        (500, "InternalFailure"),
+        "drop",
+    ],
+    ids=["throttling", "throttling-exception", "503", "500", "dropped-connection"],
+)
+def test_throttling_and_transport_faults_are_retried_by_botocore(
+    instant_backoff: None, sts_calls: StsRecorder, fault: Any
+) -> None:
+    with LocalSts() as local:
+        local.faults = [fault]
+        session = rolesession.assume_role(ROLE, sts_endpoint_url=local.url, cache=None)
+        assert read(session).access_key.startswith("ASIALOCAL")
+        assert len(local.requests) == 2
+        assert local.requests[0] == local.requests[1]  # botocore resent the same request
+    assert sts_calls.count() == 1  # one library call; the retry was botocore's
+
+
+def test_persistent_throttling_gives_up_after_three_attempts(instant_backoff: None) -> None:
+    with LocalSts() as local:
+        local.faults = [(400, "Throttling")] * 5
+        session = rolesession.assume_role(ROLE, sts_endpoint_url=local.url, cache=None)
+        with pytest.raises(rolesession.AssumeRoleError) as info:
+            read(session)
+        assert len(local.requests) == 3
+    assert info.value.code == "Throttling" and info.value.role_arn == ROLE
+
+
+def test_a_refusal_is_not_retried_over_http(instant_backoff: None) -> None:
+    with LocalSts() as local:
+        local.faults = [(403, "AccessDenied")]
+        session = rolesession.assume_role(
+            ROLE, sts_endpoint_url=local.url, cache=None, sts_config=Config(connect_timeout=2)
+        )
+        with pytest.raises(rolesession.AssumeRoleError) as info:
+            read(session)
+        assert len(local.requests) == 1
+    assert info.value.code == "AccessDenied" and "trust policy" in str(info.value)
+
+
+# -- answers that are not STS's --------------------------------------------------------------------
+
+
+def test_an_answer_that_is_not_stss_xml_is_an_assume_role_error(sts_mock, sts_calls):
+    sts_calls.fail_with(ResponseParserError("Unable to parse response (not XML), invalid XML received"))
+    with pytest.raises(AssumeRoleError) as info:
+        rolesession.assume_role(ROLE, cache=None).identity()
+    assert info.value.code == "ResponseParserError"
+    assert "could not be parsed" in str(info.value) and ROLE in str(info.value)

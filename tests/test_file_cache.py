@@ -21,13 +21,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import freezegun
 import pytest
 
 import rolesession
 from helpers import ROLE, ROLE_B, ROLE_C, access_key, to_iso
 from rolesession import FileCache, InvalidParameterError
-from rolesession.testing import reset
+from rolesession.testing import StsRecorder, reset
 from tokens import make_jwt
 
 KEY = "0123456789abcdef" * 4  # what cache_key() makes: a SHA-256 hex digest
@@ -1230,3 +1231,34 @@ def test_a_cache_that_raises_never_fails_a_read(sts_mock: Any, log_records: pyte
     assert access_key(session)
     session.refresh()
     assert len(warning_records(log_records)) == 1
+
+
+def read(session: boto3.Session) -> Any:
+    return session.get_credentials().get_frozen_credentials()
+
+
+# -- a lock held by a hung process -----------------------------------------------------------------
+
+
+def test_a_refresh_waits_for_a_hung_processs_lock_a_bounded_time(
+    tmp_path: Path, sts_mock: None, sts_calls: StsRecorder, log_records: pytest.LogCaptureFixture
+) -> None:
+    """SPEC FileCache: "a refresh is single-flight across processes; a stale lock is waited for
+    a bounded time"."""
+    directory = tmp_path / "c"
+    read(rolesession.assume_role(ROLE, cache=FileCache(directory)))
+    [entry] = directory.glob("*.json")
+    entry.unlink()  # the other process died before writing its entry ...
+    reset()
+    got: list[str] = []
+    with FileCache(directory).lock(entry.stem):  # ... or hangs holding the lock
+        session = rolesession.assume_role(ROLE, cache=FileCache(directory, lock_timeout=0.2))
+        reader = threading.Thread(target=lambda: got.append(read(session).access_key))
+        reader.start()
+        reader.join(10)  # returns while the lock is still held
+        assert not reader.is_alive()
+    assert got and sts_calls.count() == 2
+    assert any(
+        "going on without it" in r.getMessage() for r in log_records.records if r.levelno == logging.WARNING
+    )
+    assert entry.exists()  # and the entry was written for the others
