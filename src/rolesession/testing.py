@@ -42,12 +42,16 @@ __all__ = ["StsCall", "StsRecorder", "forget_sessions", "reset", "sts_clients"]
 def reset() -> None:
     """Start afresh, as a new process would.
 
-    Forgets warm sessions, cached credentials (the default cache), STS
+    Forgets warm sessions, cached credentials (a new default cache), STS
     clients and default sources, and what the process learnt once: its
     default session name (``<user>@<host>`` is looked up again) and whether
     it already warned about clock skew.
     """
     _state.reset()
+    with _state.state.lock:
+        # A new object, not only an emptied one: a background refresh still
+        # running from before writes into the old cache, never into the new.
+        _state.state.default_cache = None
     _environment._user_at_host.cache_clear()
     _sts._skew_warned = False
 
