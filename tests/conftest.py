@@ -1,4 +1,6 @@
-"""Shared fixtures: a clean AWS environment, moto STS, a spy on STS calls, a moto server.
+"""Fixtures only: a clean AWS environment, moto STS, the STS recorder, a frozen clock, a moto server.
+
+Shared constants and helpers are in ``helpers.py`` (``from helpers import ROLE``).
 
 Every test runs with fake source credentials in the environment, no AWS
 config files, a private ``XDG_CACHE_HOME``, and the library's process-wide
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import freezegun.api
@@ -22,30 +24,8 @@ from moto import mock_aws
 # is 0; the refresh engine's background thread must see the test's clock.
 freezegun.api.call_stack_inspection_limit = 0
 
+from helpers import SOURCE_KEY, SOURCE_SECRET  # noqa: E402
 from rolesession.testing import StsRecorder, reset  # noqa: E402
-
-ACCOUNT = "123456789012"
-OTHER_ACCOUNT = "210987654321"
-THIRD_ACCOUNT = "111122223333"
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/Reader"
-ROLE_B = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Hub"
-ROLE_C = f"arn:aws:iam::{THIRD_ACCOUNT}:role/Target"
-# Not moto's default identity key (AKIAIOSFODNN7EXAMPLE): a test of who signed must not pass by accident.
-SOURCE_KEY = "AKIAROLESESSIONTEST1"
-#: What ``RoleSession.environ()`` (and ``rolesession assume``) hands a child process.
-ENV_NAMES = {
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-}
-SOURCE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-
-
-def reset_library_state() -> None:
-    reset()
 
 
 @pytest.fixture(autouse=True)
@@ -60,9 +40,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    reset_library_state()
+    reset()
     yield
-    reset_library_state()
+    reset()
 
 
 @pytest.fixture
@@ -70,10 +50,6 @@ def sts_mock() -> Iterator[None]:
     """In-process moto STS (and IAM) for the duration of the test."""
     with mock_aws():
         yield
-
-
-#: The spy on the library's STS calls (rolesession.testing's recorder).
-StsSpy = StsRecorder
 
 
 @pytest.fixture
@@ -88,29 +64,6 @@ def frozen() -> Iterator[Any]:
     """freezegun at a fixed instant; ``frozen.tick(seconds)`` moves time on."""
     with freezegun.freeze_time("2026-03-01 12:00:00", tick=False) as clock:
         yield clock
-
-
-class RecordingCache:
-    """A cache that says it is persistent (like a file cache) and records every write."""
-
-    persistent = True
-
-    def __init__(self) -> None:
-        self.data: dict[Hashable, dict[str, Any]] = {}
-        self.sets: list[Hashable] = []
-
-    def get(self, key: Hashable) -> dict[str, Any] | None:
-        return self.data.get(key)
-
-    def set(self, key: Hashable, entry: dict[str, Any]) -> None:
-        self.sets.append(key)
-        self.data[key] = entry
-
-    def delete(self, key: Hashable) -> None:
-        self.data.pop(key, None)
-
-    def clear(self) -> None:
-        self.data.clear()
 
 
 def _free_port() -> int:

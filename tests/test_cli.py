@@ -10,6 +10,7 @@ process with the ``sts_calls`` spy.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import re
@@ -28,7 +29,8 @@ import boto3
 import pytest
 
 import rolesession
-from conftest import (
+import rolesession.cli
+from helpers import (
     ACCOUNT,
     ENV_NAMES,
     OTHER_ACCOUNT,
@@ -37,13 +39,13 @@ from conftest import (
     ROLE_C,
     SOURCE_KEY,
     THIRD_ACCOUNT,
-    StsSpy,
+    to_epoch,
 )
-from rolesession._credentials import to_epoch
 from rolesession.cli import main
 from rolesession.cli.commands import build_session
 from rolesession.cli.parser import parse_args
 from rolesession.cli.secret_commands import CommandError, CommandMfaCode, last_mfa_code
+from rolesession.testing import StsRecorder
 from tokens import make_saml_response
 
 CREDENTIAL_FIELDS = {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
@@ -224,7 +226,7 @@ def test_whoami_without_arns_rejects_role_options(capsys: pytest.CaptureFixture[
 
 
 def test_last_hop_and_every_hop_options(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
     policy = {"Version": "2012-10-17", "Statement": [statement]}
@@ -254,7 +256,7 @@ def test_last_hop_and_every_hop_options(
 
 
 def test_single_arn_takes_the_last_hop_options(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = in_process(
         capsys, "assume", ROLE, "--duration", "2h", "--policy", '{"Version":"2012-10-17","Statement":[]}',
@@ -268,7 +270,7 @@ def test_single_arn_takes_the_last_hop_options(
 
 
 def test_mfa_command_gives_the_first_hop_its_code(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     command = shlex.join([sys.executable, "-c", "print('Touch your YubiKey...'); print('AWS:alice  123456')"])
     code, _, err = in_process(
@@ -283,7 +285,7 @@ def test_mfa_command_gives_the_first_hop_its_code(
 
 
 def test_mfa_command_failure_is_one_line_without_its_output(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     command = shlex.join([sys.executable, "-c", "print('secret-ish 12345'); raise SystemExit(3)"])
     code, out, err = in_process(
@@ -296,7 +298,7 @@ def test_mfa_command_failure_is_one_line_without_its_output(
 
 
 def test_web_identity_token_file_signs_in_the_first_hop(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("eyJhbGciOi.eyJzdWIiOiJhcHAifQ.c2ln\n")
@@ -325,7 +327,7 @@ def test_web_identity_token_file_signs_in_the_first_hop(
     ],
 )
 def test_option_combinations_that_cannot_work_are_usage_errors(
-    argv: list[str], mentions: str, capsys: pytest.CaptureFixture[str], sts_calls: StsSpy, tmp_path: Path
+    argv: list[str], mentions: str, capsys: pytest.CaptureFixture[str], sts_calls: StsRecorder, tmp_path: Path
 ) -> None:
     token = tmp_path / "token"
     token.write_text("a-token")
@@ -337,7 +339,7 @@ def test_option_combinations_that_cannot_work_are_usage_errors(
 
 
 def test_mfa_serial_without_a_command_or_terminal_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], sts_calls: StsSpy
+    capsys: pytest.CaptureFixture[str], sts_calls: StsRecorder
 ) -> None:
     code, _, err = in_process(capsys, "assume", ROLE, "--mfa-serial", MFA_SERIAL)
     assert code == 2
@@ -420,7 +422,7 @@ def test_saml_assertion_command_is_cached_by_its_command_line(moto_server: str, 
 
 
 def test_saml_assertion_command_sends_its_output(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     script, assertion = saml_script(tmp_path, tmp_path / "runs")
     code, _, err = in_process(
@@ -455,7 +457,7 @@ def test_second_invocation_is_served_from_the_file_cache(moto_server: str) -> No
 
 
 def test_no_cache_writes_nothing(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert in_process(capsys, "assume", ROLE, "--no-cache")[0] == 0
     assert in_process(capsys, "assume", ROLE, "--no-cache")[0] == 0
@@ -473,7 +475,7 @@ def json_out(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, str]:
 
 
 def test_credentials_with_less_than_15_minutes_left_are_refreshed_first(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = json_out(capsys, ROLE)
     assert sts_calls.count() == 1
@@ -494,7 +496,7 @@ def test_credentials_with_less_than_15_minutes_left_are_refreshed_first(
 
 
 def test_fifteen_minute_roles_are_not_refreshed_at_every_invocation(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = json_out(capsys, ROLE, "--duration", "900")
     frozen.tick(200)  # 11.7 min left, but a new set would not last longer than 15 min either
@@ -503,7 +505,7 @@ def test_fifteen_minute_roles_are_not_refreshed_at_every_invocation(
 
 
 def test_a_failed_refresh_before_handing_out_keeps_the_valid_credentials(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = json_out(capsys, ROLE)
     frozen.tick(3000)  # 10 min left
@@ -619,7 +621,7 @@ def test_sts_error_exits_4_naming_the_code(refusing_sts: str) -> None:
 
 
 def test_sts_error_in_process_exits_4(
-    sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sts_calls.refuse("RegionDisabledException", "STS is not activated")
     code, out, err = in_process(capsys, "assume", ROLE, "--no-cache")
@@ -721,3 +723,32 @@ def test_demo_without_moto_says_how_to_get_it(
     assert code == 5
     assert "pip install 'rolesession[demo]'" in err and err.count("\n") == 1
     assert out == ""
+
+
+# -- installation and exec's environment -----------------------------------------------------------
+
+
+def test_the_rolesession_command_is_installed() -> None:
+    """SPEC: "CLI (`rolesession`, also `python -m rolesession`)"."""
+    [entry] = [e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "rolesession"]
+    assert entry.load() is rolesession.cli.main
+    script = Path(sys.executable).parent / "rolesession"
+    assert script.exists(), "the console script is missing from the environment"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("rolesession ")
+
+
+def test_exec_runs_the_command_with_the_same_environment_plus_the_credentials(
+    sts_mock: None, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_SETTING", "kept")
+    child = "import json, os; print(json.dumps(dict(os.environ)))"
+    assert main(["exec", ROLE, "--region", "eu-west-3", "--", sys.executable, "-c", child]) == 0
+    env = json.loads(capfd.readouterr().out)
+    assert env["APP_SETTING"] == "kept"
+    assert (
+        env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+        and env["AWS_ACCESS_KEY_ID"] != os.environ["AWS_ACCESS_KEY_ID"]
+    )
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-3"
+    assert {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"} <= set(env)

@@ -10,6 +10,7 @@ that still holds valid credentials.
 
 from __future__ import annotations
 
+import getpass as stdlib_getpass
 import json
 import logging
 import sys
@@ -23,12 +24,12 @@ from typing import Any
 import freezegun.api
 import pytest
 
-from conftest import ACCOUNT, ROLE, ROLE_B, StsSpy
-from rolesession._credentials import to_epoch
-from rolesession.cli import commands, main, secret_commands
+from helpers import ACCOUNT, ROLE, ROLE_B, to_epoch
+from rolesession.cli import commands, main
 from rolesession.cli.commands import build_session, command_holding, container_credentials
 from rolesession.cli.parser import parse_args
 from rolesession.cli.server import CredentialServer
+from rolesession.testing import StsRecorder
 
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/alice"
 HAND_OUTS = 12
@@ -61,7 +62,7 @@ def warnings_in(records: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.fixture
-def endpoint(sts_mock: None, sts_calls: StsSpy) -> Iterator[tuple[Any, CredentialServer]]:
+def endpoint(sts_mock: None, sts_calls: StsRecorder) -> Iterator[tuple[Any, CredentialServer]]:
     """An ``exec --server`` endpoint for ROLE, its first credentials fetched."""
     session = build_session(parse_args(["exec", ROLE, "--no-cache", "--", "true"]))
     commands.hand_out(session, wait=True)
@@ -70,7 +71,7 @@ def endpoint(sts_mock: None, sts_calls: StsSpy) -> Iterator[tuple[Any, Credentia
 
 
 def test_the_endpoint_answers_at_once_and_makes_one_attempt_per_backoff_while_sts_fails(
-    frozen: Any, endpoint: tuple[Any, CredentialServer], sts_calls: StsSpy,
+    frozen: Any, endpoint: tuple[Any, CredentialServer], sts_calls: StsRecorder,
     log_records: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     session, server = endpoint
@@ -115,7 +116,7 @@ def test_the_endpoint_answers_at_once_and_makes_one_attempt_per_backoff_while_st
 
 
 def test_the_endpoint_answers_500_only_when_nothing_valid_is_held(
-    frozen: Any, endpoint: tuple[Any, CredentialServer], sts_calls: StsSpy,
+    frozen: Any, endpoint: tuple[Any, CredentialServer], sts_calls: StsRecorder,
     log_records: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     _, server = endpoint
@@ -134,7 +135,7 @@ def test_the_endpoint_answers_500_only_when_nothing_valid_is_held(
 
 
 def test_assume_with_a_healthy_sts_still_refreshes_first_with_less_than_15_minutes_left(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["assume", ROLE, "--format", "json"]) == 0
     first = json.loads(capsys.readouterr().out)
@@ -168,12 +169,12 @@ def prompts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return "123456"
 
     monkeypatch.setattr(sys, "stdin", FakeTerminal())
-    monkeypatch.setattr(secret_commands.getpass, "getpass", getpass)
+    monkeypatch.setattr(stdlib_getpass, "getpass", getpass)
     return shown
 
 
 def test_the_endpoint_never_prompts_while_valid_credentials_are_held(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy, prompts: list[str]
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, prompts: list[str]
 ) -> None:
     argv = ["exec", ROLE, "--mfa-serial", MFA_SERIAL, "--no-cache", "--", "true"]
     session = build_session(parse_args(argv))
@@ -195,7 +196,7 @@ def test_the_endpoint_never_prompts_while_valid_credentials_are_held(
 
 
 def test_a_later_hop_refreshing_in_the_background_does_not_prompt_while_the_command_holds_valid_ones(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy, prompts: list[str],
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, prompts: list[str],
     log_records: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     argv = ["exec", ROLE, ROLE_B, "--mfa-serial", MFA_SERIAL, "--no-cache", "--", "true"]
@@ -219,3 +220,28 @@ def test_a_later_hop_refreshing_in_the_background_does_not_prompt_while_the_comm
         assert status == 200 and body["AccessKeyId"].startswith("ASIA")
     assert len(prompts) == 2
     assert prompts[1] != "rolesession-refresh"  # the request's own thread asked
+
+
+CHILD = "import os; print(os.environ['AWS_ACCESS_KEY_ID'], os.environ['AWS_CREDENTIAL_EXPIRATION'])"
+
+
+# -- exec refreshes before handing out -------------------------------------------------------------
+
+
+def test_exec_refreshes_credentials_with_less_than_15_minutes_left_before_handing_them_out(
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """SPEC: consumers of "environment variables" refresh with botocore's fixed windows, so
+    ``exec`` refreshes first when less than 15 minutes are left."""
+    assert main(["assume", ROLE, "--format", "json"]) == 0
+    first = json.loads(capfd.readouterr().out)
+    frozen.tick(1800)  # 30 min left: the cached set is handed out as it is
+    assert main(["exec", ROLE, "--", sys.executable, "-c", CHILD]) == 0
+    key, expiration = capfd.readouterr().out.split()
+    assert (key, expiration) == (first["AccessKeyId"], first["Expiration"])
+    assert sts_calls.count() == 1
+    frozen.tick(1000)  # 13 min left: a child's botocore would call its provider at every request
+    assert main(["exec", ROLE, "--", sys.executable, "-c", CHILD]) == 0
+    key, _ = capfd.readouterr().out.split()
+    assert key != first["AccessKeyId"]
+    assert sts_calls.count() == 2

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLE, StsSpy
-from rolesession._errors import InvalidParameterError
-from rolesession._validation import fail
+from helpers import ROLE
+from rolesession import InvalidParameterError
 from rolesession.cli import describe, exit_code, main
 from rolesession.cli.options import OPTIONS, option_for
+from rolesession.testing import StsRecorder
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -51,7 +51,11 @@ def one_line(err: str) -> str:
 )
 @pytest.mark.parametrize("command", [["assume", ROLE], ["exec", ROLE], ["whoami"]])
 def test_a_bad_region_or_endpoint_option_exits_2_naming_it(
-    command: list[str], argv: list[str], names: str, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    command: list[str],
+    argv: list[str],
+    names: str,
+    sts_calls: StsRecorder,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     tail = ["--", "true"] if command[0] == "exec" else []
     code = main([*command, *argv, "--no-cache", *tail])
@@ -64,7 +68,7 @@ def test_a_bad_region_or_endpoint_option_exits_2_naming_it(
 @pytest.mark.parametrize("name", ["AWS_REGION", "AWS_DEFAULT_REGION"])
 @pytest.mark.parametrize("command", [["assume", ROLE], ["whoami"]])
 def test_a_bad_region_variable_exits_2_naming_it(
-    name: str, command: list[str], sts_calls: StsSpy, capsys: pytest.CaptureFixture[str],
+    name: str, command: list[str], sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv(name, "us-east-1 ")
@@ -95,7 +99,7 @@ def test_the_library_parameters_map_to_options_from_one_table() -> None:
         ("AWS_REGION", "AWS_REGION: 'x' is bad"),
         ("AWS_DEFAULT_REGION", "AWS_DEFAULT_REGION: 'x' is bad"),
     ):
-        error = fail(parameter, "'x' is bad")
+        error = InvalidParameterError(f"{parameter}: 'x' is bad", parameter=parameter, reason="'x' is bad")
         assert isinstance(error, InvalidParameterError)
         assert (exit_code(error), describe(error)) == (2, shown)
 
@@ -119,7 +123,7 @@ def test_a_policy_from_dev_urandom_ends_at_once_with_exit_2() -> None:
     ],
 )
 def test_an_oversized_or_undecodable_policy_file_exits_2_naming_policy(
-    content: bytes, mentions: str, tmp_path: Path, sts_calls: StsSpy, capsys: pytest.CaptureFixture[str]
+    content: bytes, mentions: str, tmp_path: Path, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "policy.json"
     path.write_bytes(content)
@@ -130,7 +134,7 @@ def test_an_oversized_or_undecodable_policy_file_exits_2_naming_policy(
 
 
 def test_an_indented_policy_file_under_the_limit_is_read(
-    sts_mock: None, sts_calls: StsSpy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sts_mock: None, sts_calls: StsRecorder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     statement = '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}'
     path = tmp_path / "policy.json"

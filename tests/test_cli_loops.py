@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLE, ROLE_B, SOURCE_KEY, SOURCE_SECRET
+from helpers import ROLE, ROLE_B, SOURCE_KEY, SOURCE_SECRET
 from rolesession.cli import loops, main
 from rolesession.cli.parser import parse_args
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hmac
 import json
 import logging
 import os
@@ -28,11 +29,12 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, StsSpy
-from rolesession._credentials import to_epoch
+import rolesession.cli
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, to_epoch
 from rolesession.cli.commands import build_session, container_credentials
 from rolesession.cli.parser import parse_args
 from rolesession.cli.server import PATH, CredentialServer
+from rolesession.testing import StsRecorder
 
 CONTAINER_FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}
 FAKE = {
@@ -157,7 +159,7 @@ def test_requests_are_served_one_at_a_time() -> None:
 
 
 def test_the_endpoint_refreshes_before_handing_out_less_than_15_minutes(
-    frozen: Any, sts_mock: None, sts_calls: StsSpy
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder
 ) -> None:
     session = build_session(parse_args(["exec", ROLE, "--", "true"]))
     with CredentialServer(lambda: container_credentials(session)) as running:
@@ -343,3 +345,28 @@ def test_one_warning_per_failure_episode(log_records: pytest.LogCaptureFixture) 
         failing = True
         assert get(running.url, running.token)[0] == 500
         assert warnings() == 2  # a new episode
+
+
+# -- the token check -------------------------------------------------------------------------------
+
+
+def test_the_endpoint_compares_the_token_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPEC: "requires a random 256-bit token in the Authorization header (raw ...;
+    constant-time compare)"."""
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    with CredentialServer(lambda: {"AccessKeyId": "ASIAFAKE"}) as server:
+        for token, status in (("wrong", 403), (server.token, 200)):
+            request = urllib.request.Request(server.url, headers={"Authorization": token})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    assert response.status == status
+            except urllib.error.HTTPError as exc:
+                assert exc.code == status
+    assert compared == [(b"wrong", server.token.encode()), (server.token.encode(), server.token.encode())]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROLE
+from helpers import ROLE
 from rolesession.cli import child as cli_child
 
 FORWARDED = ["SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM"]

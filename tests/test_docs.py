@@ -58,7 +58,7 @@ import yaml
 from moto import mock_aws
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, SOURCE_KEY, SOURCE_SECRET
+from helpers import ACCOUNT, OTHER_ACCOUNT, SOURCE_KEY, SOURCE_SECRET
 from tokens import make_jwt
 
 ROOT = Path(__file__).resolve().parents[1]

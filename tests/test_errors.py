@@ -1,17 +1,26 @@
-"""Failures from AWS become the library's own errors, with the role, the code and a hint."""
+"""Failures from AWS become the library's own errors, with the role, the code and a hint;
+what botocore retries and what it does not.
+"""
 
 from __future__ import annotations
 
+import os
 import pickle
 import socket
+import subprocess
+import sys
+from typing import Any
 
 import boto3
+import botocore.retries.standard
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
+from botocore.parsers import ResponseParserError
 
 import rolesession
-from conftest import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B, LocalSts
 from rolesession import (
     AssumeRoleError,
     CredentialRefreshError,
@@ -20,7 +29,7 @@ from rolesession import (
     SourceCredentialsError,
     TokenError,
 )
-from rolesession.testing import sts_clients
+from rolesession.testing import StsRecorder, sts_clients
 
 
 def _read(session):
@@ -57,7 +66,6 @@ class _Raw:
 
 def test_a_refusal_parsed_by_botocore_keeps_its_code(sts_mock):
     """The real botocore path: an HTTP 403 error document, parsed and retried by botocore."""
-    from botocore.awsrequest import AWSResponse
 
 
     session = rolesession.assume_role(ROLE, cache=None)
@@ -124,14 +132,8 @@ def test_a_hop_whose_parent_fails_raises_the_parents_error(sts_mock, sts_calls):
     assert sts_calls.count() == 1
 
 
-def test_a_mistyped_parameter_from_sts_is_never_a_bare_key_error(sts_mock, monkeypatch):
-    from rolesession import _sts as sts
-
-    class Empty:
-        def assume_role(self, **_):
-            return {"ResponseMetadata": {}}
-
-    monkeypatch.setattr(sts, "client_for", lambda *a, **k: Empty())
+def test_an_answer_without_credentials_is_never_a_bare_key_error(sts_mock, sts_calls):
+    sts_calls.edit_answer = lambda answer: answer.pop("Credentials")
     with pytest.raises(AssumeRoleError) as info:
         _read(rolesession.assume_role(ROLE, cache=None))
     assert info.value.code == "InvalidResponse"
@@ -162,29 +164,96 @@ def test_invalid_parameter_error_is_a_value_error():
         assert issubclass(cls, CredentialRefreshError)
 
 
-def test_parameters_botocore_rejects_are_not_reported_as_unreachable(sts_mock, monkeypatch):
-    from botocore.exceptions import ParamValidationError
-
-    from rolesession import _sts as sts
-
-    class Rejecting:
-        def assume_role(self, **_):
-            raise ParamValidationError(report="Invalid length for parameter RoleSessionName")
-
-    monkeypatch.setattr(sts, "client_for", lambda *a, **k: Rejecting())
+def test_parameters_botocore_rejects_are_not_reported_as_unreachable(sts_mock, sts_calls):
+    sts_calls.fail_with(ParamValidationError(report="Invalid length for parameter RoleSessionName"))
     with pytest.raises(AssumeRoleError) as info:
         _read(rolesession.assume_role(ROLE, cache=None))
     assert info.value.code == "ParamValidationError"
     assert "could not be reached" not in str(info.value)
 
 
-def test_a_missing_profile_is_a_source_error_on_use_not_a_crash_on_creation(sts_mock, monkeypatch):
-    import rolesession._botocore as internals
+def test_a_missing_profile_is_a_source_error_on_use_not_a_crash_on_creation(tmp_path):
+    # In a fresh process: nothing (a shared loader, a default source) was made before.
+    script = (
+        "import rolesession\n"
+        f"session = rolesession.assume_role({ROLE!r}, cache=None)\n"
+        "assert session.region_name == 'us-east-1', session.region_name\n"
+        "try:\n"
+        "    session.get_credentials().get_frozen_credentials()\n"
+        "except rolesession.SourceCredentialsError as exc:\n"
+        "    assert 'ProfileNotFound' in str(exc), exc\n"
+        "    print('source error')\n"
+    )
+    env = {**os.environ, "AWS_PROFILE": "no-such-profile", "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "source error"
 
-    monkeypatch.setattr(internals, "_loader", None)  # as in a fresh process
-    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
-    session = rolesession.assume_role(ROLE, cache=None)
-    assert session.region_name == "us-east-1"
-    with pytest.raises(SourceCredentialsError) as info:
-        _read(session)
-    assert "ProfileNotFound" in str(info.value)
+
+def read(session: boto3.Session) -> Any:
+    return session.get_credentials().get_frozen_credentials()
+
+
+@pytest.fixture
+def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard retries, without their sleep."""
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+# -- retries over HTTP -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        (400, "Throttling"),
+        (400, "ThrottlingException"),
+        (503, "ServiceUnavailable"),
+        (500, "InternalFailure"),
+        "drop",
+    ],
+    ids=["throttling", "throttling-exception", "503", "500", "dropped-connection"],
+)
+def test_throttling_and_transport_faults_are_retried_by_botocore(
+    instant_backoff: None, sts_calls: StsRecorder, fault: Any
+) -> None:
+    with LocalSts() as local:
+        local.faults = [fault]
+        session = rolesession.assume_role(ROLE, sts_endpoint_url=local.url, cache=None)
+        assert read(session).access_key.startswith("ASIALOCAL")
+        assert len(local.requests) == 2
+        assert local.requests[0] == local.requests[1]  # botocore resent the same request
+    assert sts_calls.count() == 1  # one library call; the retry was botocore's
+
+
+def test_persistent_throttling_gives_up_after_three_attempts(instant_backoff: None) -> None:
+    with LocalSts() as local:
+        local.faults = [(400, "Throttling")] * 5
+        session = rolesession.assume_role(ROLE, sts_endpoint_url=local.url, cache=None)
+        with pytest.raises(rolesession.AssumeRoleError) as info:
+            read(session)
+        assert len(local.requests) == 3
+    assert info.value.code == "Throttling" and info.value.role_arn == ROLE
+
+
+def test_a_refusal_is_not_retried_over_http(instant_backoff: None) -> None:
+    with LocalSts() as local:
+        local.faults = [(403, "AccessDenied")]
+        session = rolesession.assume_role(
+            ROLE, sts_endpoint_url=local.url, cache=None, sts_config=Config(connect_timeout=2)
+        )
+        with pytest.raises(rolesession.AssumeRoleError) as info:
+            read(session)
+        assert len(local.requests) == 1
+    assert info.value.code == "AccessDenied" and "trust policy" in str(info.value)
+
+
+# -- answers that are not STS's --------------------------------------------------------------------
+
+
+def test_an_answer_that_is_not_stss_xml_is_an_assume_role_error(sts_mock, sts_calls):
+    sts_calls.fail_with(ResponseParserError("Unable to parse response (not XML), invalid XML received"))
+    with pytest.raises(AssumeRoleError) as info:
+        rolesession.assume_role(ROLE, cache=None).identity()
+    assert info.value.code == "ResponseParserError"
+    assert "could not be parsed" in str(info.value) and ROLE in str(info.value)

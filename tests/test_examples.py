@@ -25,7 +25,7 @@ import pytest
 from moto.sts.models import sts_backends
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, SOURCE_KEY, THIRD_ACCOUNT
+from helpers import ACCOUNT, OTHER_ACCOUNT, SOURCE_KEY, THIRD_ACCOUNT
 from reliability.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,14 +21,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import freezegun
 import pytest
 
 import rolesession
-from conftest import ROLE, ROLE_B, ROLE_C, reset_library_state
+from helpers import ROLE, ROLE_B, ROLE_C, access_key, to_iso
 from rolesession import FileCache, InvalidParameterError
-from rolesession import _file_cache as file_cache_module
-from rolesession._credentials import RoleCredentials
+from rolesession.testing import StsRecorder, reset
 from tokens import make_jwt
 
 KEY = "0123456789abcdef" * 4  # what cache_key() makes: a SHA-256 hex digest
@@ -44,20 +44,22 @@ def mode(path: Path) -> int:
 def entry(
     lifetime: float = 3600, access_key: str = "ASIAEXAMPLE", received: float | None = None
 ) -> dict[str, Any]:
+    """A cache entry as sessions write it: the STS response plus the receipt time."""
     now = time.time() if received is None else received
-    return RoleCredentials(
-        access_key=access_key,
-        secret_key="secret",
-        token="token",
-        expiration=now + lifetime,
-        received=now,
-        arn="arn:aws:sts::123456789012:assumed-role/Reader/s",
-        user_id="AROAEXAMPLE:s",
-    ).to_entry()
-
-
-def access_key(session: Any) -> str:
-    return session.get_credentials().get_frozen_credentials().access_key  # type: ignore[no-any-return]
+    return {
+        "Version": 1,
+        "Credentials": {
+            "AccessKeyId": access_key,
+            "SecretAccessKey": "secret",
+            "SessionToken": "token",
+            "Expiration": to_iso(now + lifetime),
+        },
+        "AssumedRoleUser": {
+            "Arn": "arn:aws:sts::123456789012:assumed-role/Reader/s",
+            "AssumedRoleId": "AROAEXAMPLE:s",
+        },
+        "ReceivedAt": now,
+    }
 
 
 def entries(directory: Path) -> list[Path]:
@@ -70,7 +72,7 @@ def warning_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
 
 def new_process() -> None:
     """What a new process sees: no sessions, no memory cache, no shared clients."""
-    reset_library_state()
+    reset()
 
 
 @pytest.fixture
@@ -432,14 +434,28 @@ def test_an_expired_file_is_pruned_when_met(
     assert new != old and sts_calls.count() == 2 and path.exists()
 
 
-def test_pruning_spares_a_file_another_process_just_replaced(tmp_path: Path) -> None:
+def test_pruning_spares_a_file_another_process_just_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = FileCache(tmp_path / "c")
     cache.set(OTHER_KEY, entry())  # the first write sweeps; the next ones, within a minute, do not
     cache.set(KEY, entry(lifetime=900, received=time.time() - 1000))  # expired
     path = tmp_path / "c" / f"{KEY}.json"
-    seen = os.stat(path)
-    cache.set(KEY, entry())  # a new inode, atomically swapped in
-    assert file_cache_module._remove_unchanged(str(path), seen) is False
+    real_stat = os.stat
+    replaced = []
+
+    def replaced_meanwhile(target: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        # After this process read the expired file and before it removes it,
+        # another process swaps a fresh entry in (a new inode, atomically).
+        if os.fspath(target) == str(path) and not replaced:
+            replaced.append(True)
+            FileCache(tmp_path / "c").set(KEY, entry())
+        return real_stat(target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", replaced_meanwhile)
+    assert cache.get(KEY) is None  # what this process read had expired ...
+    monkeypatch.undo()
+    assert replaced and path.exists()  # ... but the file it would have pruned is the new one
     assert cache.get(KEY) == json.loads(path.read_text())
 
 
@@ -881,12 +897,20 @@ def test_the_sweep_never_fails_a_write(
 ) -> None:
     directory = tmp_path / "c"
     cache = FileCache(directory)
+    cache.set(KEY, entry(lifetime=60))  # expired a minute on: the next sweep reads it
+    clock.tick(61)
+
+    raised: list[str] = []
 
     def broken(*args: Any, **kwargs: Any) -> Any:
+        raised.append("sweep")
         raise RuntimeError("a bug in the sweep")
 
-    monkeypatch.setattr(file_cache_module, "_remove_if_expired", broken)
-    cache.set(KEY, entry(lifetime=60, received=time.time() - 120))  # expired: the sweep reads it
+    monkeypatch.setattr(json, "loads", broken)  # the sweep reads the expired entry: it breaks
+    cache.set(OTHER_KEY, entry())
+    monkeypatch.undo()
+    assert raised
+    assert cache.get(OTHER_KEY) is not None
     clock.tick(61)
     monkeypatch.setattr(os, "listdir", lambda path: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
     cache.set(OTHER_KEY, entry())
@@ -964,10 +988,14 @@ def test_a_directory_that_cannot_be_created_is_bypassed(
 def test_a_full_disk_is_bypassed_with_one_warning_and_no_litter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sts_mock: Any, log_records: pytest.LogCaptureFixture
 ) -> None:
-    def no_space(fd: int, data: bytes) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_write = os.write
 
-    monkeypatch.setattr(file_cache_module, "_write_all", no_space)
+    def no_space(fd: int, data: Any) -> int:
+        if fd > 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", no_space)
     cache = FileCache(tmp_path / "c")
     assert access_key(rolesession.assume_role(ROLE, cache=cache))
     assert access_key(rolesession.assume_role(ROLE_B, cache=cache))
@@ -999,18 +1027,11 @@ WORKER = textwrap.dedent(
     """
     import json, os, sys, time
     import rolesession
-    from rolesession import _sts as sts
+    from rolesession.testing import StsRecorder
 
     directory, endpoint, ready, go, reads, refreshes, rewrites = sys.argv[1:8]
     roles = sys.argv[8:]
-    calls = []
-    real_call = sts.call
-
-    def counting(client, operation, params, role_arn, **kwargs):
-        calls.append(role_arn)
-        return real_call(client, operation, params, role_arn, **kwargs)
-
-    sts.call = counting
+    calls = StsRecorder().install().calls
     open(os.path.join(ready, str(os.getpid())), "w").close()
     deadline = time.time() + 60
     while not os.path.exists(go) and time.time() < deadline:
@@ -1060,14 +1081,19 @@ WORKER = textwrap.dedent(
     # Phase 3: FileCache alone, flat out -- large entries rewritten and read
     # back by every process at once. A torn write would show as a miss or a
     # file that does not parse.
-    from rolesession._credentials import RoleCredentials
-
     cache = rolesession.FileCache(directory)
     hot = "ab" * 32
-    big = RoleCredentials(
-        f"ASIA{os.getpid()}", "secret", "t" * 20000, time.time() + 3600, time.time(),
-        "arn:aws:sts::123456789012:assumed-role/Hot/s", "AROAHOT:s",
-    ).to_entry()
+    big = {
+        "Version": 1,
+        "Credentials": {
+            "AccessKeyId": f"ASIA{os.getpid()}", "SecretAccessKey": "secret", "SessionToken": "t" * 20000,
+            "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600)),
+        },
+        "AssumedRoleUser": {
+            "Arn": "arn:aws:sts::123456789012:assumed-role/Hot/s", "AssumedRoleId": "AROAHOT:s",
+        },
+        "ReceivedAt": time.time(),
+    }
     misses = 0
     for _ in range(int(rewrites)):
         cache.set(hot, big)
@@ -1141,7 +1167,7 @@ def test_many_processes_share_one_directory(tmp_path: Path, moto_server: str) ->
     for path in files:
         assert mode(path) == 0o600
         if path.suffix == ".json":
-            assert RoleCredentials.from_entry(json.loads(path.read_text())) is not None
+            assert FileCache(directory).get(path.stem) is not None  # a whole, valid entry
     assert len([f for f in files if f.suffix == ".json"]) == len(roles) + 2
 
 
@@ -1168,11 +1194,9 @@ class DictCache:
 
 
 def test_both_caches_implement_the_documented_protocol(tmp_path: Path) -> None:
-    from rolesession._cache import CredentialCache
-
-    assert isinstance(FileCache(tmp_path / "c"), CredentialCache)
-    assert isinstance(rolesession.MemoryCache(), CredentialCache)
-    assert isinstance(DictCache(), CredentialCache)
+    assert isinstance(FileCache(tmp_path / "c"), rolesession.CredentialCache)
+    assert isinstance(rolesession.MemoryCache(), rolesession.CredentialCache)
+    assert isinstance(DictCache(), rolesession.CredentialCache)
 
 
 def test_a_user_cache_with_the_four_methods_works(sts_mock: Any, sts_calls: Any) -> None:
@@ -1207,3 +1231,34 @@ def test_a_cache_that_raises_never_fails_a_read(sts_mock: Any, log_records: pyte
     assert access_key(session)
     session.refresh()
     assert len(warning_records(log_records)) == 1
+
+
+def read(session: boto3.Session) -> Any:
+    return session.get_credentials().get_frozen_credentials()
+
+
+# -- a lock held by a hung process -----------------------------------------------------------------
+
+
+def test_a_refresh_waits_for_a_hung_processs_lock_a_bounded_time(
+    tmp_path: Path, sts_mock: None, sts_calls: StsRecorder, log_records: pytest.LogCaptureFixture
+) -> None:
+    """SPEC FileCache: "a refresh is single-flight across processes; a stale lock is waited for
+    a bounded time"."""
+    directory = tmp_path / "c"
+    read(rolesession.assume_role(ROLE, cache=FileCache(directory)))
+    [entry] = directory.glob("*.json")
+    entry.unlink()  # the other process died before writing its entry ...
+    reset()
+    got: list[str] = []
+    with FileCache(directory).lock(entry.stem):  # ... or hangs holding the lock
+        session = rolesession.assume_role(ROLE, cache=FileCache(directory, lock_timeout=0.2))
+        reader = threading.Thread(target=lambda: got.append(read(session).access_key))
+        reader.start()
+        reader.join(10)  # returns while the lock is still held
+        assert not reader.is_alive()
+    assert got and sts_calls.count() == 2
+    assert any(
+        "going on without it" in r.getMessage() for r in log_records.records if r.levelno == logging.WARNING
+    )
+    assert entry.exists()  # and the entry was written for the others

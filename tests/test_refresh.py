@@ -1,66 +1,38 @@
-"""The refresh engine: windows, background refresh, single-flight, static stability."""
+"""The refresh engine: windows, background refresh, single flight, static stability, static and
+interactive providers, refresh events, rejected credentials, clock skew, hand-outs, workers and fork.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import random
+import signal
+import sys
 import threading
 import time
+import types
+from typing import Any
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
 import rolesession
-from conftest import ROLE
-from rolesession import CredentialRefreshError, RefreshPolicy
-from rolesession._errors import AssumeRoleError
+from helpers import MFA_SERIAL, ROLE, ROLE_B, access_key
+from rolesession import (
+    AssumeRoleError,
+    CredentialRefreshError,
+    RefreshEvent,
+    RefreshPolicy,
+)
+from rolesession.testing import StsRecorder, forget_sessions
 
 
 def _reader(session):
     return session.get_credentials()
-
-
-def test_creating_a_session_calls_no_sts(sts_mock, sts_calls):
-    session = rolesession.assume_role(ROLE)
-    session.client("s3")  # a client, too, is made without credentials
-    assert sts_calls.count() == 0
-    session.get_credentials().get_frozen_credentials()
-    assert sts_calls.count() == 1
-
-
-def test_fifteen_minute_credentials_read_every_3s_for_5_minutes(sts_mock, sts_calls, frozen):
-    creds = _reader(rolesession.assume_role(ROLE, duration=900))
-    for _ in range(100):
-        creds.get_frozen_credentials()
-        creds.wait_for_background()
-        frozen.tick(3)
-    assert sts_calls.count() <= 2
-
-
-def test_a_simulated_day_never_serves_expired_credentials(sts_mock, sts_calls, frozen):
-    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
-    for _ in range(24 * 60):
-        frozen_creds = creds.get_frozen_credentials()
-        creds.wait_for_background()
-        assert sts_calls.issued[frozen_creds.access_key] > time.time()
-        frozen.tick(60)
-    # hourly credentials refreshed in the first half of their 15-minute window
-    assert 24 <= sts_calls.count() <= 34
-
-
-def test_advisory_window_reads_never_wait_and_cause_one_refresh(sts_mock, sts_calls, frozen):
-    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
-    first = creds.get_frozen_credentials()
-    frozen.tick(3600 - 7 * 60)  # inside the advisory window, past any jittered start
-    gate = sts_calls.block()
-    try:
-        # The refresh is blocked inside STS; if any read waited for it, this
-        # loop would hang rather than return the held credentials.
-        for _ in range(50):
-            assert creds.get_frozen_credentials() == first
-    finally:
-        gate.set()
-    creds.wait_for_background()
-    assert sts_calls.count() == 2
-    assert creds.get_frozen_credentials() != first
 
 
 def _read_in_threads(creds, n, gate):
@@ -84,6 +56,176 @@ def _read_in_threads(creds, n, gate):
     for t in threads:
         t.join(10)
     return results, errors
+
+
+class Prompt:
+    """Stands for a terminal prompt: never to be asked from a background thread."""
+
+    interactive = True
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def __call__(self) -> str:
+        self.threads.append(threading.current_thread().name)
+        return "123456"
+
+
+
+def _reject(client: Any, keys: set[str], code: str = "ExpiredToken") -> list[str]:
+    """Make AWS (moto) refuse requests signed with ``keys``; returns the keys seen."""
+    seen: list[str] = []
+
+    def before_send(request: Any, **kwargs: Any) -> Any:
+        header = request.headers["Authorization"]
+        header = header.decode() if isinstance(header, bytes) else header
+        key = header.split("Credential=")[1].split("/")[0]
+        seen.append(key)
+        if key not in keys:
+            return None
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            "<Message>The security token included in the request is expired</Message></Error>"
+            "<RequestId>r</RequestId></ErrorResponse>"
+        ).encode()
+        raw = types.SimpleNamespace(stream=lambda **kw: iter([body]))
+        return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, raw)
+
+    client.meta.events.register_first("before-send.sts.GetCallerIdentity", before_send)
+    return seen
+
+
+class _RejectAll(set):  # type: ignore[type-arg]
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+class _Escaping(BaseException):
+    """Not an ``Exception``: the engine lets it through, as it would ``SystemExit`` in a job."""
+
+
+# -- windows and the wall clock --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "advisory"),
+    [(900, 300), (1200, 300), (1201, 900), (3600, 900), (5399, 900), (5400, 3600), (43200, 3600)],
+)
+def test_advisory_window_scales_with_lifetime(lifetime, advisory):
+    assert RefreshPolicy().windows(lifetime) == (advisory, 60)
+
+
+def test_explicit_windows_never_cover_more_than_three_quarters_of_the_lifetime():
+    assert RefreshPolicy(advisory=3000, mandatory=120).windows(900) == (675, 120)
+    assert RefreshPolicy(advisory=600, mandatory=120).windows(3600) == (600, 120)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"mandatory": 0}, "mandatory"),
+        ({"mandatory": -5}, "mandatory"),
+        ({"mandatory": True}, "mandatory"),
+        ({"advisory": 60, "mandatory": 60}, "advisory"),
+        ({"advisory": 30}, "advisory"),
+        ({"advisory": "600"}, "advisory"),
+        ({"max_backoff": 0}, "max_backoff"),
+    ],
+)
+def test_refresh_policy_rejects_bad_windows(kwargs, parameter):
+    with pytest.raises(rolesession.InvalidParameterError) as info:
+        RefreshPolicy(**kwargs)
+    assert info.value.parameter == parameter
+
+
+def test_custom_refresh_policy_is_used(sts_mock, sts_calls, frozen):
+    policy = RefreshPolicy(advisory=1800, mandatory=300, jitter=False)
+    creds = _reader(rolesession.assume_role(ROLE, duration=3600, refresh=policy))
+    creds.get_frozen_credentials()
+    frozen.tick(3600 - 1800 - 1)
+    creds.get_frozen_credentials()
+    assert sts_calls.count() == 1
+    frozen.tick(2)
+    creds.get_frozen_credentials()
+    creds.wait_for_background()
+    assert sts_calls.count() == 2
+
+
+def test_fifteen_minute_credentials_read_every_3s_for_5_minutes(sts_mock, sts_calls, frozen):
+    creds = _reader(rolesession.assume_role(ROLE, duration=900))
+    for _ in range(100):
+        creds.get_frozen_credentials()
+        creds.wait_for_background()
+        frozen.tick(3)
+    assert sts_calls.count() <= 2
+
+
+def test_a_simulated_day_never_serves_expired_credentials(sts_mock, sts_calls, frozen):
+    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
+    for _ in range(24 * 60):
+        frozen_creds = creds.get_frozen_credentials()
+        creds.wait_for_background()
+        assert sts_calls.issued[frozen_creds.access_key] > time.time()
+        frozen.tick(60)
+    # hourly credentials refreshed in the first half of their 15-minute window
+    assert 24 <= sts_calls.count() <= 34
+
+
+def test_jittered_start_lies_in_the_first_half_of_the_advisory_window(sts_mock, sts_calls, frozen):
+    step = 2
+    starts = set()
+    for _ in range(20):
+        session = rolesession.assume_role(ROLE, duration=3600, cache=None)
+        creds = session.get_credentials()
+        creds.get_frozen_credentials()
+        expiry = session.expiration.timestamp()
+        calls = sts_calls.count()
+        frozen.tick(expiry - 900 - step - time.time())
+        while sts_calls.count() == calls:  # step through the window until the refresh starts
+            frozen.tick(step)
+            creds.get_frozen_credentials()
+            creds.wait_for_background()
+        start = time.time()
+        assert expiry - 900 <= start <= expiry - 900 + (900 - 60) / 2 + step
+        starts.add(start - (expiry - 900))
+    assert len(starts) > 10  # drawn per credential set
+
+
+def test_expiry_follows_the_wall_clock_even_when_the_monotonic_clock_stood_still(
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC: "Time is the wall clock ... a frozen or suspended process sees true expiry when it wakes"."""
+    credentials = rolesession.assume_role(ROLE, duration=900).get_credentials()
+    first = credentials.get_frozen_credentials()
+    with monkeypatch.context() as patch:
+        # A suspended laptop: the monotonic clocks did not move, the wall clock did.
+        patch.setattr(time, "monotonic", lambda: 1000.0)
+        patch.setattr(time, "perf_counter", lambda: 1000.0)
+        frozen.tick(901)
+        woken = credentials.get_frozen_credentials()
+    assert woken != first
+    assert sts_calls.issued[woken.access_key] > time.time()
+    assert sts_calls.count() == 2
+
+
+# -- who waits: advisory and mandatory windows, single flight, the hot path ------------------------
+
+
+def test_advisory_window_reads_never_wait_and_cause_one_refresh(sts_mock, sts_calls, frozen):
+    creds = _reader(rolesession.assume_role(ROLE, duration=3600))
+    first = creds.get_frozen_credentials()
+    frozen.tick(3600 - 7 * 60)  # inside the advisory window, past any jittered start
+    gate = sts_calls.block()
+    try:
+        # The refresh is blocked inside STS; if any read waited for it, this
+        # loop would hang rather than return the held credentials.
+        for _ in range(50):
+            assert creds.get_frozen_credentials() == first
+    finally:
+        gate.set()
+    creds.wait_for_background()
+    assert sts_calls.count() == 2
+    assert creds.get_frozen_credentials() != first
 
 
 def test_mandatory_window_readers_keep_valid_credentials_while_one_refresh_runs(
@@ -110,6 +252,55 @@ def test_with_nothing_valid_32_readers_share_one_fetch(sts_mock, sts_calls):
     results, errors = _read_in_threads(creds, 32, sts_calls.block())
     assert errors == [] and len(results) == 32
     assert sts_calls.count() == 1 and len({r.access_key for r in results}) == 1
+
+
+def test_the_hot_path_takes_no_lock(sts_mock, sts_calls):
+    session = rolesession.assume_role(ROLE)
+    creds = _reader(session)
+    first = creds.get_frozen_credentials()
+    gate = sts_calls.block()
+    refresher = threading.Thread(target=session.refresh)  # a refresh hangs in STS ...
+    refresher.start()
+    try:
+        while sts_calls.count() < 2:
+            time.sleep(0.01)
+        done = []
+        reader = threading.Thread(target=lambda: done.append(creds.get_frozen_credentials()))
+        reader.start()
+        reader.join(5)
+        assert done == [first]  # ... and a reader of fresh credentials does not wait for it
+    finally:
+        gate.set()
+        refresher.join(30)
+
+
+def test_the_hot_path_is_a_clock_read_and_a_comparison(sts_mock: None) -> None:
+    """SPEC: "no lock, no datetime arithmetic, no new objects beyond the clock's own float"."""
+    credentials = rolesession.assume_role(ROLE).get_credentials()
+    first = credentials.get_frozen_credentials()
+    events: list[tuple[str, str]] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        name = getattr(arg, "__qualname__", repr(arg)) if event.startswith("c_") else frame.f_code.co_qualname
+        events.append((event, name))
+
+    sys.setprofile(profile)
+    try:
+        again = credentials.get_frozen_credentials()
+    finally:
+        sys.setprofile(None)
+    assert again is first  # the same object, not a new one per read
+    # Nothing is called but the clock: no lock, no datetime, no constructor.
+    assert events[:4] == [
+        ("call", "SessionCredentials.get_frozen_credentials"),
+        ("c_call", "time"),
+        ("c_return", "time"),
+        ("return", "SessionCredentials.get_frozen_credentials"),
+    ]
+    assert [e for e in events[4:] if e != ("c_call", "setprofile")] == []
+
+
+# -- static stability: failures, backoff and the retry floor ---------------------------------------
 
 
 def test_readers_waiting_during_a_failed_attempt_share_its_outcome(sts_mock, sts_calls):
@@ -173,6 +364,122 @@ def test_backoff_is_drawn_between_half_and_all_of_its_bound(sts_mock, sts_calls,
     assert sts_calls.count() == 3  # tried again (<= 210 s)
 
 
+def test_unexpected_errors_become_credential_refresh_errors(sts_mock, sts_calls):
+    sts_calls.fail_with(KeyError("Credentials"))  # not an STS or botocore error: a bug somewhere
+    with pytest.raises(CredentialRefreshError) as info:
+        rolesession.assume_role(ROLE).get_credentials().get_frozen_credentials()
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_a_failed_refresh_backs_off_at_least_one_second(
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC: backoff "drawn between 50 % and 100 % of min(300 s, half the time left before expiry),
+    at least 1 s"."""
+    # The lowest draw: 50 % of min(300, 2 s / 2) = 0.5 s, which the floor lifts to 1 s.
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)
+    credentials = rolesession.assume_role(
+        ROLE, duration=900, refresh=RefreshPolicy(jitter=False)
+    ).get_credentials()
+    held = credentials.get_frozen_credentials()
+    frozen.tick(898)  # 2 s left: the mandatory window
+    sts_calls.outage()
+    assert credentials.get_frozen_credentials() == held  # failing, still valid: served
+    credentials.wait_for_background()
+    assert sts_calls.count() == 2
+    frozen.tick(0.9)
+    assert credentials.get_frozen_credentials() == held
+    credentials.wait_for_background()
+    assert sts_calls.count() == 2  # 0.9 s after the failure: still backing off
+    frozen.tick(0.2)
+    assert credentials.get_frozen_credentials() == held
+    credentials.wait_for_background()
+    assert sts_calls.count() == 3  # 1.1 s after it: tried again
+
+
+def test_the_retry_floor_counts_from_the_end_of_a_slow_failed_attempt(sts_mock, sts_calls):
+    credentials = rolesession.assume_role(ROLE).get_credentials()
+    sts_calls.outage()
+    sts_calls.delay = 1.2  # the attempt itself lasts longer than the floor
+    with pytest.raises(AssumeRoleError):
+        credentials.get_frozen_credentials()
+    with pytest.raises(AssumeRoleError):
+        credentials.get_frozen_credentials()  # < 1 s after the attempt ended: no new one
+    assert sts_calls.count() == 1
+    time.sleep(1.1)
+    with pytest.raises(AssumeRoleError):
+        credentials.get_frozen_credentials()
+    assert sts_calls.count() == 2
+
+
+def test_the_backoff_counts_from_the_end_of_a_hanging_attempt(
+    sts_mock, sts_calls: StsRecorder, frozen, monkeypatch
+):
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)
+    credentials = rolesession.assume_role(
+        ROLE, duration=3600, refresh=RefreshPolicy(jitter=False)
+    ).get_credentials()
+    held = credentials.get_frozen_credentials()
+    frozen.tick(3600 - 900)  # the advisory window: 900 s left
+    sts_calls.outage()
+    sts_calls.during = lambda: frozen.tick(100)  # the attempt hangs for 100 s
+    assert credentials.get_frozen_credentials() == held
+    credentials.wait_for_background()
+    sts_calls.during = None
+    # 800 s left at the end: backoff = 50 % of min(300, 400) = 150 s from the END
+    frozen.tick(149)
+    assert credentials.get_frozen_credentials() == held
+    credentials.wait_for_background()
+    assert sts_calls.count() == 2
+    frozen.tick(2)
+    credentials.get_frozen_credentials()
+    credentials.wait_for_background()
+    assert sts_calls.count() == 3
+
+
+def test_readers_with_valid_credentials_never_wait_while_the_attempt_hangs(
+    sts_mock, sts_calls: StsRecorder, frozen
+):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    held = credentials.get_frozen_credentials()
+    frozen.tick(3600 - 30)  # mandatory window
+    gate = sts_calls.block()
+    waits: list[float] = []
+    try:
+        for _ in range(200):
+            started = time.perf_counter()
+            assert credentials.get_frozen_credentials() == held
+            waits.append(time.perf_counter() - started)
+    finally:
+        gate.set()
+    credentials.wait_for_background()
+    assert sts_calls.count() == 2
+    assert max(waits) < 0.05, f"worst read {max(waits) * 1000:.1f} ms while STS hung"
+
+
+def test_one_warning_per_failure_episode(sts_mock, sts_calls, frozen, caplog):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    credentials.get_frozen_credentials()
+    frozen.tick(3000)
+    sts_calls.outage()
+    caplog.set_level(logging.INFO, logger="rolesession")
+    for _ in range(55):
+        credentials.get_frozen_credentials()
+        credentials.wait_for_background()
+        frozen.tick(10)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert sts_calls.count() >= 4  # several failed attempts ...
+    assert len(warnings) == 1  # ... one warning
+    sts_calls.fail_with(None)
+    frozen.tick(60)
+    credentials.get_frozen_credentials()
+    credentials.wait_for_background()
+    assert any("after" in r.getMessage() and "failed attempt" in r.getMessage() for r in caplog.records)
+
+
+# -- refresh() and invalidate() --------------------------------------------------------------------
+
+
 def test_refresh_forces_a_call_and_raises_on_failure(sts_mock, sts_calls):
     session = rolesession.assume_role(ROLE)
     first = session.get_credentials().get_frozen_credentials()
@@ -198,61 +505,7 @@ def test_invalidate_drops_credentials_and_cache_entry(sts_mock, sts_calls):
     assert rolesession.assume_role(ROLE).get_credentials().get_frozen_credentials() == again
 
 
-def test_jittered_start_lies_in_the_first_half_of_the_advisory_window(sts_mock, sts_calls, frozen):
-    starts = set()
-    for _ in range(20):
-        session = rolesession.assume_role(ROLE, duration=3600, cache=None)
-        creds = session.get_credentials()
-        creds.get_frozen_credentials()
-        expiry = session.expiration.timestamp()
-        start = creds._held.refresh_at
-        assert expiry - 900 <= start <= expiry - 900 + (900 - 60) / 2
-        starts.add(round(start, 3))
-    assert len(starts) > 10  # drawn per credential set
-
-
-@pytest.mark.parametrize(
-    ("lifetime", "advisory"),
-    [(900, 300), (1200, 300), (1201, 900), (3600, 900), (5399, 900), (5400, 3600), (43200, 3600)],
-)
-def test_advisory_window_scales_with_lifetime(lifetime, advisory):
-    assert RefreshPolicy().windows(lifetime) == (advisory, 60)
-
-
-def test_explicit_windows_never_cover_more_than_three_quarters_of_the_lifetime():
-    assert RefreshPolicy(advisory=3000, mandatory=120).windows(900) == (675, 120)
-    assert RefreshPolicy(advisory=600, mandatory=120).windows(3600) == (600, 120)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "parameter"),
-    [
-        ({"mandatory": 0}, "mandatory"),
-        ({"mandatory": -5}, "mandatory"),
-        ({"mandatory": True}, "mandatory"),
-        ({"advisory": 60, "mandatory": 60}, "advisory"),
-        ({"advisory": 30}, "advisory"),
-        ({"advisory": "600"}, "advisory"),
-        ({"max_backoff": 0}, "max_backoff"),
-    ],
-)
-def test_refresh_policy_rejects_bad_windows(kwargs, parameter):
-    with pytest.raises(rolesession.InvalidParameterError) as info:
-        RefreshPolicy(**kwargs)
-    assert info.value.parameter == parameter
-
-
-def test_custom_refresh_policy_is_used(sts_mock, sts_calls, frozen):
-    policy = RefreshPolicy(advisory=1800, mandatory=300, jitter=False)
-    creds = _reader(rolesession.assume_role(ROLE, duration=3600, refresh=policy))
-    creds.get_frozen_credentials()
-    frozen.tick(3600 - 1800 - 1)
-    creds.get_frozen_credentials()
-    assert sts_calls.count() == 1
-    frozen.tick(2)
-    creds.get_frozen_credentials()
-    creds.wait_for_background()
-    assert sts_calls.count() == 2
+# -- static and interactive providers --------------------------------------------------------------
 
 
 def test_static_mfa_code_is_used_once_then_token_error(sts_mock, sts_calls, frozen, caplog):
@@ -312,68 +565,332 @@ def test_mfa_provider_failures_are_token_errors(sts_mock, sts_calls):
     assert sts_calls.count() == 0
 
 
-def test_unexpected_errors_become_credential_refresh_errors(sts_mock, sts_calls, monkeypatch):
-    from rolesession import _fetcher
+def test_an_interactive_provider_is_never_asked_from_a_background_thread(sts_mock, sts_calls, frozen):
+    prompt = Prompt()
+    session = rolesession.assume_role(ROLE, duration=900, mfa_serial=MFA_SERIAL, mfa_token=prompt)
+    credentials = session.get_credentials()
+    first = credentials.get_frozen_credentials()
+    for _ in range(89):  # through the advisory and mandatory windows
+        frozen.tick(10)
+        assert credentials.get_frozen_credentials() == first
+        credentials.wait_for_background()
+    assert prompt.threads == [threading.current_thread().name]
+    frozen.tick(20)  # expired: the next read asks, in the foreground
+    assert credentials.get_frozen_credentials() != first
+    assert prompt.threads == [threading.current_thread().name] * 2
 
-    def boom(self, duration, signer):
-        raise KeyError("Credentials")
 
-    monkeypatch.setattr(_fetcher.Fetcher, "_call_sts", boom)
-    with pytest.raises(CredentialRefreshError) as info:
-        rolesession.assume_role(ROLE).get_credentials().get_frozen_credentials()
-    assert isinstance(info.value.__cause__, KeyError)
+# -- refresh events --------------------------------------------------------------------------------
 
 
-def test_many_threads_share_one_session_and_its_clients(sts_mock, sts_calls):
+def test_refresh_events_for_sts_calls_cache_hits_failures_and_episodes(sts_mock, sts_calls, frozen):
+    events: list[RefreshEvent] = []
+    policy = RefreshPolicy(on_event=events.append)
+    session = rolesession.assume_role(ROLE, duration=3600, refresh=policy)
+    session.identity()
+    assert [e.outcome for e in events] == ["refreshed"]
+    first = events[0]
+    assert first.role_arn == ROLE and first.operation == "AssumeRole" and first.error_code is None
+    assert first.expiration == session.expiration and first.seconds >= 0
+
+    rolesession.assume_role(ROLE, duration=3600, refresh=policy, source=boto3.Session()).identity()
+    assert events[-1].outcome == "cache-hit"
+
+    frozen.tick(3000)
+    sts_calls.refuse("AccessDenied")
+    for _ in range(3):
+        session.get_credentials().get_frozen_credentials()
+        session.get_credentials().wait_for_background()
+        frozen.tick(150)
+    outcomes = [e.outcome for e in events[2:]]
+    assert outcomes[:2] == ["failed", "serving-held"] and outcomes.count("serving-held") == 1
+    assert {e.error_code for e in events[2:]} == {"AccessDenied"}
+    secret = session.get_credentials().get_frozen_credentials().secret_key
+    assert all(secret not in repr(e) for e in events)
+
+
+def test_an_exception_in_the_event_hook_is_logged_never_raised(sts_mock, caplog):
+    def hook(event: RefreshEvent) -> None:
+        raise RuntimeError("broken dashboard")
+
+    session = rolesession.assume_role(ROLE, refresh=RefreshPolicy(on_event=hook))
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        assert session.identity()["Arn"]
+    assert any("on_event" in r.getMessage() for r in caplog.records)
+
+
+def test_refresh_policies_compare_by_their_hooks_identity():
+    @dataclasses.dataclass
+    class Hook:  # equal-by-value and unhashable
+        name: str
+
+        def __call__(self, event: RefreshEvent) -> None:
+            pass
+
+    a, b = Hook("x"), Hook("x")
+    assert RefreshPolicy(on_event=a) == RefreshPolicy(on_event=a)
+    assert RefreshPolicy(on_event=a) != RefreshPolicy(on_event=b)
+    assert hash(RefreshPolicy(on_event=a)) == hash(RefreshPolicy(on_event=a))
+    with pytest.raises(rolesession.InvalidParameterError) as info:
+        RefreshPolicy(on_event="print")  # type: ignore[arg-type]
+    assert info.value.parameter == "on_event"
+
+
+# -- rejected credentials --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code", ["ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "RequestExpired"]
+)
+def test_a_rejected_key_is_dropped_fetched_once_and_the_request_retried_once(sts_mock, sts_calls, code):
     session = rolesession.assume_role(ROLE)
-    errors = []
+    first = access_key(session)
+    client = session.client("sts")
+    seen = _reject(client, {first}, code)
+    assert "assumed-role/Reader" in client.get_caller_identity()["Arn"]
+    assert seen[0] == first and seen[1] != first and len(seen) == 2
+    assert sts_calls.count("AssumeRole") == 2
+    assert access_key(session) == seen[1]
+    # the dropped credentials left the cache too: a new session does not adopt them
+    assert access_key(rolesession.assume_role(ROLE, source=boto3.Session())) == seen[1]
 
-    def work():
+
+def test_a_second_rejection_surfaces_and_costs_one_fetch_only(sts_mock, sts_calls):
+    session = rolesession.assume_role(ROLE)
+    client = session.client("sts")
+    everything = _RejectAll()
+    _reject(client, everything)
+    with pytest.raises(ClientError) as info:
+        client.get_caller_identity()
+    assert info.value.response["Error"]["Code"] == "ExpiredToken"
+    assert sts_calls.count("AssumeRole") == 2
+
+
+def test_many_requests_rejected_at_once_cost_one_fetch(sts_mock, sts_calls):
+    session = rolesession.assume_role(ROLE)
+    first = access_key(session)
+    clients = [session.client("sts") for _ in range(8)]
+    for client in clients:
+        _reject(client, {first})
+    sts_calls.delay = 0.2  # the new fetch overlaps every retry
+    errors: list[BaseException] = []
+
+    def call(client: Any) -> None:
         try:
-            arn = session.client("sts").get_caller_identity()["Arn"]
-            assert "assumed-role/Reader" in arn
-        except Exception as exc:  # pragma: no cover - reported below
+            client.get_caller_identity()
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(16)]
+    threads = [threading.Thread(target=call, args=(c,)) for c in clients]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
     assert errors == []
-    assert sts_calls.count("AssumeRole") == 1
+    assert sts_calls.count("AssumeRole") == 2
 
 
-def test_the_hot_path_takes_no_lock(sts_mock, sts_calls):
-    creds = _reader(rolesession.assume_role(ROLE))
-    first = creds.get_frozen_credentials()
-    with creds._lock:  # as if a refresh were under way in another thread
-        done = []
-        reader = threading.Thread(target=lambda: done.append(creds.get_frozen_credentials()))
-        reader.start()
-        reader.join(5)
-        assert done == [first]
+def test_a_parent_whose_credentials_sts_rejects_is_refreshed_and_the_hop_retried(sts_mock, sts_calls):
+    parent = rolesession.assume_role(ROLE)
+    parent_key = access_key(parent)
+    hop = parent.assume_role(ROLE_B)
+    sts_calls.fail_once(
+        ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "AssumeRole")
+    )
+    assert hop.identity()["Account"] == "210987654321"
+    assert access_key(parent) != parent_key
+    # parent, hop (refused: parent key expired), parent again, hop again
+    assert sts_calls.count("AssumeRole") == 4
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_a_forked_child_starts_with_fresh_locks_and_workers(sts_mock, sts_calls):
-    import os
+# -- clock skew: judged on STS's clock -------------------------------------------------------------
 
-    creds = _reader(rolesession.assume_role(ROLE, cache=None))
-    creds.get_frozen_credentials()
-    creds._lock.acquire()  # the parent is mid-refresh when it forks
+
+def test_a_skew_under_two_seconds_is_noise_and_a_missing_or_bad_date_is_none(sts_mock, sts_calls):
+    for skew, date in [(1.5, None), (600.0, ""), (600.0, "not a date")]:
+        sts_calls.clock_skew, sts_calls.date_header = skew, date
+        session = rolesession.assume_role(ROLE, cache=None)
+        session.identity()
+        # judged on the Expiration as STS sent it: no correction
+        assert session.expiration.timestamp() == sts_calls.issued[access_key(session)]
+
+
+@pytest.mark.parametrize(("skew", "side"), [(600.0, "behind"), (-600.0, "ahead of")])
+def test_a_skew_over_60_s_logs_one_warning_per_process(sts_mock, sts_calls, caplog, skew, side):
+    sts_calls.clock_skew = skew
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        for _ in range(3):
+            rolesession.assume_role(ROLE, cache=None).identity()
+    [warning] = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+    assert f"600 s {side} STS's" in warning
+
+
+def test_lifetime_and_time_left_are_judged_on_stss_clock(sts_mock, sts_calls, frozen):
+    # STS's clock is 10 minutes ahead of this host's: its "Expiration" reads 10
+    # minutes late here. Judged on STS's clock, 60 minutes are 60 minutes.
+    sts_calls.clock_skew = 600.0
+    session = rolesession.assume_role(ROLE, duration=3600, refresh=RefreshPolicy(jitter=False))
+    credentials = session.get_credentials()
+    credentials.get_frozen_credentials()
+    assert session.expiration.timestamp() == pytest.approx(time.time() + 3600)
+    frozen.tick(3600 - 900 - 1)  # not yet in the advisory window
+    credentials.get_frozen_credentials()
+    assert sts_calls.count() == 1
+    frozen.tick(2)  # in it: judged against STS's clock, not 10 minutes late
+    credentials.get_frozen_credentials()
+    credentials.wait_for_background()
+    assert sts_calls.count() == 2
+
+
+def test_skew_survives_the_cache(sts_mock, sts_calls, frozen):
+    sts_calls.clock_skew = -120.0
+    cache = rolesession.MemoryCache()
+    first = rolesession.assume_role(ROLE, cache=cache)
+    expiry = first.expiration
+    assert expiry.timestamp() == pytest.approx(time.time() + 3600)
+    sts_calls.clock_skew = 0.0
+    again = rolesession.assume_role(ROLE, cache=cache, source=boto3.Session())
+    assert again.expiration == expiry and sts_calls.count() == 1
+
+
+def test_a_cache_entry_is_judged_on_its_recorded_skew(sts_mock, sts_calls, frozen):
+    # STS 2 hours behind us: its Expiration precedes our receipt time, yet 1 hour is left.
+    sts_calls.clock_skew = -7200.0
+    first = rolesession.assume_role(ROLE, duration=3600)
+    first.identity()
+    assert sts_calls.issued[access_key(first)] < time.time()
+    forget_sessions()
+    again = rolesession.assume_role(ROLE, duration=3600)
+    assert again is not first and again.expiration == first.expiration
+    assert sts_calls.count() == 1
+
+
+# -- hand-outs (what the CLI gives consumers) ------------------------------------------------------
+
+
+def test_hand_out_refreshes_when_less_than_asked_is_left(sts_mock, sts_calls, frozen):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    first = credentials.hand_out(900, wait=True)
+    assert sts_calls.count() == 1
+    frozen.tick(3600 - 800)  # 800 s left < 900 asked
+    renewed = credentials.hand_out(900, wait=True)
+    assert renewed.access_key != first.access_key and sts_calls.count() == 2
+
+
+def test_hand_out_without_waiting_answers_from_what_is_held(sts_mock, sts_calls: StsRecorder, frozen):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    first = credentials.hand_out(900, wait=False)
+    frozen.tick(3600 - 800)
+    gate = sts_calls.block()
     try:
+        for _ in range(12):
+            assert credentials.hand_out(900, wait=False).access_key == first.access_key
+    finally:
+        gate.set()
+    credentials.wait_for_background()
+    assert sts_calls.count() == 2  # one background attempt for 12 hand-outs
+    assert credentials.hand_out(900, wait=False).access_key != first.access_key
+
+
+def test_hand_out_while_backing_off_makes_no_call(sts_mock, sts_calls, frozen):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    first = credentials.hand_out(900, wait=True)
+    frozen.tick(3600 - 800)
+    sts_calls.outage()
+    for _ in range(12):
+        assert credentials.hand_out(900, wait=True).access_key == first.access_key
+        frozen.tick(1)
+    assert sts_calls.count() == 2  # the first attempt; then backing off (>= 1 s, up to 200 s)
+
+
+def test_hand_out_of_short_credentials_does_not_refresh_each_time(sts_mock, sts_calls):
+    credentials = rolesession.assume_role(ROLE, duration=900).get_credentials()
+    for _ in range(5):
+        credentials.hand_out(900, wait=True)  # 15-minute credentials can never have more left
+    assert sts_calls.count() == 1
+
+
+# -- background workers and fork -------------------------------------------------------------------
+
+
+def test_a_read_that_starts_a_background_refresh_starts_no_thread(sts_mock, sts_calls, frozen, monkeypatch):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    credentials.get_frozen_credentials()  # the fetch warms the pool up
+    starts: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        starts.append(threading.current_thread().name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    frozen.tick(3200)  # past any jittered start
+    reader = threading.current_thread().name
+    credentials.get_frozen_credentials()
+    assert reader not in starts
+    credentials.wait_for_background()
+    assert sts_calls.count() == 2
+
+
+def test_a_failing_job_does_not_kill_the_worker(sts_mock, sts_calls, frozen):
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    first = credentials.get_frozen_credentials()
+    frozen.tick(3200)  # past any jittered start of the advisory window
+    sts_calls.fail_once(_Escaping())
+    assert credentials.get_frozen_credentials() == first  # the background job raises out of the engine
+    credentials.wait_for_background(10)
+    assert sts_calls.count() == 2
+    credentials.get_frozen_credentials()  # the next background refresh still runs
+    credentials.wait_for_background(10)
+    assert sts_calls.count() == 3 and credentials.get_frozen_credentials() != first
+
+
+def test_background_refreshes_run_on_daemon_threads(
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any
+) -> None:
+    """SPEC: "Background work runs on daemon threads" (a refresh never keeps a process alive)."""
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    held = credentials.get_frozen_credentials()
+    frozen.tick(3600 - 7 * 60)  # the advisory window, past any jittered start
+    gate = sts_calls.block()
+    try:
+        assert credentials.get_frozen_credentials() == held
+        workers = [t for t in threading.enumerate() if t.name == "rolesession-refresh"]
+        assert workers and all(t.daemon for t in workers)
+    finally:
+        gate.set()
+    credentials.wait_for_background()
+    assert credentials.get_frozen_credentials() != held
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_with_fresh_locks_and_workers(sts_mock, sts_calls, frozen):
+    session = rolesession.assume_role(ROLE, duration=3600)
+    creds = _reader(session)
+    first = creds.get_frozen_credentials()
+    gate = sts_calls.block()
+    refresher = threading.Thread(target=session.refresh)  # the parent is mid-refresh when it forks
+    refresher.start()
+    try:
+        while sts_calls.count() < 2:
+            time.sleep(0.01)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit code
             code = 1
             try:
-                ok = creds._lock.acquire(blocking=False) and creds._attempt is None
-                creds._lock.release()
-                creds.refresh()  # and it can really renew, with its own STS client
-                code = 0 if ok else 2
+                signal.alarm(30)  # a lock inherited held would hang the child: SIGALRM ends it
+                gate.set()  # the child's copy: its own STS calls go through
+                assert creds.get_frozen_credentials() == first
+                creds.refresh()  # not waiting for the parent's attempt, which the child does not run
+                renewed = creds.get_frozen_credentials()
+                frozen.tick(3200)  # the advisory window: a background refresh on the child's workers
+                creds.get_frozen_credentials()
+                creds.wait_for_background(20)
+                code = 0 if len({first, renewed, creds.get_frozen_credentials()}) == 3 else 2
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
     finally:
-        creds._lock.release()
+        gate.set()
+        refresher.join(30)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache, StsSpy
-from rolesession.testing import forget_sessions
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, ROLE_C, THIRD_ACCOUNT, RecordingCache
+from rolesession.testing import StsRecorder, forget_sessions
 from tokens import make_saml_response
 
 SAML = "AssumeRoleWithSAML"
@@ -38,13 +38,11 @@ class AssertionSource:
         return self.issued[-1]
 
 
-
-
 def _static() -> str:
     return make_saml_response(ROLE, PRINCIPAL)
 
 
-def _assertions_sent(spy: StsSpy) -> list[str]:
+def _assertions_sent(spy: StsRecorder) -> list[str]:
     return [params["SAMLAssertion"] for op, params in spy.calls if op == SAML]
 
 
@@ -58,7 +56,7 @@ def _warnings(records: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_static_assertion_assumes_the_role_it_names(
-    sts_mock: None, sts_calls: StsSpy, monkeypatch: pytest.MonkeyPatch
+    sts_mock: None, sts_calls: StsRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")  # the call is unsigned
@@ -74,7 +72,7 @@ def test_static_assertion_assumes_the_role_it_names(
     assert session.role_arn == ROLE_B and session.parent is None
 
 
-def test_parameters_reach_sts(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_parameters_reach_sts(sts_mock: None, sts_calls: StsRecorder) -> None:
     policy = rolesession.Policy.allow("s3:GetObject", "arn:aws:s3:::reports/*")
     session = rolesession.assume_role_with_saml(
         ROLE,
@@ -110,7 +108,7 @@ def test_lifetime_comes_from_the_sts_response(sts_mock: None, frozen: Any) -> No
 
 
 def test_callable_assertion_refreshes_across_expiry(
-    sts_mock: None, sts_calls: StsSpy, frozen: Any, log_records: pytest.LogCaptureFixture
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any, log_records: pytest.LogCaptureFixture
 ) -> None:
     source = AssertionSource()
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=source, duration=3600)
@@ -140,7 +138,7 @@ def test_callable_assertion_refreshes_across_expiry(
     assert not [w for w in _warnings(log_records) if "cannot be refreshed" in w]
 
 
-def test_explicit_refresh_with_a_callable(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_explicit_refresh_with_a_callable(sts_mock: None, sts_calls: StsRecorder) -> None:
     source = AssertionSource()
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=source)
     before = session.get_credentials().access_key
@@ -165,7 +163,7 @@ def _raises() -> str:
     ids=["raises", "none", "int", "too-short", "too-long"],
 )
 def test_assertion_provider_failures_are_token_errors(
-    sts_mock: None, sts_calls: StsSpy, provider_fn: Any, match: str
+    sts_mock: None, sts_calls: StsRecorder, provider_fn: Any, match: str
 ) -> None:
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=provider_fn)
     with pytest.raises(rolesession.TokenError, match=match) as info:
@@ -179,7 +177,7 @@ def test_assertion_provider_failures_are_token_errors(
 
 
 def test_static_assertion_is_never_resent(
-    sts_mock: None, sts_calls: StsSpy, frozen: Any, log_records: pytest.LogCaptureFixture
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any, log_records: pytest.LogCaptureFixture
 ) -> None:
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=_static())
     credentials = session.get_credentials()
@@ -209,7 +207,7 @@ def test_static_assertion_is_never_resent(
     assert sts_calls.count(SAML) == 1
 
 
-def test_refresh_of_a_spent_static_assertion(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_refresh_of_a_spent_static_assertion(sts_mock: None, sts_calls: StsRecorder) -> None:
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=_static())
     held = session.identity()
     with pytest.raises(rolesession.TokenError, match="callable"):
@@ -221,7 +219,7 @@ def test_refresh_of_a_spent_static_assertion(sts_mock: None, sts_calls: StsSpy) 
     assert sts_calls.count() == 1
 
 
-def test_refused_static_assertion_is_not_resent(sts_mock: None, sts_calls: StsSpy, frozen: Any) -> None:
+def test_refused_static_assertion_is_not_resent(sts_mock: None, sts_calls: StsRecorder, frozen: Any) -> None:
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=_static())
     sts_calls.refuse("InvalidIdentityToken", "Invalid SAML response", operation=SAML)
     with pytest.raises(rolesession.AssumeRoleError):
@@ -234,7 +232,7 @@ def test_refused_static_assertion_is_not_resent(sts_mock: None, sts_calls: StsSp
 
 
 def test_second_session_adopting_cached_credentials_does_not_resend(
-    sts_mock: None, sts_calls: StsSpy, frozen: Any
+    sts_mock: None, sts_calls: StsRecorder, frozen: Any
 ) -> None:
     assertion = make_saml_response(ROLE, PRINCIPAL)
     first = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=assertion)
@@ -258,7 +256,7 @@ def test_second_session_adopting_cached_credentials_does_not_resend(
 # -- scoped() ---------------------------------------------------------------------------------
 
 
-def test_scoped_static_session_cannot_be_served(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_scoped_static_session_cannot_be_served(sts_mock: None, sts_calls: StsRecorder) -> None:
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=_static())
     session.identity()
     narrow = session.scoped(policy=rolesession.Policy.allow("s3:ListBucket", "arn:aws:s3:::reports"))
@@ -268,7 +266,7 @@ def test_scoped_static_session_cannot_be_served(sts_mock: None, sts_calls: StsSp
     assert sts_calls.count() == 1
 
 
-def test_scoped_callable_session_fetches_a_fresh_assertion(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_scoped_callable_session_fetches_a_fresh_assertion(sts_mock: None, sts_calls: StsRecorder) -> None:
     source = AssertionSource()
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=source, policy_arns=[READ_ONLY])
     session.identity()
@@ -287,7 +285,7 @@ def test_scoped_callable_session_fetches_a_fresh_assertion(sts_mock: None, sts_c
 # -- chaining ---------------------------------------------------------------------------------
 
 
-def test_chaining_onward_from_a_saml_session(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_chaining_onward_from_a_saml_session(sts_mock: None, sts_calls: StsRecorder) -> None:
     saml = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=AssertionSource())
     hop = saml.assume_role(ROLE_C, session_name="target")
     assert hop.parent is saml
@@ -300,7 +298,7 @@ def test_chaining_onward_from_a_saml_session(sts_mock: None, sts_calls: StsSpy) 
 
 
 @pytest.mark.parametrize("code", ["AccessDenied", "InvalidIdentityToken", "IDPRejectedClaim"])
-def test_refusals_carry_the_saml_hint(sts_mock: None, sts_calls: StsSpy, code: str) -> None:
+def test_refusals_carry_the_saml_hint(sts_mock: None, sts_calls: StsRecorder, code: str) -> None:
     sts_calls.refuse(code, "Not authorized to perform sts:AssumeRoleWithSAML", operation=SAML)
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=AssertionSource())
     with pytest.raises(rolesession.AssumeRoleError) as info:
@@ -318,7 +316,7 @@ def test_refusals_carry_the_saml_hint(sts_mock: None, sts_calls: StsSpy, code: s
 
 
 def test_assertion_never_appears_in_errors_reprs_or_logs(
-    sts_mock: None, sts_calls: StsSpy, log_records: pytest.LogCaptureFixture
+    sts_mock: None, sts_calls: StsRecorder, log_records: pytest.LogCaptureFixture
 ) -> None:
     static = make_saml_response(ROLE, PRINCIPAL)
     source = AssertionSource(ROLE_B, PRINCIPAL_B)
@@ -346,7 +344,7 @@ def test_assertion_never_appears_in_errors_reprs_or_logs(
     assert any("SAMLAssertion" in r.getMessage() for r in log_records.records)  # botocore's DEBUG
     texts = [text for e in errors for text in (str(e), repr(e))]
     for s in (spent, fresh, refusing):
-        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s._fetcher.source)]
+        texts += [repr(s), str(s), repr(s.get_credentials()), repr(s.describe())]
     texts += [r.getMessage() for r in log_records.records]
     secrets = [static, *source.issued]
     assert len(secrets) == 3
@@ -358,7 +356,7 @@ def test_assertion_never_appears_in_errors_reprs_or_logs(
 # -- caching ---------------------------------------------------------------------------------
 
 
-def test_different_assertions_never_share_a_cache_entry(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_different_assertions_never_share_a_cache_entry(sts_mock: None, sts_calls: StsRecorder) -> None:
     cache = RecordingCache()
     alice = make_saml_response(ROLE, PRINCIPAL, session_name="alice")
     bob = make_saml_response(ROLE, PRINCIPAL, session_name="bob")
@@ -373,7 +371,7 @@ def test_different_assertions_never_share_a_cache_entry(sts_mock: None, sts_call
         assert alice not in str(cache.data[key]) and bob not in str(cache.data[key])
 
 
-def test_same_static_assertion_is_served_from_the_cache(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_same_static_assertion_is_served_from_the_cache(sts_mock: None, sts_calls: StsRecorder) -> None:
     cache = RecordingCache()
     assertion = make_saml_response(ROLE, PRINCIPAL)
     first = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=assertion, cache=cache)
@@ -385,7 +383,9 @@ def test_same_static_assertion_is_served_from_the_cache(sts_mock: None, sts_call
     assert sts_calls.count() == 1
 
 
-def test_callable_assertion_entry_never_reaches_a_persistent_cache(sts_mock: None, sts_calls: StsSpy) -> None:
+def test_callable_assertion_entry_never_reaches_a_persistent_cache(
+    sts_mock: None, sts_calls: StsRecorder
+) -> None:
     persistent = RecordingCache()
     source = AssertionSource()
     session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=source, cache=persistent)
@@ -425,7 +425,7 @@ def test_callable_assertion_entry_never_reaches_a_persistent_cache(sts_mock: Non
     ],
 )
 def test_invalid_parameters_fail_before_any_sts_call(
-    sts_mock: None, sts_calls: StsSpy, args: tuple[Any, ...], kwargs: dict[str, Any], parameter: str
+    sts_mock: None, sts_calls: StsRecorder, args: tuple[Any, ...], kwargs: dict[str, Any], parameter: str
 ) -> None:
     arguments = {"assertion": make_saml_response(ROLE, PRINCIPAL), **kwargs}
     with pytest.raises(rolesession.InvalidParameterError) as info:
@@ -437,7 +437,7 @@ def test_invalid_parameters_fail_before_any_sts_call(
     assert sts_calls.count() == 0
 
 
-def test_assertion_of_exactly_the_limits_is_accepted(sts_calls: StsSpy) -> None:
+def test_assertion_of_exactly_the_limits_is_accepted(sts_calls: StsRecorder) -> None:
     for assertion in ("PHNh", "A" * 100_000):
         session = rolesession.assume_role_with_saml(ROLE, PRINCIPAL, assertion=assertion)
         assert session.role_arn == ROLE
@@ -447,7 +447,7 @@ def test_assertion_of_exactly_the_limits_is_accepted(sts_calls: StsSpy) -> None:
 # -- over HTTP -----------------------------------------------------------------------------
 
 
-def test_over_http_against_a_local_sts(moto_server: str, sts_calls: StsSpy) -> None:
+def test_over_http_against_a_local_sts(moto_server: str, sts_calls: StsRecorder) -> None:
     source = AssertionSource(session_name="carol@example.com")
     session = rolesession.assume_role_with_saml(
         ROLE, PRINCIPAL, assertion=source, sts_endpoint_url=moto_server

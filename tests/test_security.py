@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import logging
+import re
+import traceback
+from collections.abc import Iterator
+from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 import rolesession
-from conftest import ROLE, ROLE_B
-from rolesession._redaction import redact
+from helpers import (
+    ACCOUNT,
+    ROLE,
+    ROLE_B,
+    to_iso,
+)
+from rolesession import (
+    AssumeRoleError,
+)
+from tokens import make_jwt, make_saml_response
 
 MFA_CODE = "246813"
 
@@ -68,8 +82,11 @@ def test_rolesession_logs_one_info_line_per_sts_call(sts_mock, caplog):
         ("nothing secret here: AccessKeyId ASIA", "nothing secret here: AccessKeyId ASIA"),
     ],
 )
-def test_redact_forms(text, expected):
-    assert redact(text) == expected
+def test_redact_forms(sts_mock, caplog, text, expected):
+    rolesession.assume_role(ROLE).identity()  # botocore logging has started: its loggers are protected
+    caplog.set_level(logging.DEBUG, logger="botocore")
+    logging.getLogger("botocore.endpoint").debug("%s", text)
+    assert [r.getMessage() for r in caplog.records if r.name == "botocore.endpoint"][-1] == expected
 
 
 def test_records_without_secrets_are_left_as_they_are():
@@ -129,3 +146,102 @@ def test_frozen_credentials_are_botocores_type_but_print_no_secret(sts_mock):
         assert secret_key not in text and token not in text
         assert access_key in text
     assert pickle.loads(pickle.dumps(frozen)) == frozen
+
+
+PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/Corp"
+
+
+def read(session: boto3.Session) -> Any:
+    return session.get_credentials().get_frozen_credentials()
+
+
+@pytest.fixture
+def late_logger() -> Iterator[str]:
+    """The name of a botocore logger the test creates late; forgotten afterwards."""
+    name = "botocore.rolesession_spec_created_late"
+    assert name not in logging.Logger.manager.loggerDict
+    yield name
+    logging.Logger.manager.loggerDict.pop(name, None)
+
+
+# -- botocore loggers made later, other loggers, the INFO line -------------------------------------
+
+
+def test_a_botocore_logger_created_after_import_is_redacted(
+    sts_mock: None, log_records: pytest.LogCaptureFixture, late_logger: str
+) -> None:
+    """SPEC: redaction "in every botocore logger's records" -- including one a botocore module makes
+    later: the library covers new loggers at every STS call and every client it makes."""
+    session = rolesession.assume_role(ROLE)
+    held = read(session)  # the STS client exists before the logger does ...
+    logger = logging.getLogger(late_logger)  # (as a lazily imported botocore module would make it)
+    read(rolesession.assume_role(ROLE_B))  # ... and is reused after
+    logger.debug(
+        "Response body: %r", {"Credentials": {"SessionToken": held.token, "SecretAccessKey": held.secret_key}}
+    )
+    logger.debug("Sending request with headers %s", {"X-Amz-Security-Token": held.token, "Host": "sts"})
+    messages = [r.getMessage() for r in log_records.records if r.name == late_logger]
+    assert len(messages) == 2
+    for message in messages:
+        assert held.token not in message and held.secret_key not in message and "***" in message
+    assert "'Host': 'sts'" in messages[1]  # and nothing else changed
+
+
+def test_records_without_secrets_in_a_late_logger_are_untouched(
+    log_records: pytest.LogCaptureFixture, late_logger: str
+) -> None:
+    args = ({"AccessKeyId": "ASIAEXAMPLE"},)
+    logging.getLogger(late_logger).debug("params %r", *args)
+    [record] = [r for r in log_records.records if r.name == late_logger]
+    assert record.msg == "params %r" and record.args == args[0]
+
+
+def test_other_loggers_are_never_rewritten(log_records: pytest.LogCaptureFixture) -> None:
+    """The library redacts botocore's records; an application's own records are its business."""
+    logging.getLogger("app.audit").info("rotated %s", "SessionToken=abc")
+    [record] = [r for r in log_records.records if r.name == "app.audit"]
+    assert record.getMessage() == "rotated SessionToken=abc"
+
+
+def test_the_info_line_names_role_operation_expiry_and_call_duration(
+    sts_mock: None, log_records: pytest.LogCaptureFixture
+) -> None:
+    session = rolesession.assume_role_with_saml(
+        ROLE, PRINCIPAL, assertion=make_saml_response(ROLE, PRINCIPAL)
+    )
+    session.identity()
+    [line] = [
+        r.getMessage() for r in log_records.records if r.name == "rolesession" and r.levelno == logging.INFO
+    ]
+    assert "AssumeRoleWithSAML" in line and ROLE in line
+    assert to_iso(session.expiration.timestamp()) in line
+    assert re.search(r"\(\d+ ms\)$", line)
+
+
+# -- secrets echoed by STS, reprs ------------------------------------------------------------------
+
+
+def test_a_secret_echoed_by_sts_is_scrubbed_from_the_chained_error(sts_mock, sts_calls):
+    token = make_jwt()
+    sts_calls.fail_with(
+        ClientError(
+            {"Error": {"Code": "InvalidIdentityToken", "Message": f"token {token} is not valid"}},
+            "AssumeRoleWithWebIdentity",
+        )
+    )
+    session = rolesession.assume_role_with_web_identity(ROLE, token=token, cache=None)
+    with pytest.raises(AssumeRoleError) as info:
+        session.identity()
+    printed = "".join(traceback.format_exception(info.value))
+    assert "token *** is not valid" in printed
+    assert token not in printed and token not in repr(info.value.__cause__.response)
+    for part in token.split("."):
+        assert part not in printed
+
+
+def test_session_repr_has_no_secrets(sts_mock):
+    session = rolesession.assume_role(ROLE, mfa_serial="arn:aws:iam::123456789012:mfa/al", mfa_token="654321")
+    frozen = session.get_credentials().get_frozen_credentials()
+    for text in (repr(session), str(session), repr(session.get_credentials())):
+        assert frozen.secret_key not in text and frozen.token not in text and "654321" not in text
+    assert ROLE in repr(session)

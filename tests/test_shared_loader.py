@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B
 from rolesession import _botocore
 from rolesession import _sts as sts
 

@@ -24,6 +24,8 @@ client), never into the library's functions.
 
 from __future__ import annotations
 
+import datetime as _dt
+import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,15 +33,27 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from . import _state
+from . import _environment, _state, _sts
 from ._credentials import to_epoch
 
 __all__ = ["StsCall", "StsRecorder", "forget_sessions", "reset", "sts_clients"]
 
 
 def reset() -> None:
-    """Forget warm sessions, cached credentials (the default cache), STS clients and default sources."""
+    """Start afresh, as a new process would.
+
+    Forgets warm sessions, cached credentials (a new default cache), STS
+    clients and default sources, and what the process learnt once: its
+    default session name (``<user>@<host>`` is looked up again) and whether
+    it already warned about clock skew.
+    """
     _state.reset()
+    with _state.state.lock:
+        # A new object, not only an emptied one: a background refresh still
+        # running from before writes into the old cache, never into the new.
+        _state.state.default_cache = None
+    _environment._user_at_host.cache_clear()
+    _sts._skew_warned = False
 
 
 def forget_sessions() -> None:
@@ -70,6 +84,14 @@ class StsRecorder:
             credential set STS returned.
         delay: seconds of real sleep before each call.
         during: a function run inside each call (e.g. to move a frozen clock on).
+        clock_skew: seconds STS's clock runs ahead of ours (negative: behind).
+            Answers carry STS's time: their ``Date`` header and the
+            ``Expiration`` of the credentials they return are shifted by it
+            (``issued`` records the shifted expiration).
+        date_header: when set, replaces the ``Date`` header of every answer
+            (``""``: the answer has none).
+        edit_answer: a function given each parsed STS answer to change in
+            place (an answer STS never gives, e.g. one without ``Credentials``).
     """
 
     def __init__(self) -> None:
@@ -77,6 +99,9 @@ class StsRecorder:
         self.issued: dict[str, float] = {}
         self.delay = 0.0
         self.during: Callable[[], None] | None = None
+        self.clock_skew = 0.0
+        self.date_header: str | None = None
+        self.edit_answer: Callable[[dict[str, Any]], None] | None = None
         self._error: BaseException | None = None
         self._role_errors: dict[str, BaseException] = {}
         self._once: list[BaseException] = []
@@ -186,10 +211,29 @@ class StsRecorder:
             raise failure
 
     def _after_call(self, parsed: Any = None, **kwargs: Any) -> None:
-        credentials = parsed.get("Credentials") if isinstance(parsed, dict) else None
+        if not isinstance(parsed, dict):
+            return
+        self._set_stss_clock(parsed)
+        if self.edit_answer is not None:
+            self.edit_answer(parsed)
+        credentials = parsed.get("Credentials")
         if isinstance(credentials, dict) and "AccessKeyId" in credentials:
             with self._lock:
                 self.issued[credentials["AccessKeyId"]] = to_epoch(credentials["Expiration"])
+
+    def _set_stss_clock(self, parsed: dict[str, Any]) -> None:
+        headers = parsed.get("ResponseMetadata", {}).get("HTTPHeaders")
+        if self.clock_skew:
+            if isinstance(headers, dict):
+                headers["date"] = email.utils.formatdate(time.time() + self.clock_skew, usegmt=True)
+            credentials = parsed.get("Credentials")
+            if isinstance(credentials, dict) and isinstance(credentials.get("Expiration"), _dt.datetime):
+                credentials["Expiration"] += _dt.timedelta(seconds=self.clock_skew)
+        if self.date_header is not None and isinstance(headers, dict):
+            if self.date_header:
+                headers["date"] = self.date_header
+            else:
+                headers.pop("date", None)
 
 
 def sts_clients() -> list[Any]:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B
 
 from .faultproxy import FaultProxy
 from .harness import STS_CONFIG, wait_until

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ROLE, ROLE_B
+from helpers import ROLE, ROLE_B
 from tokens import make_jwt
 
 from .faultproxy import FaultProxy, real_clock

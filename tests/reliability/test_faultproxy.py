@@ -24,7 +24,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from conftest import ROLE, ROLE_B, SOURCE_KEY, SOURCE_SECRET
+from helpers import ROLE, ROLE_B, SOURCE_KEY, SOURCE_SECRET
 
 from .faultproxy import FaultProxy, real_clock
 from .harness import wait_until
@@ -128,7 +128,9 @@ def test_hang_holds_the_request_until_released(fault_proxy: FaultProxy) -> None:
     fault_proxy.release()
     assert wait_until(lambda: fault_proxy.records[0].duration is not None)
     record = fault_proxy.records[0]
-    assert record.duration is not None and record.duration >= waited - 0.1
+    # The proxy holds it from when the request arrives: the client's own set-up before that (which
+    # under load takes a few tenths of a second) is in `waited` but not in the hang.
+    assert record.duration is not None and record.duration >= waited - 0.5
     assert record.status is None
     client(fault_proxy).get_caller_identity()  # other actions were never hung
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ROLE
+from helpers import ROLE
 
 from .faultproxy import FaultProxy, real_clock
 from .harness import (

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 import rolesession
-from conftest import ROLE
+from helpers import ROLE
 
 from .faultproxy import FaultProxy, real_clock
 from .harness import ATTEMPT_REQUESTS, NO_WAIT, frozen_read, run_readers, wait_until, warnings_from

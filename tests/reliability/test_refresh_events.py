@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ROLE, SOURCE_KEY
+from helpers import ROLE, SOURCE_KEY
 from tokens import make_jwt
 
 from .faultproxy import FaultProxy

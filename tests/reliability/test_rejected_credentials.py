@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import rolesession
-from conftest import ROLE
+from helpers import ROLE
 
 from .faultproxy import FaultProxy
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import rolesession
-from conftest import ACCOUNT, ROLE
+from helpers import ACCOUNT, ROLE
 from tokens import make_jwt, make_saml_response
 
 from .faultproxy import FaultProxy

@@ -1,0 +1,159 @@
+"""Constants and small helpers shared by the tests (fixtures live in conftest.py).
+
+Import as ``from helpers import ROLE, ...``: ``tests/`` is on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import threading
+import time
+from collections.abc import Hashable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import boto3
+
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+THIRD_ACCOUNT = "111122223333"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/Reader"
+ROLE_B = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Hub"
+ROLE_C = f"arn:aws:iam::{THIRD_ACCOUNT}:role/Target"
+# Not moto's default identity key (AKIAIOSFODNN7EXAMPLE): a test of who signed must not pass by accident.
+SOURCE_KEY = "AKIAROLESESSIONTEST1"
+SOURCE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+MFA_SERIAL = "arn:aws:iam::123456789012:mfa/alice"
+#: What ``RoleSession.environ()`` (and ``rolesession assume``) hands a child process.
+ENV_NAMES = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+}
+
+
+def access_key(session: boto3.Session) -> str:
+    """The access key id a client of ``session`` signs with now (fetching if needed)."""
+    return str(session.get_credentials().get_frozen_credentials().access_key)
+
+
+def to_epoch(value: str) -> float:
+    """Seconds since the epoch of an ISO 8601 time as STS and the CLI print it."""
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def to_iso(epoch: float) -> str:
+    """An epoch time as the library logs and prints it (``2026-03-01T12:00:00Z``)."""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RecordingCache:
+    """A cache that says it is persistent (like a file cache) and records every write."""
+
+    persistent = True
+
+    def __init__(self) -> None:
+        self.data: dict[Hashable, dict[str, Any]] = {}
+        self.sets: list[Hashable] = []
+
+    def get(self, key: Hashable) -> dict[str, Any] | None:
+        return self.data.get(key)
+
+    def set(self, key: Hashable, entry: dict[str, Any]) -> None:
+        self.sets.append(key)
+        self.data[key] = entry
+
+    def delete(self, key: Hashable) -> None:
+        self.data.pop(key, None)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+class LocalSts:
+    """An STS endpoint on 127.0.0.1 answering ``AssumeRole`` with fresh credentials.
+
+    ``requests`` records each request's form fields plus ``signer`` (the
+    access key in its SigV4 ``Authorization`` header). ``faults`` are served
+    first, one per request: ``(status, code)`` for an STS error document, or
+    ``"drop"`` to close the connection without answering.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, str]] = []
+        self.faults: list[tuple[int, str] | str] = []
+        self._serial = itertools.count(1)
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                fields = {k: v[0] for k, v in parse_qs(body).items()}
+                match = re.search(r"Credential=([A-Z0-9]+)/", self.headers.get("Authorization", ""))
+                fields["signer"] = match.group(1) if match else ""
+                owner.requests.append(fields)
+                fault = owner.faults.pop(0) if owner.faults else None
+                if fault == "drop":
+                    self.close_connection = True
+                    return
+                if fault is not None:
+                    status, code = fault
+                    self._send(
+                        status,
+                        f'<ErrorResponse xmlns="{_NS}"><Error><Type>Sender</Type><Code>{code}'
+                        f"</Code><Message>{code} (local STS)</Message></Error><RequestId>1</RequestId>"
+                        "</ErrorResponse>",
+                    )
+                    return
+                self._send(200, owner.assume_role_response(fields))
+
+            def _send(self, status: int, text: str) -> None:
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def assume_role_response(self, fields: dict[str, str]) -> str:
+        n = next(self._serial)
+        role = fields.get("RoleArn", ROLE)
+        account, name = role.split(":")[4], role.rsplit("/", 1)[1]
+        session_name = fields.get("RoleSessionName", "s")
+        expires = to_iso(time.time() + int(fields.get("DurationSeconds", 3600)))
+        return (
+            f'<AssumeRoleResponse xmlns="{_NS}"><AssumeRoleResult><Credentials>'
+            f"<AccessKeyId>ASIALOCAL{n:011d}</AccessKeyId><SecretAccessKey>local-secret-{n}</SecretAccessKey>"
+            f"<SessionToken>local-token-{n}</SessionToken><Expiration>{expires}</Expiration></Credentials>"
+            f"<AssumedRoleUser><AssumedRoleId>AROALOCAL:{session_name}</AssumedRoleId>"
+            f"<Arn>arn:aws:sts::{account}:assumed-role/{name}/{session_name}</Arn></AssumedRoleUser>"
+            "</AssumeRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>"
+            "</AssumeRoleResponse>"
+        )
+
+    def __enter__(self) -> LocalSts:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
