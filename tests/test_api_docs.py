@@ -1,4 +1,4 @@
-"""The API reference documents every public name: listed on the page, with parameters, raises and an example."""
+"""The API reference documents every public name: on the page, with parameters, raises and an example."""
 
 from __future__ import annotations
 

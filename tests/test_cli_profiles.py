@@ -27,10 +27,11 @@ import pytest
 
 import rolesession
 import rolesession.testing
-from conftest import ROLE, ROLE_B, StsSpy
+from helpers import ROLE, ROLE_B
 from rolesession.cli import commands, loops, main, secret_commands
 from rolesession.cli.commands import build_session, command_holding, container_credentials
 from rolesession.cli.parser import parse_args
+from rolesession.testing import StsRecorder as StsSpy
 
 BASE_KEY = "AKIABASEPROFILEKEY01"
 BASE_SECRET = "base-secret-base-secret-base-secret-1234"
