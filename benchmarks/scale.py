@@ -67,6 +67,8 @@ MODES: dict[str, tuple[dict[str, Any] | None, bool]] = {
     "adaptive-10": ({"mode": "adaptive", "max_attempts": 10}, True),
 }
 STATS_PATH = "/_gate/stats"
+# The source key a run process is to use, handed over in its environment (not its command line).
+_KEY_VAR, _SECRET_VAR = "SCALE_SOURCE_KEY_ID", "SCALE_SOURCE_SECRET"
 RESET_PATH = "/_gate/reset"
 
 
@@ -231,29 +233,38 @@ def _socket_on_loopback() -> Iterator[int]:
 
 
 def _serve(throttle: float) -> int:
-    """``--serve``: print the URLs as one JSON line, serve until standard input closes."""
+    """``--serve``: print the URLs and source keys as one JSON line, serve until standard input closes."""
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
     with serving(throttle) as (moto_url, gate_url):
-        _warm_up(moto_url)
-        print(json.dumps({"moto": moto_url, "gate": gate_url}), flush=True)
+        key_id, secret = _source_user(moto_url)
+        urls = {"moto": moto_url, "gate": gate_url}
+        print(json.dumps({**urls, "key_id": key_id, "secret": secret}), flush=True)
         sys.stdin.read()
     return 0
 
 
-def _warm_up(moto_url: str) -> None:
-    """One AssumeRole straight to moto, so that loading its STS backend is in no run's time."""
+def _source_user(moto_url: str) -> tuple[str, str]:
+    """An IAM user's access key in moto's default account: the runs' source credentials.
+
+    moto finds the account of every request's signer by scanning its
+    accounts' IAM keys, in the order the accounts were first used. A key
+    that exists, in the first account, is found at once; an unknown one
+    scans all 10,000 accounts each time, and moto -- not the library --
+    would set the pace. This also loads moto's STS backend before any run.
+    """
     import boto3
 
-    client = boto3.client(
-        "sts",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIAROLESESSIONWARM0",
-        aws_secret_access_key="warm-up",
+    session = boto3.Session(
+        aws_access_key_id="AKIAROLESESSIONSETUP", aws_secret_access_key="setup", region_name="us-east-1"
     )
-    client.assume_role(RoleArn="arn:aws:iam::000000000000:role/WarmUp", RoleSessionName="warm-up")
+    iam = session.client("iam", endpoint_url=moto_url)
+    iam.create_user(UserName="scale-source")
+    key = iam.create_access_key(UserName="scale-source")["AccessKey"]
+    sts = session.client("sts", endpoint_url=moto_url)
+    sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/WarmUp", RoleSessionName="warm-up")
+    return key["AccessKeyId"], key["SecretAccessKey"]
 
 
 def _get_json(url: str) -> dict[str, Any]:
@@ -265,14 +276,15 @@ def _get_json(url: str) -> dict[str, Any]:
 
 
 def _isolate_environment(gate: str) -> None:
-    """Fake source credentials, no AWS config files, a private cache directory."""
+    """moto's source credentials (handed over in the environment), no AWS config files, a private cache."""
+    key_id, secret = os.environ[_KEY_VAR], os.environ[_SECRET_VAR]
     for name in list(os.environ):
-        if name.startswith("AWS_"):
+        if name.startswith("AWS_") or name in (_KEY_VAR, _SECRET_VAR):
             del os.environ[name]
     scratch = tempfile.mkdtemp(prefix="rolesession-scale-")
     os.environ.update(
-        AWS_ACCESS_KEY_ID="AKIAROLESESSIONSCALE",
-        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        AWS_ACCESS_KEY_ID=key_id,
+        AWS_SECRET_ACCESS_KEY=secret,
         AWS_DEFAULT_REGION="us-east-1",
         AWS_CONFIG_FILE=os.path.join(scratch, "no-config"),
         AWS_SHARED_CREDENTIALS_FILE=os.path.join(scratch, "no-credentials"),
@@ -417,8 +429,9 @@ def _measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     )
     try:
         assert server.stdout is not None
-        gate = json.loads(server.stdout.readline())["gate"]
-        return [_measure_mode(mode, gate, args) for mode in args.modes]
+        urls = json.loads(server.stdout.readline())
+        env = {**os.environ, _KEY_VAR: urls["key_id"], _SECRET_VAR: urls["secret"]}
+        return [_measure_mode(mode, urls["gate"], env, args) for mode in args.modes]
     finally:
         if server.stdin is not None:
             server.stdin.close()
@@ -428,19 +441,23 @@ def _measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             server.kill()
 
 
-def _measure_mode(mode: str, gate: str, args: argparse.Namespace) -> dict[str, Any]:
+def _measure_mode(mode: str, gate: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     throttled = MODES[mode][1]
     _get_json(f"{gate}{RESET_PATH}?throttle={args.throttle if throttled else 0.0}")
     # adaptive mode slows its whole client down after each throttle (see the docs): capped.
     accounts = min(args.accounts, args.adaptive_accounts) if mode.startswith("adaptive") else args.accounts
     print(f"scale: {mode}, {accounts} accounts ...", file=sys.stderr, flush=True)
+    load_before = os.getloadavg()[0]
     command = [sys.executable, __file__, "--run", mode, "--gate", gate, "--accounts", str(accounts)]
     command += ["--workers", str(args.workers), "--fn", args.fn]
     command += ["--progress"] if args.progress else []
     command += ["--no-tracemalloc"] if args.no_tracemalloc else []
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True, timeout=args.timeout)
+    done = subprocess.run(
+        command, stdout=subprocess.PIPE, text=True, check=True, timeout=args.timeout, env=env
+    )
     row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     row["sts"] = _sts_figures(_get_json(gate + STATS_PATH), args.fn)
+    row["load"] = [load_before, os.getloadavg()[0]]  # 1-minute load average: others' work skews time
     return row
 
 
@@ -469,7 +486,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| retries (`sts_config`) | STS throttled | accounts | wall | entries/s | caller CPU per entry "
         "| ok | errors | AssumeRole requests | throttled | retries | peak traced (per entry) "
-        "| kept after gc | sessions kept | peak RSS |"
+        "| kept after gc | sessions kept | kept without the registry | peak RSS |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -479,11 +496,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['traced_peak_mb']:.0f} MB ({r['peak_kb_per_entry']:.0f} KB)" if r["tracemalloc"] else "n/a"
         )
         kept = f"{r['traced_after_gc_mb']:.0f} MB" if r["tracemalloc"] else "n/a"
+        bare = f"{r['traced_without_registry_mb']:.0f} MB" if r["tracemalloc"] else "n/a"
         lines.append(
             f"| {_mode_label(r)} | {sts['throttle']:.0%} | {r['accounts']:,} | {r['wall_s']:.1f} s "
             f"| {r['entries_per_s']:.0f} | {r['cpu_ms_per_entry']:.1f} ms | {r['ok']:,} | {errors} "
             f"| {sts['assume_role']:,} | {sts['assume_role_throttled']:,} | {sts['assume_role_retries']:,} "
-            f"| {traced} | {kept} | {r['sessions_alive_after_gc']:,} | {r['rss_peak_mb']:.0f} MB |"
+            f"| {traced} | {kept} | {r['sessions_alive_after_gc']:,} | {bare} | {r['rss_peak_mb']:.0f} MB |"
         )
     return "\n".join(lines)
 
@@ -510,19 +528,23 @@ def write_doc(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{DOC.relative_to(ROOT)} has no {BEGIN} ... {END} section to fill")
     first = rows[0]
+    loads = [x for r in rows for x in r.get("load", [])]
+    load = f" 1-minute load average {min(loads):.1f}-{max(loads):.1f}." if loads else ""
+    note = f" {args.note}" if args.note else ""
     body = "\n".join(
         [
             BEGIN,
             f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/scale.py --accounts "
-            f"{args.accounts} --fn {args.fn}`: {args.accounts:,} accounts, "
-            f"{args.throttle:.0%} of STS requests throttled, fan_out's thread pool of "
-            f"{first['workers']}; {_environment()}.",
+            f"{first['accounts']} --fn {first['fn']}`: {first['accounts']:,} accounts, "
+            f"{max(r['sts']['throttle'] for r in rows):.0%} of STS requests throttled, fan_out's thread "
+            f"pool of {first['workers']}; {_environment()}.{load}{note}",
             "",
             table(rows),
             "",
-            "*peak traced*: tracemalloc's peak during the call above the level before it; "
+            "*peak traced*: tracemalloc's peak during the call, above the level before it; "
             "*kept after gc*: still allocated once the results are dropped and `gc.collect()` ran; "
-            "*sessions kept*: `RoleSession` objects still alive then.",
+            "*sessions kept*: `RoleSession` objects alive then; *kept without the registry*: the same "
+            "after emptying the warm-session registry. *Peak RSS* includes tracemalloc's own bookkeeping.",
             END,
         ]
     )
@@ -546,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
     parser.add_argument("--no-write", action="store_true", help=f"do not rewrite {DOC.name}")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--from-json", type=Path, help="measure nothing: table and docs from this file")
+    parser.add_argument("--note", help="a sentence added to the docs after the set-up")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run", choices=list(MODES), help=argparse.SUPPRESS)
     parser.add_argument("--gate", help=argparse.SUPPRESS)
@@ -566,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures))
         return 0
 
-    rows = _measure(args)
+    rows = json.loads(args.from_json.read_text()) if args.from_json else _measure(args)
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")

@@ -99,6 +99,16 @@ def test_every_entry_gets_its_result_and_one_sts_call_per_worker_per_role(
     assert {r.value[0] for r in first if r.ok} <= worker_pids
 
 
+def test_closures_and_lambdas_travel(dask_client: Any) -> None:
+    # Dask ships functions with cloudpickle (a ProcessPoolExecutor's pickle cannot ship these).
+    suffix = "-seen"
+    arns = [role(a) for a in fresh_accounts(2)]
+    results = rolesession.fan_out(
+        arns, lambda s: s.role_arn + suffix, executor=dask_client.get_executor(pure=False)
+    )
+    assert [r.value for r in results] == [arn + suffix for arn in arns]
+
+
 def test_each_worker_assumes_a_role_once_and_keeps_its_session(
     dask_client: Any, sts_proxy: FaultProxy
 ) -> None:

@@ -94,6 +94,14 @@ def test_fn_runs_once_per_entry(executor: RayExecutor) -> None:
     assert all(r.ok for r in results) and len({r.value for r in results}) == len(arns)
 
 
+def test_closures_and_lambdas_travel(executor: RayExecutor) -> None:
+    # Ray ships functions with cloudpickle (a ProcessPoolExecutor's pickle cannot ship these).
+    suffix = "-seen"
+    arns = [role(a) for a in fresh_accounts(2)]
+    results = rolesession.fan_out(arns, lambda s: s.role_arn + suffix, executor=executor)
+    assert [r.value for r in results] == [arn + suffix for arn in arns]
+
+
 # -- the adapter itself ----------------------------------------------------------------------
 
 
