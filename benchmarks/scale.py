@@ -11,7 +11,10 @@ Three processes, so that each number belongs to one of them:
   *gate* of this file that answers a random ``--throttle`` share of STS
   requests (any action) with STS's ``Throttling`` error (HTTP 400) and
   forwards the rest; it counts requests, throttles and distinct roles;
-* one fresh *run* process per retry mode: ``rolesession.fan_out`` over
+* one fresh *run* process per mode (``--modes``: no throttling, then the
+  library's default retries, standard mode with 10 attempts and adaptive
+  mode with 10, the last on ``--adaptive-accounts`` only, as it crawls):
+  ``rolesession.fan_out`` over
   ``--accounts`` role ARNs, each in its own account, on fan_out's own thread
   pool, measured with tracemalloc and ``/proc`` (RSS) -- moto's own memory
   (it keeps every assumed role) stays out of the figures;
@@ -24,7 +27,9 @@ exactly one AssumeRole per account, so every retry counted is the library's
 own STS client absorbing a throttle under the ``sts_config`` being compared.
 ``--fn identity`` makes an STS client from each session and calls
 GetCallerIdentity (the SPEC's fan-out workload); that client has boto3's
-default retry settings, which the modes here do not change.
+default retry settings, which the modes here do not change. (moto finds the
+account of each assumed-role key by scanning every account it knows, so at
+10,000 accounts moto, not the library, is what ``--fn identity`` measures.)
 """
 
 from __future__ import annotations
