@@ -14,7 +14,15 @@ OLDEST_STAMP := $(OLDEST)/.installed
 OLDEST_PINS  := $(shell sed -n 's/^ *"\(boto3\|botocore\)>=\([0-9][0-9.]*\)".*/\1==\2/p' pyproject.toml)
 COMPAT_TESTS := tests/test_botocore_compat.py tests/test_shared_loader.py
 
+# `make distributed`: fan_out on real engines (a Dask LocalCluster, a local Ray)
+# in a venv of their own: Ray pins much of its stack and weighs ~600 MB.
+DIST       := .venv-dist
+DIST_BIN   := $(DIST)/bin
+DIST_STAMP := $(DIST)/.installed
+DIST_PINS  := 'dask[distributed]==2026.8.0' 'ray==2.60.0'
+
 .PHONY: demo test lint typecheck unit docs compat bench clean
+.PHONY: distributed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +37,13 @@ $(OLDEST_STAMP): pyproject.toml
 	$(OLDEST_BIN)/python -m pip install -q --upgrade pip
 	$(OLDEST_BIN)/python -m pip install -q -e . $(OLDEST_PINS) pytest 'moto[server]>=5.0' freezegun hypothesis
 	touch $(OLDEST_STAMP)
+
+$(DIST_STAMP): pyproject.toml
+	test -x $(DIST_BIN)/python || $(PYTHON) -m venv $(DIST)
+	echo '*' > $(DIST)/.gitignore
+	$(DIST_BIN)/python -m pip install -q --upgrade pip
+	$(DIST_BIN)/python -m pip install -q -e . pytest 'moto[server]>=5.0' freezegun $(DIST_PINS)
+	touch $(DIST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m rolesession demo
@@ -49,7 +64,10 @@ compat: $(OLDEST_STAMP)
 	$(OLDEST_BIN)/python -c 'import boto3, botocore; print("compat: boto3", boto3.__version__, "botocore", botocore.__version__)'
 	$(OLDEST_BIN)/python -m pytest -q $(COMPAT_TESTS)
 
-test: lint typecheck unit docs compat
+distributed: $(DIST_STAMP)
+	$(DIST_BIN)/python -m pytest -q tests/distributed
+
+test: lint typecheck unit docs compat distributed
 
 # `make build`: the sdist and the wheel a release would upload, built in an
 # isolated environment into dist/ (git-ignored, emptied first), and their
@@ -88,4 +106,4 @@ bench: $(STAMP) $(AIO_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST) $(AIO) .site .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST) $(AIO) $(DIST) .site .mypy_cache .ruff_cache
