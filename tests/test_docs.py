@@ -396,7 +396,11 @@ def test_included_examples_exist_and_are_run_by_test_examples() -> None:
     assert included, "the guides show the example scripts"
     # The async example runs where aiobotocore is installed (tests/test_aio.py, make aio);
     # the testing example as a user's pytest run (tests/test_testing_plugin.py).
-    runners = ("test_examples.py", "test_aio.py", "test_testing_plugin.py")
+    # The Dask and Ray examples run in make distributed (tests/distributed/).
+    runners = (
+        "test_examples.py", "test_aio.py", "test_testing_plugin.py",
+        "distributed/test_dask_fan_out.py", "distributed/distsupport.py",
+    )  # fmt: skip
     tested = "".join((ROOT / "tests" / name).read_text(encoding="utf-8") for name in runners)
     for path in included:
         assert (ROOT / path).is_file(), path

@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from . import _environment, _state, _sts
 from ._credentials import to_epoch
 
-__all__ = ["StsCall", "StsRecorder", "forget_sessions", "reset", "sts_clients"]
+__all__ = ["StsCall", "StsRecorder", "forget_sessions", "reset", "sts_clients", "warm_session_count"]
 
 
 def reset() -> None:
@@ -62,6 +62,12 @@ def forget_sessions() -> None:
     with _state.state.lock:
         if _state.state.sessions is not None:
             _state.state.sessions.clear()
+
+
+def warm_session_count() -> int:
+    """How many sessions the warm-session registry holds now (bounded by the default cache's size)."""
+    with _state.state.lock:
+        return len(_state.state.sessions or ())
 
 
 class StsCall(NamedTuple):

@@ -22,11 +22,15 @@ import concurrent.futures
 import contextlib
 import os
 import random
-import threading
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+# The Ray executor is the documented recipe, examples/distributed/ray_executor.py, run as users copy it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "distributed"))
+from ray_executor import RayExecutor  # noqa: F401  (re-exported for the Ray tests)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -134,58 +138,7 @@ class _WhoamiExcept:
 # -- Ray -----------------------------------------------------------------------------------
 
 
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return fn(*args, **kwargs)
 
-
-class RayExecutor(concurrent.futures.Executor):
-    """A ``concurrent.futures.Executor`` that runs each call as a Ray task.
-
-    Ray ships no ``Executor`` (``ray.util.multiprocessing.Pool`` is a
-    ``multiprocessing.Pool`` look-alike); but every ``ObjectRef`` turns into
-    a ``concurrent.futures.Future`` with ``.future()``, so this is all it
-    takes. ``options`` go to ``ray.remote(...).options`` (``num_cpus``,
-    ``max_retries``, ...). Needs ``ray.init()`` first.
-
-        with RayExecutor() as executor:
-            results = rolesession.fan_out(arns, fn, executor=executor)
-    """
-
-    def __init__(self, **options: Any) -> None:
-        import ray
-
-        task = ray.remote(_call)
-        self._task = task.options(**options) if options else task
-        self._lock = threading.Lock()
-        self._shutdown = False
-        self._pending: dict[concurrent.futures.Future[Any], Any] = {}
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        with self._lock:
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            ref = self._task.remote(fn, *args, **kwargs)
-            future: concurrent.futures.Future[Any] = ref.future()
-            self._pending[future] = ref
-        future.add_done_callback(self._forget)
-        return future
-
-    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
-        with self._lock:
-            self._pending.pop(future, None)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        import ray
-
-        with self._lock:
-            self._shutdown = True
-            pending = dict(self._pending)
-        if cancel_futures:
-            for future, ref in pending.items():
-                if not future.done():
-                    ray.cancel(ref)
-        if wait:
-            concurrent.futures.wait(list(pending))
 
 
 # -- what the proxy saw ----------------------------------------------------------------------

@@ -3,10 +3,9 @@
 Skipped where Dask is not installed (the main ``.venv``); ``make distributed``
 runs it in ``.venv-dist``.
 
-``get_executor(pure=False)`` throughout: Dask's default (``pure=True``) keys a
-task by its function and arguments, so duplicate entries -- and the same
-entry in a later call, while Dask still holds the result -- run once and
-share one result (see the xfail test at the end).
+Most tests use ``get_executor(pure=False)``; the last one proves the default
+(``pure=True``, which keys a task by its function and arguments) runs every
+entry too: fan_out makes each submission unique.
 """
 
 from __future__ import annotations
@@ -166,14 +165,24 @@ def test_assume_keywords_travel_with_the_work(
     assert assume_role_calls(sts_proxy) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fan_out submits (arn, fn, kwargs) only: Dask's default pure=True runs duplicates once; "
-    "fixed when fan_out makes each submission unique (e.g. a per-call token and the entry's index)",
-)
 def test_fn_runs_once_per_entry_on_the_default_dask_executor(dask_client: Any) -> None:
     arns = [role(a) for a in fresh_accounts(2)] * 3
     results = rolesession.fan_out(arns, token, executor=dask_client.get_executor())
     assert all(r.ok for r in results)
     assert len({r.value for r in results}) == len(arns)  # fn ran for every entry
+
+
+def test_the_documented_dask_example_audits_every_account(dask_client: Any, sts_proxy: FaultProxy) -> None:
+    """examples/distributed/dask_audit.py, as docs/guides/distributed.md shows it, on the default executor."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "distributed"))
+    from dask_audit import audit
+
+    accounts = fresh_accounts(3)
+    results = audit(dask_client.get_executor(), accounts)
+    assert [r.account for r in results] == accounts and all(r.ok for r in results)
+    for account, result in zip(accounts, results, strict=True):
+        assert f":sts::{account}:assumed-role/Auditor/security-audit" in str(result.value)
+    assert assume_role_calls(sts_proxy).keys() >= {role(a) for a in accounts}

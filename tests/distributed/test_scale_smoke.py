@@ -19,7 +19,7 @@ ACCOUNTS = 200
 def test_scale_benchmark_small_run(tmp_path: Path) -> None:
     out = tmp_path / "scale.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--accounts", str(ACCOUNTS)]
-    command += ["--modes", "standard-10,adaptive-10", "--adaptive-accounts", "5"]
+    command += ["--modes", "default,adaptive-10", "--adaptive-accounts", "5"]
     command += ["--no-write", "--json", str(out)]
     done = subprocess.run(
         command,
