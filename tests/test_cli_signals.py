@@ -158,8 +158,8 @@ IN_A_TERMINAL = r"""
 import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:  # a session leader, the pty its controlling terminal, in its foreground group
-    from rolesession.cli.child import _from_terminal_possible
-    print("foreground:", _from_terminal_possible(), flush=True)
+    from rolesession.cli.child import from_terminal_possible
+    print("foreground:", from_terminal_possible(), flush=True)
     os._exit(0)
 out = b""
 while True:
@@ -179,7 +179,7 @@ def test_terminal_signals_are_passed_on_only_when_they_cannot_have_come_from_the
     done = subprocess.run([sys.executable, "-c", IN_A_TERMINAL], capture_output=True, text=True,
                           timeout=30, check=True)  # fmt: skip
     assert "foreground: True" in done.stdout  # Ctrl-C reached the command too: not passed on
-    check = "from rolesession.cli.child import _from_terminal_possible as f; print(f())"
+    check = "from rolesession.cli.child import from_terminal_possible as f; print(f())"
     alone = subprocess.run(
         [sys.executable, "-c", check],
         capture_output=True, text=True, timeout=30, check=True, start_new_session=True,

@@ -29,13 +29,15 @@ PARTITION_REGIONS = {
 _INVALID = re.compile(r"[^A-Za-z0-9_+=,.@-]")
 
 
-@functools.lru_cache(maxsize=1)
 def _user_at_host() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name in containers without a passwd entry
-        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
-    return f"{user}@{socket.gethostname()}"
+    state = _state.state
+    if state.user_at_host is None:
+        try:
+            user = getpass.getuser()
+        except Exception:  # no user name in containers without a passwd entry
+            user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+        state.user_at_host = f"{user}@{socket.gethostname()}"
+    return state.user_at_host
 
 
 def sanitize_session_name(raw: str) -> str:

@@ -375,7 +375,7 @@ def chain_recipes(
             recipe = assume_role_recipe(role, checked)
         except InvalidParameterError as exc:
             if exc.parameter in own:
-                raise exc.within(f"steps[{i}]") from None
+                raise exc.within(f"steps[{i}]") from exc.__cause__
             raise
         planned.append((recipe.source, recipe.cache, recipe.refresh))
     return planned

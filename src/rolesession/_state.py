@@ -65,6 +65,8 @@ class _State:
         )
         self.workers: Any = None
         self.profile_sources: dict[Hashable, Any] = {}  # from_profile's source sessions
+        self.user_at_host: str | None = None  # the default session name's last resort, looked up once
+        self.skew_warned = False  # a clock skew over 60 s is reported once per process
         self.botocore_lock = threading.Lock()  # the shared loader and template (``_botocore``)
 
 
@@ -137,9 +139,13 @@ def key_lock(cache: object, key: Hashable) -> KeyLock:
 
 
 def reset() -> None:
-    """Forget warm sessions, STS clients, default sources and cached credentials.
+    """Start afresh, as a new process would (tests and benchmarks).
 
-    For tests and benchmarks: each starts as a fresh process would.
+    Forgets warm sessions, STS clients, default and profile sources, cached
+    credentials (a new default cache: a background refresh still running
+    from before writes into the old one, never into the new), and what the
+    process learnt once: its default session name and whether it warned
+    about clock skew.
     """
     with state.lock:
         if state.sessions is not None:
@@ -149,8 +155,9 @@ def reset() -> None:
             state.unsigned_clients.clear()
         state.default_sources.clear()
         state.profile_sources.clear()
-        if state.default_cache is not None:
-            state.default_cache.clear()
+        state.default_cache = None
+        state.user_at_host = None
+        state.skew_warned = False
 
 
 def _after_fork_in_child() -> None:

@@ -235,12 +235,10 @@ def unreachable(
 SKEW_NOISE = 2.0
 #: Above this, the skew is worth a WARNING (once per process).
 SKEW_WARNING = 60.0
-_skew_warned = False
 
 
 def measure_skew(response: Mapping[str, Any], sent: float, received: float) -> float:
     """STS's clock minus ours, from the response's ``Date`` header (0 within noise)."""
-    global _skew_warned
     try:
         header = response["ResponseMetadata"]["HTTPHeaders"]["date"]
         server = email.utils.parsedate_to_datetime(header).timestamp() + 0.5  # whole seconds
@@ -249,8 +247,8 @@ def measure_skew(response: Mapping[str, Any], sent: float, received: float) -> f
     skew = server - (sent + received) / 2
     if not abs(skew) >= SKEW_NOISE:  # NaN too
         return 0.0
-    if abs(skew) > SKEW_WARNING and not _skew_warned:
-        _skew_warned = True
+    if abs(skew) > SKEW_WARNING and not _state.state.skew_warned:
+        _state.state.skew_warned = True
         logger.warning(
             "this host's clock is %.0f s %s STS's; credential lifetimes are judged on STS's clock "
             "(synchronise the clock: other AWS calls may fail with RequestExpired)",

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from . import _environment, _state, _sts
+from . import _state
 from ._credentials import to_epoch
 
 __all__ = ["StsCall", "StsRecorder", "forget_sessions", "reset", "sts_clients", "warm_session_count"]
@@ -48,12 +48,6 @@ def reset() -> None:
     it already warned about clock skew.
     """
     _state.reset()
-    with _state.state.lock:
-        # A new object, not only an emptied one: a background refresh still
-        # running from before writes into the old cache, never into the new.
-        _state.state.default_cache = None
-    _environment._user_at_host.cache_clear()
-    _sts._skew_warned = False
 
 
 def forget_sessions() -> None:

@@ -92,7 +92,7 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return set_parent_death_signal
 
 
-def _from_terminal_possible() -> bool:
+def from_terminal_possible() -> bool:
     """Whether we are in the foreground process group of our controlling terminal.
 
     Only then can a terminal-generated signal (Ctrl-C, Ctrl-\\, a resize)
@@ -127,7 +127,7 @@ class _Forwarder:
             self._send(self._pending.pop(0))
 
     def __call__(self, signum: int, _frame: Any) -> None:
-        if signum in self._terminal and _from_terminal_possible():
+        if signum in self._terminal and from_terminal_possible():
             return  # the command, in our process group, got it from the terminal too
         if self._child is None:
             self._pending.append(signum)
@@ -146,7 +146,7 @@ def _forwarding_signals() -> Iterator[_Forwarder]:
 
     We keep waiting for the command instead of dying first; its exit code
     becomes ours. `TERMINAL_SIGNALS` are passed on only when they cannot
-    have come from the terminal (see `_from_terminal_possible`). Handlers
+    have come from the terminal (see `from_terminal_possible`). Handlers
     can only be set from the main thread; elsewhere (``main()`` called from
     a thread) signals keep their handlers.
     """
