@@ -236,3 +236,32 @@ def warm_second_run(executor: concurrent.futures.Executor, proxy: Any, first: li
     after = assume_role_calls(proxy)
     made = sum(len(after.get(arn, [])) - len(before.get(arn, [])) for arn in good)
     assert made == len(new_pairs)
+
+
+# -- pickled sessions in workers ---------------------------------------------------------------
+
+
+def refresh_inside(session: Any) -> tuple[int, str, str]:
+    """Run in a worker on a pickled session: (pid, first access key, the key after a refresh).
+
+    With credentials a few seconds long, the session's own engine refreshes
+    them inside the worker; the loop waits (real time) until it has.
+    """
+    import time
+
+    credentials = session.get_credentials()
+    first = credentials.get_frozen_credentials().access_key
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        time.sleep(0.5)
+        credentials.get_frozen_credentials()
+        credentials.wait_for_background(5)
+        now = credentials.get_frozen_credentials().access_key
+        if now != first:
+            return os.getpid(), first, now
+    return os.getpid(), first, first
+
+
+def travelled(session: Any) -> tuple[int, int, str]:
+    """Run in a worker on a pickled session: (pid, id of the session there, its access key)."""
+    return os.getpid(), id(session), session.get_credentials().get_frozen_credentials().access_key

@@ -35,7 +35,7 @@ from distsupport import (  # noqa: E402
 )
 
 import rolesession  # noqa: E402
-from conftest import SOURCE_KEY  # noqa: E402
+from helpers import SOURCE_KEY  # noqa: E402
 from reliability.faultproxy import FaultProxy  # noqa: E402
 
 WORKERS = 2
@@ -186,3 +186,41 @@ def test_the_documented_dask_example_audits_every_account(dask_client: Any, sts_
     for account, result in zip(accounts, results, strict=True):
         assert f":sts::{account}:assumed-role/Auditor/security-audit" in str(result.value)
     assert assume_role_calls(sts_proxy).keys() >= {role(a) for a in accounts}
+
+
+# -- pickled sessions ----------------------------------------------------------------------------
+
+
+def test_pickled_sessions_travel_to_dask_workers_and_refresh_there(
+    dask_client: Any, sts_proxy: FaultProxy
+) -> None:
+    from distsupport import refresh_inside, travelled
+
+    target = role(fresh_accounts(1)[0])
+    session = rolesession.assume_role(target)  # lazy: the caller never fetches
+    seen = dask_client.gather(dask_client.map(travelled, [session] * 8, pure=False))
+    by_worker: dict[int, set[tuple[int, str]]] = {}
+    for pid, session_id, key in seen:
+        by_worker.setdefault(pid, set()).add((session_id, key))
+    assert all(len(pairs) == 1 for pairs in by_worker.values())  # one session, one credential set per worker
+    assert len(assume_role_calls(sts_proxy)[target]) == len(by_worker)  # one AssumeRole per worker
+    assert SOURCE_KEY not in assume_role_calls(sts_proxy)[target]  # none signed by the caller
+
+    sts_proxy.expire_in(8, action="AssumeRole")
+    short = rolesession.assume_role(role(fresh_accounts(1)[0]), duration=900)
+    pid, first, renewed = dask_client.submit(refresh_inside, short, pure=False).result(timeout=60)
+    assert renewed != first  # the worker's copy refreshed itself
+
+
+def test_a_session_that_cannot_travel_says_why_before_dask_ships_it(dask_client: Any) -> None:
+    import boto3
+
+    session = rolesession.assume_role(role(fresh_accounts(1)[0]), source=boto3.Session())
+    with pytest.raises(Exception) as info:
+        dask_client.submit(token, session).result(timeout=30)
+    causes, error = [], info.value
+    while error is not None:
+        causes.append(error)
+        error = error.__cause__ or error.__context__
+    ours = [e for e in causes if isinstance(e, rolesession.InvalidParameterError)]
+    assert ours and "explicit Session" in str(ours[0]) and ours[0].parameter == "session"

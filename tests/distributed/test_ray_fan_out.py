@@ -34,7 +34,7 @@ from distsupport import (  # noqa: E402
 )
 
 import rolesession  # noqa: E402
-from conftest import SOURCE_KEY  # noqa: E402
+from helpers import SOURCE_KEY  # noqa: E402
 from reliability.faultproxy import FaultProxy  # noqa: E402
 
 
@@ -125,3 +125,35 @@ def test_ray_executor_refuses_work_after_shutdown(ray_local: None) -> None:
     # fan_out turns a refused submission into that entry's error, never raises.
     [result] = rolesession.fan_out([role(fresh_accounts(1)[0])], token, executor=pool)
     assert isinstance(result.error, RuntimeError)
+
+
+# -- pickled sessions ----------------------------------------------------------------------------
+
+
+def test_pickled_sessions_travel_to_ray_tasks_and_refresh_there(
+    ray_local: None, sts_proxy: FaultProxy
+) -> None:
+    from distsupport import assume_role_calls, refresh_inside, travelled
+
+    target = role(fresh_accounts(1)[0])
+    session = rolesession.assume_role(target)
+    seen = ray.get([ray.remote(travelled).remote(session) for _ in range(6)])
+    by_worker: dict[int, set[tuple[int, str]]] = {}
+    for pid, session_id, key in seen:
+        by_worker.setdefault(pid, set()).add((session_id, key))
+    assert all(len(pairs) == 1 for pairs in by_worker.values())
+    assert len(assume_role_calls(sts_proxy)[target]) == len(by_worker)
+    assert SOURCE_KEY not in assume_role_calls(sts_proxy)[target]
+
+    sts_proxy.expire_in(8, action="AssumeRole")
+    short = rolesession.assume_role(role(fresh_accounts(1)[0]), duration=900)
+    pid, first, renewed = ray.get(ray.remote(refresh_inside).remote(short), timeout=60)
+    assert renewed != first
+
+
+def test_a_session_that_cannot_travel_says_why_before_ray_ships_it(ray_local: None) -> None:
+    import boto3
+
+    session = rolesession.assume_role(role(fresh_accounts(1)[0]), source=boto3.Session())
+    with pytest.raises(Exception, match="cannot be pickled"):
+        ray.get(ray.remote(token).remote(session), timeout=30)
