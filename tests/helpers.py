@@ -157,3 +157,42 @@ class LocalSts:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def concurrently(n: int, fn: Any) -> list[Any]:
+    """``fn()`` in ``n`` threads released together by a barrier; their results, in thread order."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = fn()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def refresh_inside(session: Any) -> tuple[int, str, str]:
+    """Run in another process on a pickled session: (pid, first access key, the key after a refresh).
+
+    With credentials a few seconds long, the session's own engine refreshes
+    them where it runs; the loop waits (real time) until it has.
+    """
+    import os
+    import time
+
+    credentials = session.get_credentials()
+    first = credentials.get_frozen_credentials().access_key
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        time.sleep(0.5)
+        credentials.get_frozen_credentials()
+        credentials.wait_for_background(5)
+        now = credentials.get_frozen_credentials().access_key
+        if now != first:
+            return os.getpid(), first, now
+    return os.getpid(), first, first

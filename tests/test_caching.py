@@ -13,7 +13,7 @@ import pytest
 
 import rolesession
 import rolesession.testing
-from helpers import ACCOUNT, ROLE, ROLE_B, RecordingCache, access_key
+from helpers import ACCOUNT, ROLE, ROLE_B, RecordingCache, access_key, concurrently
 from rolesession import (
     MemoryCache,
     Policy,
@@ -167,22 +167,6 @@ SAME_KEYS = {
     ),
 }
 
-
-
-def _concurrently(n: int, fn: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 def _cached_entry() -> dict[str, Any]:
@@ -427,7 +411,7 @@ def test_sessions_with_the_same_cache_key_make_one_sts_call(sts_mock, sts_calls)
     # Different objects (their sources differ) whose STS request and caller
     # are the same: one fetches, the others find its cache entry.
     sts_calls.delay = 0.2
-    results = _concurrently(8, lambda: access_key(rolesession.assume_role(ROLE, source=boto3.Session())))
+    results = concurrently(8, lambda: access_key(rolesession.assume_role(ROLE, source=boto3.Session())))
     assert len(set(results)) == 1 and sts_calls.count() == 1
 
 

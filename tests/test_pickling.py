@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -19,6 +18,7 @@ import boto3
 import pytest
 
 import rolesession
+from helpers import refresh_inside
 from rolesession import FileCache, InvalidParameterError, MemoryCache
 from rolesession.testing import StsRecorder
 from tokens import make_jwt, make_saml_response
@@ -136,21 +136,6 @@ def worker_identity(session: rolesession.RoleSession) -> tuple[int, str, str]:
     return os.getpid(), key, session.identity()["Arn"]
 
 
-def worker_refresh(session: rolesession.RoleSession) -> tuple[str, str]:
-    """Run in a worker: read, wait past the (short) credentials' refresh point, read again."""
-    credentials = session.get_credentials()
-    first = credentials.get_frozen_credentials().access_key
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        time.sleep(0.5)
-        credentials.get_frozen_credentials()
-        credentials.wait_for_background(5)
-        now = credentials.get_frozen_credentials().access_key
-        if now != first:
-            return first, now
-    return first, first
-
-
 @pytest.fixture
 def proxy(moto_server: str) -> Any:
     from reliability.faultproxy import FaultProxy
@@ -180,6 +165,6 @@ def test_a_pickled_session_refreshes_inside_its_worker(proxy):
     proxy.expire_in(8, action="AssumeRole")  # 8-second credentials: due for refresh within seconds
     session = rolesession.assume_role(ROLE, sts_endpoint_url=proxy.url)
     with _pool() as pool:
-        first, renewed = pool.submit(worker_refresh, session).result(timeout=60)
+        _, first, renewed = pool.submit(refresh_inside, session).result(timeout=60)
     assert renewed != first
     assert proxy.count("AssumeRole") >= 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import string
-import threading
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rolesession
-from helpers import ACCOUNT, MFA_SERIAL, ROLE, ROLE_B, SOURCE_KEY, access_key
+from helpers import ACCOUNT, MFA_SERIAL, ROLE, ROLE_B, SOURCE_KEY, access_key, concurrently
 from rolesession import (
     InvalidParameterError,
     MemoryCache,
@@ -84,22 +83,6 @@ def tenant_policy(tenant: str) -> Policy:
     )
 
 
-
-
-def _concurrently(n: int, fn: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 # -- Policy: the session-policy builder and its limits ---------------------------------------------
@@ -664,6 +647,6 @@ def test_concurrent_identical_scoped_sessions_share_one_session_and_call(sts_moc
         scoped = parent.scoped(policy=policy.to_dict())
         return scoped, access_key(scoped)
 
-    results = _concurrently(32, ask)
+    results = concurrently(32, ask)
     assert len({id(s) for s, _ in results}) == 1
     assert sts_calls.count() == 2

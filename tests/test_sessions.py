@@ -34,6 +34,7 @@ from helpers import (
     ROLE_C,
     LocalSts,
     access_key,
+    concurrently,
 )
 from rolesession import (
     Policy,
@@ -111,22 +112,6 @@ def _sts_client_config(sts_config: Config) -> Any:
     [client] = sts_clients()
     return client.meta.config
 
-
-
-def _concurrently(n: int, fn: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 # -- entry points and sources ----------------------------------------------------------------------
@@ -541,7 +526,7 @@ def test_32_concurrent_first_requests_make_one_session_and_one_sts_call(sts_mock
         session = rolesession.assume_role(ROLE)
         return session, access_key(session)
 
-    results = _concurrently(32, ask)
+    results = concurrently(32, ask)
     assert len({id(s) for s, _ in results}) == 1
     assert len({k for _, k in results}) == 1
     assert sts_calls.count() == 1

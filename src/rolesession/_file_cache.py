@@ -286,15 +286,7 @@ class FileCache:
         except OSError as exc:
             self._unwritable(exc)
             return
-        for name in names:
-            match = _OUR_NAME_RE.fullmatch(name)
-            if match is None:
-                continue
-            path = os.path.join(self.directory, name)
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
+        for match, path, info in _named_like_ours(self.directory, names):
             if not _is_ours(info):
                 continue
             if match["kind"] == "lock":
@@ -400,15 +392,7 @@ class FileCache:
             return
         kept: set[str] = set()
         idle_locks: list[tuple[str, str, os.stat_result]] = []
-        for name in names:
-            match = _OUR_NAME_RE.fullmatch(name)
-            if match is None:
-                continue
-            path = os.path.join(self.directory, name)
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
+        for match, path, info in _named_like_ours(self.directory, names):
             kind = match["kind"]
             if kind == "json":
                 if not _is_ours(info) or info.st_mtime > now or not _remove_if_expired(path, now):
@@ -540,6 +524,21 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 
 # -- files ----------------------------------------------------------------------------------
+
+
+def _named_like_ours(directory: str, names: list[str]) -> Iterator[tuple[re.Match[str], str, os.stat_result]]:
+    """The files of ``names`` named as this cache names its files, with their ``lstat``
+    (never followed: a symbolic link is seen as one). Who owns them is the caller's check."""
+    for name in names:
+        match = _OUR_NAME_RE.fullmatch(name)
+        if match is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            info = os.lstat(path)
+        except OSError:  # gone meanwhile
+            continue
+        yield match, path, info
 
 
 def _is_ours(info: os.stat_result) -> bool:

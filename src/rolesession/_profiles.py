@@ -299,10 +299,10 @@ def _code_provider(profile: str, values: Mapping[str, Any], serial: str, given: 
             raise fail(f"[profile {profile}] mfa_process", str(exc)) from None
     if sys.stdin is not None and sys.stdin.isatty():
         return PromptMfaCode(serial)
-    return _NoCode(profile, serial)
+    return NoCode(profile, serial)
 
 
-class _NoCode:
+class NoCode:
     """No way to get an MFA code: says how to provide one when a code is needed.
 
     ``interactive``: only a foreground read can end in this error; a
@@ -311,15 +311,19 @@ class _NoCode:
 
     interactive = True
 
-    def __init__(self, profile: str, serial: str) -> None:
+    def __init__(
+        self,
+        profile: str,
+        serial: str,
+        advice: str = "pass mfa_token= (a callable is asked once per session), set mfa_process in "
+        "the profile, or run in a terminal",
+    ) -> None:
         self.profile = profile
         self.serial = serial
+        self.advice = advice
 
     def __call__(self) -> str:
-        raise TokenError(
-            f"the profile {self.profile!r} needs an MFA code for {self.serial}: pass mfa_token= (a "
-            "callable is asked once per session), set mfa_process in the profile, or run in a terminal"
-        )
+        raise TokenError(f"the profile {self.profile!r} needs an MFA code for {self.serial}: {self.advice}")
 
 
 # -- values ----------------------------------------------------------------------------------------------

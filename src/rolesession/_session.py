@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from . import _botocore, _state
-from ._credentials import to_datetime, to_iso
+from ._credentials import RoleCredentials, to_datetime, to_iso
 from ._environment import environment_fingerprint
 from ._redaction import protect_botocore_loggers
 from ._refresh import RefreshPolicy, SessionCredentials
@@ -206,16 +206,7 @@ class RoleSession(boto3.Session):
 
     def environ(self) -> dict[str, str]:
         """Environment variables handing these credentials to a child process."""
-        creds = self._credentials.current()
-        region = self.region_name or ""
-        return {
-            "AWS_ACCESS_KEY_ID": creds.access_key,
-            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-            "AWS_SESSION_TOKEN": creds.token,
-            "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiry),
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-        }
+        return environ_of(self._credentials.current(), self.region_name)
 
     def credential_process(self) -> dict[str, Any]:
         """The ``credential_process`` Version 1 document for ``~/.aws/config``."""
@@ -311,6 +302,18 @@ class RoleSession(boto3.Session):
         from ._travel import rebuild, recipe_of
 
         return (rebuild, recipe_of(self))
+
+
+def environ_of(creds: RoleCredentials, region: str | None) -> dict[str, str]:
+    """The environment variables handing ``creds`` to a child process (expiry on this host's clock)."""
+    return {
+        "AWS_ACCESS_KEY_ID": creds.access_key,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+        "AWS_SESSION_TOKEN": creds.token,
+        "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiry),
+        "AWS_REGION": region or "",
+        "AWS_DEFAULT_REGION": region or "",
+    }
 
 
 def _policy_summary(policy: dict[str, Any] | None, arns: tuple[str, ...]) -> str:

@@ -30,7 +30,10 @@ from typing import Any
 
 # The Ray executor is the documented recipe, examples/distributed/ray_executor.py, run as users copy it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "distributed"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for workers importing this module
 from ray_executor import RayExecutor  # noqa: F401  (re-exported for the Ray tests)
+
+from helpers import refresh_inside  # noqa: F401  (re-exported for the engine tests)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -238,28 +241,8 @@ def warm_second_run(executor: concurrent.futures.Executor, proxy: Any, first: li
     assert made == len(new_pairs)
 
 
+
 # -- pickled sessions in workers ---------------------------------------------------------------
-
-
-def refresh_inside(session: Any) -> tuple[int, str, str]:
-    """Run in a worker on a pickled session: (pid, first access key, the key after a refresh).
-
-    With credentials a few seconds long, the session's own engine refreshes
-    them inside the worker; the loop waits (real time) until it has.
-    """
-    import time
-
-    credentials = session.get_credentials()
-    first = credentials.get_frozen_credentials().access_key
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        time.sleep(0.5)
-        credentials.get_frozen_credentials()
-        credentials.wait_for_background(5)
-        now = credentials.get_frozen_credentials().access_key
-        if now != first:
-            return os.getpid(), first, now
-    return os.getpid(), first, first
 
 
 def travelled(session: Any) -> tuple[int, int, str]:

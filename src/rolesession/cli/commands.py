@@ -19,8 +19,9 @@ from botocore.parsers import ResponseParserError
 from .._api import assume_role, assume_role_with_saml, assume_role_with_web_identity
 from .._credentials import RoleCredentials, to_iso
 from .._environment import configured_region
-from .._errors import SourceCredentialsError, TokenError
-from .._session import RoleSession
+from .._errors import SourceCredentialsError
+from .._profiles import NoCode
+from .._session import RoleSession, environ_of
 from .._sts import merged_config, translate, unreachable
 from .._validation import check_endpoint_url, check_region
 from . import loops
@@ -150,26 +151,9 @@ def _profile_mfa_token(args: argparse.Namespace, profile: Walk) -> Any:
     [serial] = serials
     if sys.stdin is not None and sys.stdin.isatty():
         return PromptMfaCode(serial, may_ask=_may_prompt)
-    return _NoMfaCode(args.profile, serial)
-
-
-class _NoMfaCode:
-    """No terminal and no command for a profile's MFA code: asked only if STS must really be called."""
-
-    #: Never called by a background refresh (which would only fail, with a
-    #: WARNING, while cached credentials are still valid): only by a read
-    #: that holds nothing valid.
-    interactive = True
-
-    def __init__(self, profile: str, serial: str) -> None:
-        self.profile = profile
-        self.serial = serial
-
-    def __call__(self) -> str:
-        raise TokenError(
-            f"the profile {self.profile!r} needs an MFA code for {self.serial}: give --mfa-command CMD, "
-            "set mfa_process in the profile, or run rolesession in a terminal"
-        )
+    # Asked only if STS must really be called (interactive: never by a background refresh).
+    advice = "give --mfa-command CMD, set mfa_process in the profile, or run rolesession in a terminal"
+    return NoCode(args.profile, serial, advice)
 
 
 def _last_hop_keywords(args: argparse.Namespace) -> dict[str, Any]:
@@ -340,15 +324,7 @@ def _may_prompt() -> bool:
 
 
 def _environ(session: RoleSession, creds: RoleCredentials) -> dict[str, str]:
-    region = session.region_name or ""
-    return {
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-        "AWS_SESSION_TOKEN": creds.token,
-        "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiry),
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-    }
+    return environ_of(creds, session.region_name)
 
 
 def _credentials_object(creds: RoleCredentials) -> dict[str, Any]:
