@@ -367,14 +367,8 @@ class SessionCredentials(Credentials):
 
         For readers that must not block (``rolesession.aio``).
         """
-        now = time.time()
-        held = self._held
-        if now < held.refresh_at:
-            return held.frozen  # type: ignore[no-any-return]
-        if not held.valid_at(now):
-            return None
-        self._refresh_behind(held, now)
-        return held.frozen  # type: ignore[no-any-return]
+        held = self._serve_held(time.time())
+        return None if held is None else held.frozen
 
     def current(self) -> RoleCredentials:
         """The credentials a read would hand out now (fetching if none)."""
@@ -501,17 +495,25 @@ class SessionCredentials(Credentials):
     # -- the slow path --------------------------------------------------------
 
     def _read_slow(self) -> _Held:
+        held = self._serve_held(time.time())
+        if held is not None:
+            return held
+        held = self._wait_for_new(time.time())
         now = time.time()
+        if not now < held.refresh_at:
+            # A cached entry adopted inside its refresh window: the same rules
+            # apply to it as to any credentials held.
+            self._refresh_behind(held, now)
+        return held
+
+    def _serve_held(self, now: float) -> _Held | None:
+        """The held credentials if valid at ``now`` (starting a refresh behind them when
+        due), or ``None`` when a reader has to wait for new ones. Never blocks."""
         held = self._held
         if now < held.refresh_at:
             return held
         if not held.valid_at(now):
-            held = self._wait_for_new(now)
-            now = time.time()
-            if now < held.refresh_at:
-                return held
-            # A cached entry adopted inside its refresh window: the same rules
-            # apply to it as to any credentials held.
+            return None
         self._refresh_behind(held, now)
         return held
 
