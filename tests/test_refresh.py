@@ -580,6 +580,30 @@ def test_an_interactive_provider_is_never_asked_from_a_background_thread(sts_moc
     assert prompt.threads == [threading.current_thread().name] * 2
 
 
+def test_an_interactive_read_never_puts_back_credentials_replaced_while_it_looked(sts_mock, frozen):
+    # The read that postpones the refresh window of what it saw held must not undo a refresh
+    # that installed newer credentials meanwhile (here: refresh() at exactly that moment).
+    class RacingPrompt(Prompt):
+        race = False
+
+        @property  # type: ignore[override]
+        def interactive(self) -> bool:
+            if self.race:
+                self.race = False
+                credentials.refresh()
+            return True
+
+    prompt = RacingPrompt()
+    session = rolesession.assume_role(ROLE, duration=900, mfa_serial=MFA_SERIAL, mfa_token=prompt)
+    credentials = session.get_credentials()
+    first = credentials.get_frozen_credentials()
+    frozen.tick(13 * 60)  # due for refresh, still valid
+    prompt.race = True
+    assert credentials.get_frozen_credentials() == first  # what this read saw
+    assert prompt.race is False and len(prompt.threads) == 2
+    assert credentials.get_frozen_credentials() != first  # the refresh's credentials stay
+
+
 # -- refresh events --------------------------------------------------------------------------------
 
 

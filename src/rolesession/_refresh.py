@@ -528,7 +528,7 @@ class SessionCredentials(Credentials):
             # A person would be asked from a background thread, perhaps while
             # a child process owns the terminal: serve what is held; the first
             # read with nothing valid asks, in the foreground.
-            self._held = held.postponed(held.expiry)
+            self._postpone(held, held.expiry)
             return
         with self._lock:
             if self._attempt is not None or self._held is not held:
@@ -693,7 +693,17 @@ class SessionCredentials(Credentials):
                 self.role_arn,
                 to_iso(held.expiry),
             )
-        self._held = held.postponed(held.expiry)
+        self._postpone(held, held.expiry)
+
+    def _postpone(self, held: _Held, until: float) -> None:
+        """Serve ``held`` without coming back to the slow path before ``until``.
+
+        Under the lock and only if ``held`` is still what is held: a refresh
+        may have installed newer credentials since the reader looked.
+        """
+        with self._lock:
+            if self._held is held:
+                self._held = held.postponed(until)
 
     def _better_than(self, held: _Held, now: float) -> Accept:
         """Accept a cached entry only if it outlives ours and needs no refresh yet."""
