@@ -816,6 +816,34 @@ def test_hand_out_without_waiting_answers_from_what_is_held(sts_mock, sts_calls:
     assert credentials.hand_out(900, wait=False).access_key != first.access_key
 
 
+@pytest.mark.parametrize("start", ["advisory-read", "hand-out"])
+def test_a_queued_background_attempt_is_run_by_the_reader_that_needs_it(
+    sts_mock, sts_calls, frozen, monkeypatch, start
+):
+    # Every worker busy (say, 32 refreshes hanging on STS): the queued attempt must not keep
+    # a reader with nothing valid waiting behind them; the reader runs it, the worker skips it.
+    policy = RefreshPolicy(advisory=300, mandatory=120, jitter=False)  # due 300 s before expiry
+    credentials = rolesession.assume_role(ROLE, duration=3600, refresh=policy).get_credentials()
+    first = credentials.get_frozen_credentials()
+    queued: list[Any] = []
+    monkeypatch.setattr("rolesession._workers.submit", queued.append)
+    if start == "hand-out":
+        frozen.tick(3600 - 800)  # not yet due for the engine; due for a consumer asking 900 s
+        assert credentials.hand_out(900, wait=False).access_key == first.access_key
+    else:
+        frozen.tick(3600 - 200)
+        assert credentials.get_frozen_credentials() == first
+    assert len(queued) == 1 and sts_calls.count() == 1
+    frozen.tick(800)  # expired, the attempt still queued
+    got: list[Any] = []
+    reader = threading.Thread(target=lambda: got.append(credentials.get_frozen_credentials()), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive() and got and got[0] != first
+    queued[0]()  # the worker reaches it at last: nothing left to do
+    assert sts_calls.count() == 2
+
+
 def test_hand_out_while_backing_off_makes_no_call(sts_mock, sts_calls, frozen):
     credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
     first = credentials.hand_out(900, wait=True)

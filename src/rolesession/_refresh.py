@@ -429,7 +429,9 @@ class SessionCredentials(Credentials):
                 if now < self._retry_at or self._held is not held:
                     return creds  # backing off, or refreshed meanwhile
                 attempt = self._attempt = _Attempt()
-                attempt.claimed = True
+                # Unclaimed when queued: a reader left with nothing valid runs it
+                # itself rather than wait behind a saturated pool.
+                attempt.claimed = wait
                 mine = True
             else:
                 mine = False
@@ -437,7 +439,7 @@ class SessionCredentials(Credentials):
         if mine and wait:
             self._run(attempt, held, accept)
         elif mine:
-            workers.submit(lambda: self._run(attempt, held, accept))
+            workers.submit(lambda: self._run_claimed(attempt, held, accept))
         if wait:
             attempt.done.wait()
             if attempt.held is not None and attempt.held.creds is not None:
