@@ -10,10 +10,12 @@ aiobotocore's HTTP); the library's own STS calls are recorded with
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ aiobotocore = pytest.importorskip("aiobotocore")
 
 import rolesession  # noqa: E402
 from rolesession import aio  # noqa: E402
-from rolesession.testing import StsRecorder  # noqa: E402
+from rolesession.testing import StsRecorder, forget_sessions  # noqa: E402
 from tokens import make_jwt  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/Reader"
@@ -71,6 +73,15 @@ def test_the_same_request_is_the_same_session_and_shares_the_sync_engine(moto_se
     run(caller_arn(first, moto_server))
     sync.get_credentials().get_frozen_credentials()  # the sync view holds them already
     assert sts_calls.count("AssumeRole") == 1
+
+
+def test_an_async_session_goes_with_its_sync_session(moto_server):
+    view = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+    sync = weakref.ref(view.sync)
+    del view
+    forget_sessions()  # the registry let go: nothing else may keep either alive
+    gc.collect()
+    assert sync() is None
 
 
 def test_coroutines_of_one_loop_share_one_fetch(moto_server, sts_calls):

@@ -108,6 +108,9 @@ class RoleSession(boto3.Session):
 
     #: Set on a `from_profile` session: ``(profile, keywords)`` it travels as.
     _profile_recipe: tuple[str, dict[str, Any]] | None = None
+    #: The ``rolesession.aio`` session over this one, made on first use. Kept here, not in a
+    #: weak mapping keyed by this session: the view refers to it and would keep it alive.
+    _aio_view: Any = None
 
     def __init__(self, fetcher: Fetcher, refresh: RefreshPolicy | None = None) -> None:
         self._fetcher = fetcher

@@ -295,16 +295,16 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         return f"AioRoleSession(role_arn={self.role_arn!r}, region_name={self.region_name!r})"
 
 
-_views: weakref.WeakKeyDictionary[RoleSession, AioRoleSession] = weakref.WeakKeyDictionary()
 _views_lock = threading.Lock()
 
 
 def _view(sync: RoleSession) -> AioRoleSession:
     """The async session over ``sync``: one per synchronous session, as the registry shares those."""
     with _views_lock:
-        view = _views.get(sync)
+        view = sync._aio_view
         if view is None:
-            view = _views[sync] = AioRoleSession(sync)
+            view = sync._aio_view = AioRoleSession(sync)
+        assert isinstance(view, AioRoleSession)
         return view
 
 
