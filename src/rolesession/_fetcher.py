@@ -212,7 +212,9 @@ class Fetcher:
 
     def _call_sts(self, duration: int | None, signer: Any) -> RoleCredentials:
         source = self.source
-        client = _sts.client_for(signer, source.region, source.sts_endpoint_url, source.sts_config)
+        client = _sts.client_for(
+            signer, source.region, source.sts_endpoint_url, source.sts_config, source.profile
+        )
         params = source.params(duration)
         for attempt in range(source.attempts):
             extra, secrets = source.secret_params(self._spend)
