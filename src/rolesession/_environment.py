@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import getpass
 import hashlib
@@ -192,6 +191,8 @@ def unknown_region_hint(region: str, partition: str) -> str:
 
 
 def _nearest_phrase(region: str, known: tuple[str, ...]) -> str:
+    import difflib  # only on this rare path: it adds to every program's import time otherwise
+
     nearest = difflib.get_close_matches(region, known, n=1, cutoff=0.0)
     return f" (did you mean {nearest[0]!r}?)" if nearest else ""
 
