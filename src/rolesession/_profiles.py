@@ -32,7 +32,7 @@ import botocore.session
 
 from . import _state
 from ._cache import DEFAULT_CACHE
-from ._errors import InvalidParameterError, SourceCredentialsError, TokenError
+from ._errors import InvalidParameterError, TokenError
 from ._refresh import RefreshPolicy
 from ._secret_commands import CommandError, CommandMfaCode, PromptMfaCode
 from ._session import RoleSession
@@ -58,9 +58,10 @@ _KEY_OF = {
     "region": "region",
     "source": "region",
 }
-#: What botocore's profile providers resolve a source profile's credentials from.
+#: What botocore's profile providers resolve a source profile's credentials from (its SSO
+#: provider applies to a profile with an account or a role name).
 _CREDENTIAL_KEYS = (
-    "aws_access_key_id", "aws_secret_access_key", "credential_process", "sso_session", "sso_start_url",
+    "aws_access_key_id", "aws_secret_access_key", "credential_process", "sso_account_id", "sso_role_name",
 )  # fmt: skip
 #: Keys of a web identity profile that botocore ignores (and so does rolesession, with a warning).
 _NOT_FOR_WEB_IDENTITY = (
@@ -236,23 +237,6 @@ def _source_session(profiles: Mapping[str, Mapping[str, Any]], root: Root, named
     return session
 
 
-class _SourceProfile:
-    """A credential resolver over one source profile's providers: none found is an error naming it."""
-
-    def __init__(self, resolver: Any, profile: str) -> None:
-        self._resolver = resolver
-        self._profile = profile
-
-    def load_credentials(self) -> Any:
-        credentials = self._resolver.load_credentials()
-        if credentials is None:
-            raise SourceCredentialsError(
-                f"the source profile {self._profile!r} must have credentials: botocore found none in "
-                f"{_files()}"
-            )
-        return credentials
-
-
 def _profile_source(profile: str, named: str) -> botocore.session.Session:
     """Credentials from ``profile`` alone, through botocore's profile providers."""
     from . import _botocore
@@ -261,8 +245,9 @@ def _profile_source(profile: str, named: str) -> botocore.session.Session:
     providers = botocore.credentials.ProfileProviderBuilder(session).providers(
         profile_name=profile, disable_env_vars=True
     )
-    resolver = _SourceProfile(botocore.credentials.CredentialResolver(providers), profile)
-    session.register_component("credential_provider", resolver)
+    # None found (the walk checked the keys that make a provider apply) is the fetch's
+    # "no source credentials" error, which names the profile.
+    session.register_component("credential_provider", botocore.credentials.CredentialResolver(providers))
     return session
 
 

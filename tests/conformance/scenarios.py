@@ -98,6 +98,8 @@ SCENARIOS: list[Scenario] = [
     # -- a source profile without credentials ------------------------------------------------
     S("source-without-credentials", "a", hop("a", 1, "b") + section("b", region="eu-west-1"), "",
       env=ENV_REGION),
+    S("source-with-an-sso-session-only", "a",
+      SSO_SESSION + hop("a", 1, "b") + section("b", sso_session="corp"), "", env=ENV_REGION),
     S("source-without-credentials-in-a-container", "a", hop("a", 1, "b") + section("b", region="eu-west-1"),
       "", env={**ENV_REGION, "AWS_CONTAINER_CREDENTIALS_FULL_URI": "{container}/creds"},
       fakes=("container",)),
