@@ -45,7 +45,8 @@ def reset() -> None:
     Forgets warm sessions, cached credentials (a new default cache), STS
     clients and default sources, and what the process learnt once: its
     default session name (``<user>@<host>`` is looked up again) and whether
-    it already warned about clock skew.
+    it already warned about clock skew or about secrets a pickled session
+    carries.
     """
     _state.reset()
 
