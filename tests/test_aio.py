@@ -14,7 +14,6 @@ import gc
 import subprocess
 import sys
 import threading
-import time
 import weakref
 from typing import Any
 
@@ -202,21 +201,18 @@ def test_a_read_never_blocks_the_loop_while_sts_hangs(moto_server, sts_calls, fr
                 await asyncio.sleep(0)
 
         beat = asyncio.ensure_future(heartbeat())
-        worst = 0.0
         try:
+            # Counted, not timed: all 200 reads are answered while STS still hangs (the gate opens
+            # only below; a read waiting for it would hang), and the loop kept running between them.
             for _ in range(200):
-                started = time.perf_counter()
-                same = (await credentials.get_frozen_credentials()) == held
-                worst = max(worst, time.perf_counter() - started)
-                assert same
+                assert (await credentials.get_frozen_credentials()) == held
                 await asyncio.sleep(0)
         finally:
             beat.cancel()
             gate.set()
-        return worst, ticks > 100
+        return ticks > 100
 
-    worst, loop_ran = run(main())
-    assert worst < 0.05 and loop_ran
+    assert run(main())  # the loop ran
     session.sync.get_credentials().wait_for_background(10)
     assert sts_calls.count("AssumeRole") == 2  # one refresh, in the background
 
