@@ -59,6 +59,7 @@ class _State:
         self.unsigned_clients: cachetools.LRUCache[Hashable, Any] | None = None
         self.client_lock = threading.Lock()  # held while a client is built (not thread-safe in botocore)
         self.default_sources: dict[str, Any] = {}
+        self.pickle_warned: set[str] = set()  # secret-bearing kinds of pickled recipe, warned once each
         self.default_cache: Any = None
         self.key_locks: weakref.WeakValueDictionary[tuple[int, Hashable], KeyLock] = (
             weakref.WeakValueDictionary()
@@ -67,7 +68,6 @@ class _State:
         self.profile_sources: dict[Hashable, Any] = {}  # from_profile's source sessions
         self.user_at_host: str | None = None  # the default session name's last resort, looked up once
         self.skew_warned = False  # a clock skew over 60 s is reported once per process
-        self.pickle_warned: set[str] = set()  # secret-bearing kinds of pickled recipe, warned once each
         self.botocore_lock = threading.Lock()  # the shared loader and template (``_botocore``)
 
 
@@ -146,7 +146,7 @@ def reset() -> None:
     credentials (a new default cache: a background refresh still running
     from before writes into the old one, never into the new), and what the
     process learnt once: its default session name and whether it warned
-    about clock skew or secrets carried by pickled recipes.
+    about clock skew.
     """
     with state.lock:
         if state.sessions is not None:
@@ -155,11 +155,11 @@ def reset() -> None:
         if state.unsigned_clients is not None:
             state.unsigned_clients.clear()
         state.default_sources.clear()
+        state.pickle_warned.clear()  # (what a pickled recipe carries is reported again)
         state.profile_sources.clear()
         state.default_cache = None
         state.user_at_host = None
         state.skew_warned = False
-        state.pickle_warned.clear()
 
 
 def _after_fork_in_child() -> None:
