@@ -135,6 +135,8 @@ class Source:
     #: resends the same body, so its own retries cannot help).
     retry_codes: ClassVar[frozenset[str]] = frozenset()
     attempts: ClassVar[int] = 1
+    #: What STS issues when no ``DurationSeconds`` is sent.
+    default_duration: ClassVar[int] = DEFAULT_DURATION
 
     role_arn: str | None
     #: The region the user configured (argument, source, environment, profile),
@@ -195,7 +197,7 @@ class Source:
             "operation": self.operation,
             "role_arn": self.role_arn,
             "session_name": None,
-            "duration": duration if duration is not None else DEFAULT_DURATION,
+            "duration": duration if duration is not None else self.default_duration,
             "policy": self.policy,
             "policy_arns": sorted(self.policy_arns),
             "tags": [],
@@ -414,6 +416,7 @@ class SessionTokenSource(Source):
 
     operation: ClassVar[str] = "GetSessionToken"
     method: ClassVar[str] = "get_session_token"
+    default_duration: ClassVar[int] = SESSION_TOKEN_DEFAULT_DURATION
 
     mfa_serial: str
     mfa_token: SecretProvider | None = field(default=None, repr=False)
@@ -445,8 +448,7 @@ class SessionTokenSource(Source):
 
     def key_material(self, duration: int | None) -> dict[str, Any]:
         material = super().key_material(duration)
-        default = SESSION_TOKEN_DEFAULT_DURATION
-        material.update(mfa_serial=self.mfa_serial, duration=duration if duration is not None else default)
+        material.update(mfa_serial=self.mfa_serial)
         return material
 
     def one_shot(self) -> str | None:
