@@ -681,3 +681,15 @@ def test_client_and_resource_are_never_built_concurrently_on_one_session(
         t.join(30)
     assert errors == [] and len(made) == 8
     assert most == 1
+
+
+def test_the_typed_hop_keywords_are_exactly_assume_roles():
+    # RoleSession.assume_role, chain and fan_out type their **kwargs with this
+    # TypedDict (tests/typing/ proves a misspelt keyword fails mypy); it must
+    # name every keyword of assume_role but the ARN and the source, and no other.
+    import inspect
+
+    from rolesession._keywords import HopKeywords
+
+    expected = set(inspect.signature(rolesession.assume_role).parameters) - {"role_arn", "source"}
+    assert set(HopKeywords.__annotations__) == expected

@@ -8,7 +8,6 @@ for with the same parameters and source while its credentials are cached.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -17,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 import botocore.config
 
 from ._cache import DEFAULT_CACHE, CacheArg
-from ._policy import Policy
+from ._keywords import Duration, PolicyLike
 from ._refresh import RefreshPolicy
 from ._validation import ROLE_ARN_RE, check_str, fail
 
 if TYPE_CHECKING:
     import boto3
+    from typing_extensions import Unpack
 
+    from ._keywords import HopKeywords
     from ._session import RoleSession
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
     "role_arn",
 ]
 
-Duration = int | _dt.timedelta
-PolicyLike = Policy | Mapping[str, Any] | str
 
 # The request-building and session modules are imported on first use:
 # ``import rolesession`` stays light (their dataclasses cost milliseconds).
@@ -289,7 +288,10 @@ def assume_role_with_saml(
 
 
 def chain(
-    steps: Iterable[str | Mapping[str, Any]], *, source: boto3.Session | None = None, **common: Any
+    steps: Iterable[str | Mapping[str, Any]],
+    *,
+    source: boto3.Session | None = None,
+    **common: Unpack[HopKeywords],
 ) -> RoleSession:
     """Assume a chain of roles, each hop from the previous one's credentials.
 

@@ -27,7 +27,10 @@ from ._sts import REJECTION_CODES
 from ._validation import fail
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._fetcher import Fetcher, OneShot
+    from ._keywords import HopKeywords
     from ._requests import Recipe
 
 __all__ = ["RoleSession", "session_for"]
@@ -182,9 +185,7 @@ class RoleSession(boto3.Session):
     def duration(self) -> int:
         """Seconds asked of STS: the chained-hop cap applied, STS's default (3600) if none was given."""
         duration = self._fetcher.effective_duration()
-        if duration is None:
-            return 43200 if self.operation == "GetSessionToken" else 3600
-        return duration
+        return self._fetcher.source.default_duration if duration is None else duration
 
     @property
     def policy(self) -> dict[str, Any] | None:
@@ -248,7 +249,7 @@ class RoleSession(boto3.Session):
 
     # -- more sessions ---------------------------------------------------------
 
-    def assume_role(self, role_arn: str, **kwargs: Any) -> RoleSession:
+    def assume_role(self, role_arn: str, **kwargs: Unpack[HopKeywords]) -> RoleSession:
         """Chain one hop: assume ``role_arn`` from this session's credentials.
 
         Takes the keywords of `rolesession.assume_role` (except ``source``:
