@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError
 from . import _keys, _state, _sts
 from . import _workers as workers
 from ._credentials import RoleCredentials
+from ._environment import default_source, where_botocore_looked
 from ._errors import AssumeRoleError, RoleSessionError, SourceCredentialsError, TokenError
 from ._redaction import redact
 from ._refresh import Accept, Fetched
@@ -148,8 +149,6 @@ class Fetcher:
 
     def _signer(self) -> Any:
         """The credentials that sign the call: the parent's, or the default chain's."""
-        from ._environment import default_source
-
         parent = self.parent if self.parent is not None else default_source()
         label = self.source.label
         try:
@@ -164,7 +163,7 @@ class Fetcher:
         if credentials is None:
             raise SourceCredentialsError(
                 f"cannot assume {label}: no source credentials were found "
-                "(configure the default credential chain or give a source session)",
+                f"({where_botocore_looked(parent)}); configure credentials there or give a source session",
                 role_arn=self.source.role_arn,
             )
         return credentials
@@ -218,7 +217,7 @@ class Fetcher:
             # No reader waits on this call: a slow STS gets a longer read timeout
             # (a reader with nothing valid keeps the short one).
             config = _sts.background_config(config)
-        client = _sts.client_for(signer, source.region, source.sts_endpoint_url, config)
+        client = _sts.client_for(signer, source.sts_region, source.sts_endpoint_url, config)
         params = source.params(duration)
         for attempt in range(source.attempts):
             extra, secrets = source.secret_params(self._spend)
