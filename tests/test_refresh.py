@@ -484,6 +484,34 @@ def test_readers_with_valid_credentials_never_wait_while_the_attempt_hangs(
     credentials.wait_for_background()
 
 
+def test_a_reader_with_nothing_valid_waits_for_a_background_attempt_only_so_long(
+    sts_mock, sts_calls: StsRecorder, frozen, monkeypatch
+):
+    # A worker's attempt reads STS with a 30-s timeout; a reader whose credentials
+    # expired while it hangs must not inherit that: it waits BACKGROUND_WAIT at most.
+    from rolesession import _refresh
+
+    monkeypatch.setattr(_refresh, "BACKGROUND_WAIT", 0.2)
+    credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
+    held = credentials.get_frozen_credentials()
+    frozen.tick(3600 - 30)  # mandatory window: a worker refreshes
+    gate = sts_calls.block()
+    try:
+        assert credentials.get_frozen_credentials() == held
+        for _ in range(3000):  # (the clock is frozen: count sleeps) until the attempt hangs in STS
+            if sts_calls.count() == 2:
+                break
+            time.sleep(0.01)
+        frozen.tick(60)  # expired while the worker's attempt hangs
+        with pytest.raises(CredentialRefreshError, match="goes on in the background"):
+            credentials.get_frozen_credentials()
+        assert sts_calls.count() == 2  # the reader joined the attempt, it did not make its own
+    finally:
+        gate.set()
+    credentials.wait_for_background()
+    assert credentials.get_frozen_credentials() != held  # the attempt's result, for a later read
+
+
 def test_one_warning_per_failure_episode(sts_mock, sts_calls, frozen, caplog):
     credentials = rolesession.assume_role(ROLE, duration=3600).get_credentials()
     credentials.get_frozen_credentials()

@@ -63,6 +63,11 @@ logger = logging.getLogger("rolesession")
 # seconds of the end of a failed one. Later steps double the bound (full
 # jitter) up to ``max_backoff``: an outage must not turn every read into a call.
 RETRY_FLOOR = 1.0
+#: The longest a reader with nothing valid waits for an attempt a worker is
+#: making: about what a reader's own attempt may take (3 tries of short
+#: timeouts). Background attempts read with a 30-s timeout, which no reader
+#: should inherit; past this the reader gets an error and the attempt goes on.
+BACKGROUND_WAIT = 20.0
 
 # freezegun (default ``call_stack_inspection_limit`` 5) hands the *real* time
 # to a clock read within 5 frames of a ``threading`` frame -- a reader
@@ -324,11 +329,12 @@ class _Held:
 class _Attempt:
     """One refresh attempt; every reader waiting during it shares its outcome."""
 
-    __slots__ = ("claimed", "done", "error", "held")
+    __slots__ = ("background", "claimed", "done", "error", "held")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.claimed = False  # set (under the engine's lock) by whoever runs it
+        self.background = False  # run by a worker, with the longer background read timeout
         self.held: _Held | None = None
         self.error: CredentialRefreshError | None = None
 
@@ -643,8 +649,13 @@ class SessionCredentials(Credentials):
             attempt.claimed = True  # a queued background attempt is run here instead
         if mine:
             self._run(attempt, held, _valid_at(now), now)
-        else:
-            attempt.done.wait()
+        elif not attempt.done.wait(BACKGROUND_WAIT if attempt.background else None):
+            raise CredentialRefreshError(
+                f"no credentials for {self.role_arn or self._fetcher.operation}: STS has not answered "
+                f"the refresh under way within {BACKGROUND_WAIT:g} s (it goes on in the background; "
+                "a later read gets its result)",
+                role_arn=self.role_arn,
+            )
         if attempt.error is not None:
             return self._instead(self._held, now, attempt.error)
         assert attempt.held is not None
@@ -662,7 +673,7 @@ class SessionCredentials(Credentials):
         with self._lock:
             if attempt.claimed:
                 return
-            attempt.claimed = True
+            attempt.claimed = attempt.background = True
         self._run(attempt, held, accept, now)
 
     def _run(self, attempt: _Attempt, held: _Held, accept: Accept | None, now: float) -> None:
