@@ -125,7 +125,7 @@ def test_the_endpoint_answers_500_only_when_nothing_valid_is_held(
         _, status, body = timed_get(server.url, server.token)
         assert status == 500
         bodies.append(body)
-        frozen.tick(2)  # past the engine's 1-s retry floor
+        frozen.tick(10)  # past the engine's backoff (steps of at most 2, 4, 8 s)
     assert bodies[0]["code"] == "AssumeRoleError" and "could not be reached" in bodies[0]["message"]
     assert "SecretAccessKey" not in json.dumps(bodies)
     assert sts_calls.count() == 4  # the first fetch, then one attempt per request
