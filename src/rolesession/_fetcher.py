@@ -211,6 +211,9 @@ class Fetcher:
 
     def _call_sts(self, duration: int | None, signer: Any) -> RoleCredentials:
         source = self.source
+        fetch_own = getattr(source, "fetch_credentials", None)
+        if fetch_own is not None:  # not an STS call: a botocore provider the source wraps
+            return fetch_own()  # type: ignore[no-any-return]
         client = _sts.client_for(signer, source.sts_region, source.sts_endpoint_url, source.sts_config)
         params = source.params(duration)
         for attempt in range(source.attempts):
