@@ -396,15 +396,8 @@ def test_a_session_from_the_environment_does_not_travel(tmp_path, monkeypatch, n
 # -- install() ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def restore_boto3_default() -> Iterator[None]:
-    before = boto3.DEFAULT_SESSION
-    yield
-    boto3.DEFAULT_SESSION = before
-
-
 def test_install_makes_plain_boto3_clients_use_the_engine(
-    tmp_path, monkeypatch, moto_server, no_env_keys, restore_boto3_default
+    tmp_path, monkeypatch, moto_server, no_env_keys
 ):
     write_config(
         tmp_path, monkeypatch, f"[default]\nrole_arn = {ROLE}\nsource_profile = base\nregion = us-east-1\n",
@@ -423,7 +416,7 @@ def test_install_makes_plain_boto3_clients_use_the_engine(
     assert boto3.DEFAULT_SESSION is before
 
 
-def test_install_takes_only_a_role_session(restore_boto3_default):
+def test_install_takes_only_a_role_session():
     with pytest.raises(InvalidParameterError) as caught:
         rolesession.install(boto3.Session())  # type: ignore[arg-type]
     assert caught.value.parameter == "session"
