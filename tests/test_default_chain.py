@@ -234,6 +234,18 @@ def test_a_rejection_raises_naming_the_source_and_no_secret(kind):
         assert secret not in message
 
 
+def test_credentials_aws_rejects_are_replaced_by_the_provider(tmp_path, monkeypatch, no_env_keys):
+    with ContainerServer() as server:
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{server.url}/creds")
+        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", str(server.token))
+        session = rolesession.from_environment()
+        assert key_of(session) == "ASIACONTAINERKEY0000"
+        # What the session's clients do when AWS answers ExpiredToken or InvalidClientTokenId.
+        assert session.get_credentials().reject("ASIACONTAINERKEY0000")
+        assert key_of(session) == "ASIACONTAINERKEY0001"
+        assert len(server.issued) == 2
+
+
 # -- which source botocore's order finds ------------------------------------------------------------
 
 
@@ -276,6 +288,12 @@ def test_a_credential_process_profile_comes_before_the_container_endpoint(tmp_pa
             write_config(tmp_path, monkeypatch, f"[default]\ncredential_process = {helper.command}\n")
             assert rolesession.from_environment().describe()["provider"] == "custom-process"
             assert server.requests == [] and imds.requests == []  # decided from configuration alone
+    # ECS's relative URI names the agent's link-local address: found without a request.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/task")
+    found = rolesession.from_environment().describe()
+    assert (found["provider"], found["found"]) == ("container-role", "http://169.254.170.2/v2/credentials/task")
 
 
 def test_a_role_profile_goes_through_from_profile(tmp_path, monkeypatch, sts_mock, sts_calls):
@@ -299,10 +317,15 @@ def test_environment_web_identity_goes_through_assume_role_with_web_identity(
     (tmp_path / "token").write_text(make_jwt())
     monkeypatch.setenv("AWS_ROLE_ARN", ROLE)
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(tmp_path / "token"))
+    monkeypatch.setenv("AWS_ROLE_SESSION_NAME", "orders-api")
     session = rolesession.from_environment()
     assert (session.operation, session.role_arn) == ("AssumeRoleWithWebIdentity", ROLE)
     session.identity()
     assert [c.operation for c in sts_calls.calls] == ["AssumeRoleWithWebIdentity"]
+    assert sts_calls.calls[0].params["RoleSessionName"] == "orders-api"
+    write_config(tmp_path, monkeypatch, "[profile dev]\nregion = eu-west-1\n")
+    with pytest.raises(SourceCredentialsError):  # as botocore: a named profile ignores the variables
+        rolesession.from_environment(profile="dev")
 
 
 def test_no_credentials_anywhere_says_where_botocore_looked(no_env_keys):

@@ -73,7 +73,7 @@ class ProviderSource(Source):
 
     provider_method: str
     found: str
-    identity: str
+    identity: str = field(repr=False)  # a command line may carry anything: never shown
     provider: Any = field(compare=False, repr=False)
     identify: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
