@@ -336,10 +336,15 @@ def test_no_credentials_anywhere_says_where_botocore_looked(no_env_keys):
     assert "env" in message and "container-role" in message and "iam-role" in message
 
 
-def test_bad_arguments_are_named_before_anything_is_read():
+def test_bad_arguments_are_named_before_anything_is_read(monkeypatch):
     with pytest.raises(InvalidParameterError) as caught:
         rolesession.from_environment(profile="nowhere")
     assert caught.value.parameter == "profile"
+    monkeypatch.setenv("AWS_PROFILE", "nowhere")
+    with pytest.raises(InvalidParameterError) as caught:
+        rolesession.from_environment()
+    assert caught.value.parameter == "AWS_PROFILE"
+    monkeypatch.delenv("AWS_PROFILE")
     with pytest.raises(InvalidParameterError) as caught:
         rolesession.from_environment(region="not a region")
     assert caught.value.parameter == "region"

@@ -103,9 +103,11 @@ def from_environment(
     check_instance(refresh, "refresh", RefreshPolicy, "a RefreshPolicy")
     cache = default_cache() if cache is DEFAULT_CACHE else check_cache(cache, "cache")
     core = botocore.session.Session(profile=profile)
-    if profile is not None and profile not in core.available_profiles:
-        raise fail("profile", f"the profile {profile!r} is not configured (AWS_CONFIG_FILE, ~/.aws/config)")
     name = str(core.get_config_variable("profile") or "default")
+    if name not in core.available_profiles and (profile is not None or name != "default"):
+        # botocore would raise ProfileNotFound from deep inside; name where the profile came from.
+        where = "profile" if profile is not None else _profile_variable(name)
+        raise fail(where, f"the profile {name!r} is not configured (AWS_CONFIG_FILE, ~/.aws/config)")
     values: Mapping[str, Any] = core.full_config.get("profiles", {}).get(name, {})
     chain = _Chain(core, name, values, profile is not None, region, cache, refresh)
     for provider in core.get_component("credential_provider").providers:
@@ -244,6 +246,11 @@ class _Chain:
         if found is not None:
             check_region(found, "region", origin=f"the region of profile {self.name!r}")
         return found
+
+
+def _profile_variable(name: str) -> str:
+    """The variable botocore took the profile from (``AWS_DEFAULT_PROFILE`` wins, as in botocore)."""
+    return "AWS_DEFAULT_PROFILE" if os.environ.get("AWS_DEFAULT_PROFILE") == name else "AWS_PROFILE"
 
 
 def _container_uri() -> str | None:
