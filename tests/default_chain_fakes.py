@@ -2,7 +2,8 @@
 
 * `MetadataServer`: EC2 instance metadata, IMDSv2 only (a session token from
   ``PUT /latest/api/token``, then the role name and its credentials, each
-  request carrying the token).
+  request carrying the token); when it cannot refresh (``extend``) it serves
+  the last set with a later expiry, as EC2 does.
 * `ContainerServer`: the ECS / EKS Pod Identity container endpoint, checking
   the ``Authorization`` header.
 * `ProcessHelper`: a ``credential_process`` command that counts its runs and
@@ -113,6 +114,10 @@ class MetadataServer(_Server):
     TOKEN = "imds-session-token-0123456789"
     BASE = "/latest/meta-data/iam/security-credentials/"
 
+    #: When set, the service cannot refresh its credentials and, as EC2 does, serves the last set
+    #: again with its expiry moved this many seconds past now.
+    extend: float | None = None
+
     def answer(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
         if method == "PUT" and path == "/latest/api/token":
             if "X-aws-ec2-metadata-token-ttl-seconds" not in headers:
@@ -123,6 +128,9 @@ class MetadataServer(_Server):
         if method == "GET" and path == self.BASE:
             return 200, self.ROLE
         if method == "GET" and path == self.BASE + self.ROLE:
+            if self.extend is not None and self.issued:
+                document = credentials_document(self.issued[-1], self.extend)
+                return 200, {"Code": "Success", "Type": "AWS-HMAC", **document}
             return self.issue()
         return 404, "not found"
 

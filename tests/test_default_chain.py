@@ -11,6 +11,7 @@ rejection.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import pickle
 from collections.abc import Iterator
@@ -244,6 +245,22 @@ def test_credentials_aws_rejects_are_replaced_by_the_provider(tmp_path, monkeypa
         assert session.get_credentials().reject("ASIACONTAINERKEY0000")
         assert key_of(session) == "ASIACONTAINERKEY0001"
         assert len(server.issued) == 2
+
+
+def test_instance_metadata_extending_its_expiry_keeps_the_session_going(monkeypatch, no_env_keys, frozen):
+    with MetadataServer() as imds:
+        monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url + "/")
+        session = rolesession.from_environment()
+        assert key_of(session) == "ASIAIMDSKEY0000"
+        imds.extend = 15 * 60  # EC2 cannot refresh: the same set, its expiry moved on
+        frozen.tick(HOUR - 7 * 60)
+        key_of(session)
+        session.get_credentials().wait_for_background(30)
+        frozen.tick(10 * 60)  # past the first expiry
+        assert key_of(session) == "ASIAIMDSKEY0000"  # still valid: no error, no wait
+        assert session.expiration.timestamp() > dt.datetime.now(dt.timezone.utc).timestamp()
+        assert len(imds.issued) == 1
 
 
 # -- which source botocore's order finds ------------------------------------------------------------
