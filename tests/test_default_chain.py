@@ -107,6 +107,8 @@ class Imds(Kind):
         self.fake = MetadataServer(lifetime=lifetime)
         monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
         monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.fake.url + "/")
+        # botocore's 1 s default could expire while a test holds the service on a busy machine.
+        monkeypatch.setenv("AWS_METADATA_SERVICE_TIMEOUT", "5")
 
 
 class Process(Kind):
