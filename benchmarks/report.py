@@ -6,7 +6,7 @@ from typing import Any
 
 
 def _number(value: float, unit: str) -> str:
-    if unit == "STS calls":
+    if unit in ("STS calls", "helper runs"):
         return f"{value:.0f} {unit}"
     if value >= 100:
         return f"{value:,.0f} {unit}"
@@ -91,6 +91,20 @@ sides of a comparison -- and no network time.
   `await credentials.get_frozen_credentials()` on a `rolesession.aio`
   session's fresh credentials against aiobotocore's `AioRefreshableCredentials`
   an hour from expiry; median of 9 runs of 20,000 awaits on one event loop.
+- **The default chain** (`benchmarks/default_chain_cases.py`). Both sides
+  read the same loopback fakes: a container endpoint and a counting
+  `credential_process` helper. *Fresh read*: `timeit` of the credentials
+  `boto3.client()` signs with after `rolesession.install()` against a
+  `boto3.Session()`'s (botocore's `ContainerProvider`), an hour left. *Slow
+  endpoint*: 30 s before expiry, every container request takes 1.9 s (just
+  under botocore's 2 s timeout, so both sides' refreshes succeed); 8 reader
+  threads read every ~0.2 ms for 2.5 s, on each side in turn, over 5 rounds;
+  the figure is the median of each round's slowest read, and to pass no read
+  of any round may take 100 ms (waiting for the endpoint takes 1.9 s).
+  *Cold*: 32 threads released by a barrier on a `credential_process`
+  profile (`from_environment()` each, against one shared `boto3.Session()`);
+  helper runs counted. *15 minutes*: under freezegun, 100 reads 3 s apart of
+  15-minute helper credentials.
 - **Import.** In a fresh interpreter: time `import boto3`, then
   `import rolesession` (the increment is what rolesession adds); median of 11
   interpreters. Bytecode is compiled first, as an installed wheel has it.

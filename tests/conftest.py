@@ -15,6 +15,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import freezegun.api
 import moto  # noqa: F401  (moto must be imported before any botocore session is made)
 import pytest
@@ -41,7 +42,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     reset()
+    default_session = boto3.DEFAULT_SESSION  # rolesession.install() replaces it
     yield
+    boto3.DEFAULT_SESSION = default_session
     reset()
 
 

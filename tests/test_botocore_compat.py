@@ -337,3 +337,25 @@ def test_read_only_credentials_carry_an_account_id() -> None:
     assert "account_id" in ReadOnlyCredentials._fields
     frozen = ReadOnlyCredentials("AKIA", "secret", "token", "123456789012")
     assert frozen.account_id == "123456789012"
+
+
+def test_provider_credentials_reads_what_a_provider_loaded_without_botocores_refresh():
+    import datetime as dt
+
+    from botocore.credentials import Credentials, DeferredRefreshableCredentials, RefreshableCredentials
+
+    expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=14)  # inside botocore's own window
+    metadata = {"access_key": "ASIALOADED", "secret_key": "s", "token": "t"}
+    metadata["expiry_time"] = expiry.isoformat()
+    calls: list[int] = []
+
+    def fetch() -> dict[str, str]:
+        calls.append(1)
+        return {**metadata, "access_key": "ASIAFETCHED"}
+
+    loaded = RefreshableCredentials.create_from_metadata(metadata, fetch, "custom-process")
+    assert _botocore.provider_credentials(loaded)["access_key"] == "ASIALOADED" and calls == []
+    deferred = DeferredRefreshableCredentials(fetch, "sso")
+    assert _botocore.provider_credentials(deferred)["access_key"] == "ASIAFETCHED" and calls == [1]
+    static = _botocore.provider_credentials(Credentials("AKIASTATIC", "s"))
+    assert (static["access_key"], static["expiry_time"]) == ("AKIASTATIC", None)

@@ -20,6 +20,7 @@ from ._api import (
     role_arn,
 )
 from ._cache import CredentialCache, MemoryCache, default_cache
+from ._default_chain import from_environment, install, uninstall
 from ._errors import (
     AssumeRoleError,
     CredentialRefreshError,
@@ -59,9 +60,12 @@ __all__ = [
     "chain",
     "default_cache",
     "fan_out",
+    "from_environment",
     "from_profile",
+    "install",
     "mfa_session",
     "role_arn",
+    "uninstall",
 ]
 
 

@@ -266,3 +266,39 @@ def new_session(profile: str | None = None) -> botocore.session.Session:
         "exceptions_factory", _exceptions_factory
     )
     return session
+
+
+def provider_credentials(loaded: Any) -> dict[str, Any]:
+    """What a botocore credential provider's ``load()`` returned, as its metadata dict.
+
+    ``{"access_key", "secret_key", "token", "expiry_time"}`` (``expiry_time``
+    ``None`` for credentials that do not expire), read *without* botocore's
+    own refresh: the public properties of ``RefreshableCredentials`` run its
+    fixed 15-minute advisory window, which fetches again at once for
+    15-minute credentials (a second ``credential_process`` run). So the held
+    fields are read directly, and a deferred or already expired set
+    (``DeferredRefreshableCredentials`` of SSO, a login session's cached
+    set) is fetched once through its own ``refresh_using``.
+    """
+    from botocore.credentials import RefreshableCredentials
+
+    if isinstance(loaded, RefreshableCredentials):
+        held: Any = loaded  # botocore's held fields, private
+        expiry = held._expiry_time  # None: deferred, nothing fetched yet
+        if expiry is None or expiry <= _utc_now():
+            return dict(held._refresh_using())
+        return {
+            "access_key": held._access_key,
+            "secret_key": held._secret_key,
+            "token": held._token,
+            "expiry_time": expiry,
+        }
+    frozen = loaded.get_frozen_credentials()
+    return {"access_key": frozen.access_key, "secret_key": frozen.secret_key, "token": frozen.token,
+            "expiry_time": None}  # fmt: skip
+
+
+def _utc_now() -> Any:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc)

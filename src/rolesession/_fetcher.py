@@ -212,6 +212,9 @@ class Fetcher:
 
     def _call_sts(self, duration: int | None, signer: Any) -> RoleCredentials:
         source = self.source
+        fetch_own = getattr(source, "fetch_credentials", None)
+        if fetch_own is not None:  # not an STS call: a botocore provider the source wraps
+            return fetch_own()  # type: ignore[no-any-return]
         config = source.sts_config
         if workers.in_background():
             # No reader waits on this call: a slow STS gets a longer read timeout
