@@ -197,8 +197,12 @@ def run_readers(
     return report
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> bool:
-    """Poll ``condition`` with the real clock until it is true or ``timeout`` passes."""
+def wait_until(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.01) -> bool:
+    """Poll ``condition`` with the real clock until it is true or ``timeout`` passes.
+
+    Generous by default: it returns as soon as the condition holds, and a busy
+    machine (CI beside other work) can take seconds to schedule a thread.
+    """
     end = real_clock() + timeout
     while not condition():
         if real_clock() >= end:

@@ -45,8 +45,8 @@ OUTAGES: dict[str, tuple[Callable[[FaultProxy], Any], str]] = {
 
 def attempts_finished(proxy: FaultProxy, requests: int) -> bool:
     """Wait until ``requests`` AssumeRole requests arrived, then a moment for the client to see the last."""
-    arrived = proxy.wait_for("AssumeRole", requests, timeout=5)
-    time.sleep(0.3)
+    arrived = proxy.wait_for("AssumeRole", requests, timeout=15)
+    time.sleep(1.0)  # generous: on a busy machine the client can take a while to take in the answer
     return arrived
 
 
@@ -156,7 +156,7 @@ def test_one_warning_per_failure_episode(
     before = fault_proxy.count("AssumeRole")
     read()
     assert attempts_finished(fault_proxy, before + ATTEMPT_REQUESTS)
-    assert wait_until(lambda: len(warnings_from(caplog.records)) > episode_one, timeout=2)
+    assert wait_until(lambda: len(warnings_from(caplog.records)) > episode_one)
     messages = [r.getMessage() for r in warnings_from(caplog.records)]
 
     assert recovered == 2
