@@ -173,6 +173,9 @@ def test_the_source_is_found_named_and_fetched_once(kind):
     assert kind.issued == 1
     assert rolesession.from_environment() is session  # the same caller: one session, one engine
     assert SECRET not in repr(session) and SECRET not in repr(described)
+    # No STS call is made for it: nothing about STS is claimed.
+    assert "duration" not in described and "sts_region" not in described
+    assert "duration=" not in repr(session)
 
 
 def test_refreshed_in_the_background_inside_the_lifetime_relative_window(kind, frozen):

@@ -70,6 +70,7 @@ class ProviderSource(Source):
     operation: ClassVar[str] = "CredentialProvider"
     method: ClassVar[str] = ""
     signed: ClassVar[bool] = False
+    from_sts: ClassVar[bool] = False
 
     provider_method: str
     found: str

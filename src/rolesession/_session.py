@@ -166,9 +166,11 @@ class RoleSession(boto3.Session):
         ``region`` the configured one (``None`` if none: STS is then called in
         ``sts_region``, the partition's default).
         """
-        described = self._fetcher.source.describe()
-        described["duration"] = self.duration
-        described["sts_region"] = self._fetcher.source.sts_region
+        source = self._fetcher.source
+        described = source.describe()
+        if source.from_sts:  # a wrapped botocore provider asks STS for nothing
+            described["duration"] = self.duration
+            described["sts_region"] = source.sts_region
         return described
 
     @property
@@ -304,7 +306,8 @@ class RoleSession(boto3.Session):
             parts.append(f"operation={self.operation!r}")
         if self.session_name is not None:
             parts.append(f"session_name={self.session_name!r}")
-        parts.append(f"duration={self.duration}")
+        if self._fetcher.source.from_sts:
+            parts.append(f"duration={self.duration}")
         summary = _policy_summary(self.policy, self.policy_arns)
         if summary:
             parts.append(f"policy={summary!r}")

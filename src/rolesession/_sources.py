@@ -135,6 +135,8 @@ class Source:
     #: resends the same body, so its own retries cannot help).
     retry_codes: ClassVar[frozenset[str]] = frozenset()
     attempts: ClassVar[int] = 1
+    #: Whether the credentials come from an STS call (a wrapped botocore provider's do not).
+    from_sts: ClassVar[bool] = True
     #: What STS issues when no ``DurationSeconds`` is sent.
     default_duration: ClassVar[int] = DEFAULT_DURATION
 
