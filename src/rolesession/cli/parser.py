@@ -20,7 +20,8 @@ ASSUME_EXAMPLES = """\
 EXEC_EXAMPLES = """\
   rolesession exec arn:aws:iam::123456789012:role/Deploy -- terraform plan
   rolesession exec --profile prod --server -- ./long-running-migration.py   # refreshed while it runs
-  rolesession exec arn:aws:iam::123456789012:role/Admin --mfa-serial arn:aws:iam::1234:mfa/me -- aws s3 ls"""
+  rolesession exec arn:aws:iam::123456789012:role/Admin \\
+      --mfa-serial arn:aws:iam::123456789012:mfa/me -- aws s3 ls"""
 WHOAMI_EXAMPLES = """\
   rolesession whoami                                   # the source credentials
   rolesession whoami --profile prod                    # a role profile's role
