@@ -50,8 +50,9 @@ HAND_OUT_MINIMUM = 15 * 60
 #: invocation instead of being abandoned at exit.
 BACKGROUND_GRACE = 10.0
 
-#: Variables that would name other credentials than the endpoint's to the
-#: child of ``exec --server`` (they come first in the SDKs' chains).
+#: Variables that would name other credentials than the role's to ``exec``'s
+#: command (some come before the container endpoint, or beat the
+#: environment's keys, in an SDK's chain).
 _OTHER_CREDENTIALS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -323,8 +324,31 @@ def _may_prompt() -> bool:
     return not any(session.get_credentials().holds_valid() for session in holding)
 
 
+#: The region variables, exported only when the session has a region configured.
+_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
 def _environ(session: RoleSession, creds: RoleCredentials) -> dict[str, str]:
-    return environ_of(creds, session.region_name)
+    """The credentials' variables, and the region's only when one was given or found configured."""
+    env = environ_of(creds, session.region_name)
+    if session.region_name is None:  # never invent one (nor blank the user's)
+        for name in _REGION_VARIABLES:
+            env.pop(name, None)
+    return env
+
+
+def _env_lines(session: RoleSession, creds: RoleCredentials) -> str:
+    """``export`` lines for ``eval``; and ``unset`` of the profile variables the shell has.
+
+    A profile named in ``AWS_PROFILE`` would otherwise stay beside the role's
+    keys: botocore lets the keys win (measured), but a tool that honours
+    the profile first would sign as it.
+    """
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in _environ(session, creds).items()]
+    named = [name for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in os.environ]
+    if named:
+        lines.append("unset " + " ".join(named))
+    return "\n".join(lines)
 
 
 def _credentials_object(creds: RoleCredentials) -> dict[str, Any]:
@@ -343,7 +367,7 @@ def assume(args: argparse.Namespace) -> int:
     session = build_session(args)
     creds = hand_out(session, wait=True)
     if args.format == "env":
-        text = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in _environ(session, creds).items())
+        text = _env_lines(session, creds)
     elif args.format == "json":
         text = json.dumps(_credentials_object(creds), indent=2)  # STS's Credentials object
     else:
@@ -393,12 +417,18 @@ def caller_identity(args: argparse.Namespace) -> dict[str, str]:
 
 
 def exec_(args: argparse.Namespace) -> int:
+    from .shared_files import child_profile, isolated_files
+
     session = build_session(args)
     # Fail now (exit 3/4/5), not inside the command. The endpoint hands out
     # fresh credentials by itself, so with --server nothing waits for a refresh.
     creds = hand_out(session, wait=not args.server)
     env = loops.outer_environment(dict(os.environ))
-    with command_holding(session):
+    profile = child_profile(args.profile, env)  # whose settings it gets, before AWS_PROFILE goes
+    for name in _OTHER_CREDENTIALS:
+        env.pop(name, None)
+    # The command signs as the role whatever the user's ~/.aws files hold.
+    with command_holding(session), isolated_files(env, profile) as env:
         if not args.server:
             env.update(_environ(session, creds))
             return run_command(args.exec_command, env)
@@ -408,10 +438,8 @@ def exec_(args: argparse.Namespace) -> int:
 def _serve_and_run(session: RoleSession, command: list[str], env: dict[str, str]) -> int:
     from .server import CredentialServer
 
-    for name in _OTHER_CREDENTIALS:
-        env.pop(name, None)
-    region = session.region_name or ""
-    env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
+    if session.region_name is not None:  # else the user's own AWS_REGION (if any) stays
+        env.update({"AWS_REGION": session.region_name, "AWS_DEFAULT_REGION": session.region_name})
     with CredentialServer(lambda: container_credentials(session)) as server:
         env.update(server.environ())
         return run_command(command, env)
