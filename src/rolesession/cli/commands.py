@@ -21,6 +21,7 @@ from .._credentials import RoleCredentials, to_iso
 from .._environment import configured_region
 from .._errors import SourceCredentialsError
 from .._profiles import NoCode
+from .._refresh import RefreshPolicy
 from .._session import RoleSession, environ_of
 from .._sts import merged_config, translate, unreachable
 from .._validation import check_endpoint_url, check_region
@@ -103,16 +104,21 @@ def role_profile(args: argparse.Namespace) -> Walk | None:
     return found if found.is_role else None
 
 
-def build_session(args: argparse.Namespace) -> RoleSession:
-    """The last hop's session: a role ``--profile`` first, if any, then every ``ROLE_ARN`` in turn."""
+def build_session(args: argparse.Namespace, refresh: RefreshPolicy | None = None) -> RoleSession:
+    """The last hop's session: a role ``--profile`` first, if any, then every ``ROLE_ARN`` in turn.
+
+    ``refresh``: every hop's `RefreshPolicy` (default: the library's).
+    """
     arns: list[str] = args.role_arns
     profile = role_profile(args)
     _check_combinations(args, len(arns), profile)
     cache = make_cache(args)
     every = {"region": args.region, "sts_endpoint_url": args.sts_endpoint_url, "cache": cache}
+    if refresh is not None:
+        every["refresh"] = refresh
     last = _last_hop_keywords(args)
     if profile is not None:
-        session = _profile_session(args, profile, cache)
+        session = _profile_session(args, profile, cache, refresh)
     else:
         session = _first_hop(args, arns[0], every, last if len(arns) == 1 else {})
         arns = arns[1:]
@@ -122,7 +128,9 @@ def build_session(args: argparse.Namespace) -> RoleSession:
     return session
 
 
-def _profile_session(args: argparse.Namespace, profile: Walk, cache: Any) -> RoleSession:
+def _profile_session(
+    args: argparse.Namespace, profile: Walk, cache: Any, refresh: RefreshPolicy | None = None
+) -> RoleSession:
     """The role a role profile describes, by `from_profile` (its MFA session in the file cache too)."""
     from .._api import from_profile
 
@@ -132,6 +140,7 @@ def _profile_session(args: argparse.Namespace, profile: Walk, cache: Any) -> Rol
         region=args.region,
         sts_endpoint_url=args.sts_endpoint_url,
         cache=cache,
+        refresh=refresh,
     )
 
 
@@ -364,8 +373,13 @@ def _credentials_object(creds: RoleCredentials) -> dict[str, Any]:
 
 
 def assume(args: argparse.Namespace) -> int:
-    session = build_session(args)
-    creds = hand_out(session, wait=True)
+    failures = _shared_failures(args)
+    if failures is None:
+        session = build_session(args)
+        creds = hand_out(session, wait=True)
+    else:
+        with failures.attempt() as marker:
+            session, creds = _hand_out_sharing(args, failures, marker)
     if args.format == "env":
         text = _env_lines(session, creds)
     elif args.format == "json":
@@ -377,6 +391,44 @@ def assume(args: argparse.Namespace) -> int:
     # file cache rather than abandon it at exit (once per invocation otherwise).
     session.get_credentials().wait_for_background(BACKGROUND_GRACE)
     return 0
+
+
+def _shared_failures(args: argparse.Namespace) -> Any:
+    """The failure marker `assume` shares with its other runs (``None`` with ``--no-cache``)."""
+    from .failures import SharedFailures, marker_key
+    from .options import OPTIONS
+
+    cache = make_cache(args)
+    if cache is None:
+        return None
+    request = {option.dest: getattr(args, option.dest, None) for option in OPTIONS}
+    return SharedFailures(cache, marker_key({"command": "assume", "role_arns": args.role_arns, **request}))
+
+
+#: While another run's refresh has just failed: refresh only in the last seconds,
+#: so reading the valid credentials cached starts no background attempt.
+_NO_REFRESH = RefreshPolicy(advisory=2.0, mandatory=1.0, jitter=False)
+
+
+def _hand_out_sharing(
+    args: argparse.Namespace, failures: Any, marker: Any
+) -> tuple[RoleSession, RoleCredentials]:
+    """`hand_out`, sharing a failed refresh with the other runs (`cli.failures`).
+
+    While another run's failed refresh holds, the valid credentials cached
+    are handed out without another attempt; a refresh that fails here,
+    handing out the valid ones, is recorded for the others.
+    """
+    import time
+
+    if marker is not None and marker.holds(time.time()):
+        session = build_session(args, refresh=_NO_REFRESH)
+        return session, session.get_credentials().hand_out(0, wait=True)
+    session = build_session(args)
+    creds = hand_out(session, wait=True)
+    if creds.expiry - time.time() < HAND_OUT_MINIMUM and creds.lifetime >= HAND_OUT_MINIMUM + 60:
+        failures.served_stale(marker, creds.expiry - 60)
+    return session, creds
 
 
 def whoami(args: argparse.Namespace) -> int:
