@@ -52,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src tests/typing
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -191,3 +191,54 @@ def test_chain_gives_scoping_keywords_to_the_last_hop_only_and_steps_override(
     assert third["TransitiveTagKeys"] == ["team"]
     assert [h["ExternalId"] for h in (first, second, third)] == ["everywhere", "hub-only", "everywhere"]
     assert [h["DurationSeconds"] for h in (first, second, third)] == [900, 900, 900]
+
+
+# -- a hop's cache -----------------------------------------------------------------------------------
+
+
+def test_a_hop_uses_its_parents_cache_unless_given_one(sts_mock, tmp_path):
+    file_cache = rolesession.FileCache(tmp_path / "cache")
+    parent = rolesession.assume_role(ROLE, cache=file_cache)
+    assert parent.cache is file_cache
+    assert parent.assume_role(ROLE_B).cache is file_cache
+    assert rolesession.assume_role(ROLE_B, source=parent).cache is file_cache
+    assert parent.scoped(policy=Policy.allow("s3:GetObject")).cache is file_cache
+    other = rolesession.MemoryCache()
+    assert parent.assume_role(ROLE_B, cache=other).cache is other
+    assert parent.assume_role(ROLE_B, cache=None).cache is None
+    # From a plain boto3 session, the process default as before.
+    plain = rolesession.assume_role(ROLE, source=boto3.Session(region_name="eu-west-1"))
+    assert plain.cache is rolesession.default_cache()
+
+
+def test_a_hop_from_a_parent_with_caching_off_stays_off(sts_mock):
+    parent = rolesession.assume_role(ROLE, cache=None)
+    assert parent.assume_role(ROLE_B).cache is None
+
+
+def test_chain_hops_inherit_hop_by_hop(sts_mock, tmp_path):
+    file_cache = rolesession.FileCache(tmp_path / "cache")
+    parent = rolesession.assume_role(ROLE, cache=file_cache)
+    last = rolesession.chain([ROLE_B, ROLE_C], source=parent)
+    assert last.cache is file_cache and last.parent.cache is file_cache
+    own = rolesession.MemoryCache()
+    last = rolesession.chain([{"role_arn": ROLE_B, "cache": own}, ROLE_C])
+    assert last.parent.cache is own and last.cache is own  # the next hop takes its parent's
+    assert rolesession.chain([ROLE_B, ROLE_C], cache=None).cache is None
+
+
+def test_a_hops_entries_land_in_its_parents_file_cache(sts_mock, sts_calls, tmp_path):
+    directory = tmp_path / "cache"
+    parent = rolesession.assume_role(ROLE, cache=rolesession.FileCache(directory))
+    parent.assume_role(ROLE_B).identity()
+    assert len(list(directory.glob("*.json"))) == 2  # the hop's entry is beside its parent's
+    rolesession.testing.reset()  # a new process: both served from the files
+    calls = sts_calls.count()
+    again = rolesession.assume_role(ROLE, cache=rolesession.FileCache(directory)).assume_role(ROLE_B)
+    again.identity()
+    assert sts_calls.count() == calls
+
+
+def test_describe_shows_the_duration_sent_for_a_capped_hop(sts_mock):
+    hop = rolesession.assume_role(ROLE).assume_role(ROLE_B, duration=7200)
+    assert hop.describe()["duration"] == 3600 == hop.duration

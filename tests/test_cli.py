@@ -721,7 +721,7 @@ def test_demo_without_moto_says_how_to_get_it(
     monkeypatch.setitem(sys.modules, "moto.server", None)  # import fails as if not installed
     code, out, err = in_process(capsys, "demo")
     assert code == 5
-    assert "pip install 'rolesession[demo]'" in err and err.count("\n") == 1
+    assert "pip install '.[demo]'" in err and err.count("\n") == 1
     assert out == ""
 
 

@@ -122,6 +122,23 @@ def test_no_source_credentials(sts_mock, monkeypatch):
         _read(rolesession.assume_role(ROLE, source=boto3.Session(), cache=None))
 
 
+def test_no_source_credentials_names_the_profile_and_where_botocore_looked(sts_mock, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text("[profile dev]\nregion = eu-west-1\n")
+    credentials.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+    with pytest.raises(SourceCredentialsError) as info:
+        _read(rolesession.assume_role(ROLE, cache=None))
+    message = str(info.value)
+    assert "profile 'dev'" in message
+    assert str(config) in message and str(credentials) in message
+    assert "env" in message and "shared-credentials-file" in message and "iam-role" in message
+
+
 def test_a_hop_whose_parent_fails_raises_the_parents_error(sts_mock, sts_calls):
     parent = rolesession.assume_role(ROLE)
     hop = parent.assume_role(ROLE_B)

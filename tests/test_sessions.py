@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import getpass
 import json
+import logging
 import re
 import shlex
 import socket
@@ -19,6 +20,7 @@ from typing import Any
 
 import boto3
 import botocore.credentials
+import botocore.exceptions
 import botocore.session
 import pytest
 from botocore.config import Config
@@ -319,10 +321,55 @@ def test_region_defaults(sts_mock, monkeypatch, sts_calls):
         "sa-east-1"
     )
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    assert rolesession.assume_role(ROLE).region_name == "us-east-1"
+    # Nothing configured: no region is invented for the session, as boto3 invents none...
+    assert boto3.Session().region_name is None
+    assert rolesession.assume_role(ROLE).region_name is None
     china = rolesession.assume_role("arn:aws-cn:iam::123456789012:role/R")
     gov = rolesession.assume_role("arn:aws-us-gov:iam::123456789012:role/R")
-    assert (china.region_name, gov.region_name) == ("cn-north-1", "us-gov-west-1")
+    assert (china.region_name, gov.region_name) == (None, None)
+    # ... while STS itself is still called in the partition's default region.
+    assert (china.describe()["sts_region"], gov.describe()["sts_region"]) == ("cn-north-1", "us-gov-west-1")
+
+
+def test_with_no_region_configured_sts_is_called_in_the_partitions_default(sts_mock, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    session = rolesession.assume_role(ROLE)
+    session.get_credentials().get_frozen_credentials()
+    [client] = sts_clients()
+    assert client.meta.region_name == "us-east-1"
+    assert session.region_name is None
+    with pytest.raises(botocore.exceptions.NoRegionError):
+        session.client("sqs")  # what a plain boto3 session with no region does too
+    env = session.environ()
+    assert "AWS_REGION" not in env and "AWS_DEFAULT_REGION" not in env
+    assert session.assume_role(ROLE_B).region_name is None
+
+
+def test_a_misspelt_region_warns_once_naming_the_nearest_and_the_hint_names_it(sts_mock, caplog):
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        first = rolesession.assume_role(ROLE, region="eu-wst-1")
+        rolesession.assume_role(ROLE_B, region="eu-wst-1")
+    warnings = [r.getMessage() for r in caplog.records if "eu-wst-1" in r.getMessage()]
+    assert len(warnings) == 1 and "'eu-west-1'" in warnings[0]
+    assert first.region_name == "eu-wst-1"  # used as given: it may be newer than botocore
+    with pytest.raises(rolesession.AssumeRoleError) as info:
+        # Not reachable (no such endpoint): the error's hint names the nearest known region.
+        rolesession.assume_role(
+            ROLE_C, region="eu-wst-1", sts_config=Config(connect_timeout=0.5,
+            retries={"total_max_attempts": 1}), sts_endpoint_url="http://127.0.0.1:9",
+        ).get_credentials().get_frozen_credentials()
+    assert "did you mean 'eu-west-1'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "role, region",
+    [(ROLE, "cn-north-1"), ("arn:aws-cn:iam::123456789012:role/R", "eu-west-1"), (ROLE, "us-gov-west-1")],
+)
+def test_a_region_outside_the_roles_partition_is_refused_before_sts(sts_mock, sts_calls, role, region):
+    with pytest.raises(rolesession.InvalidParameterError) as info:
+        rolesession.assume_role(role, region=region)
+    assert info.value.parameter == "region" and "partition" in str(info.value)
+    assert sts_calls.calls == []
 
 
 def test_sts_is_called_on_the_regional_endpoint_with_standard_retries(sts_mock, monkeypatch):
@@ -388,12 +435,13 @@ def test_aws_region_alone_is_the_sts_endpoint_and_the_session_region(
 
 
 @pytest.mark.parametrize("make", [_web, _saml], ids=["web-identity", "saml"])
-def test_without_any_region_the_partitions_default_is_used(
+def test_without_any_region_sts_uses_the_partitions_default_and_the_session_has_none(
     make: Callable[..., RoleSession], no_region: None
 ) -> None:
-    assert make().region_name == "us-east-1"
-    assert make(role_arn=f"arn:aws-cn:iam::{ACCOUNT}:role/R").region_name == "cn-north-1"
-    assert make(role_arn=f"arn:aws-us-gov:iam::{ACCOUNT}:role/R").region_name == "us-gov-west-1"
+    made = [make(), make(role_arn=f"arn:aws-cn:iam::{ACCOUNT}:role/R"),
+            make(role_arn=f"arn:aws-us-gov:iam::{ACCOUNT}:role/R")]  # fmt: skip
+    assert [s.region_name for s in made] == [None, None, None]
+    assert [s.describe()["sts_region"] for s in made] == ["us-east-1", "cn-north-1", "us-gov-west-1"]
 
 
 def test_the_sources_region_is_the_default_and_its_sts_endpoint(sts_mock: None) -> None:
@@ -633,3 +681,15 @@ def test_client_and_resource_are_never_built_concurrently_on_one_session(
         t.join(30)
     assert errors == [] and len(made) == 8
     assert most == 1
+
+
+def test_the_typed_hop_keywords_are_exactly_assume_roles():
+    # RoleSession.assume_role, chain and fan_out type their **kwargs with this
+    # TypedDict (tests/typing/ proves a misspelt keyword fails mypy); it must
+    # name every keyword of assume_role but the ARN and the source, and no other.
+    import inspect
+
+    from rolesession._keywords import HopKeywords
+
+    expected = set(inspect.signature(rolesession.assume_role).parameters) - {"role_arn", "source"}
+    assert set(HopKeywords.__annotations__) == expected

@@ -122,7 +122,7 @@ GOOD = [
     {"role_arn": "arn:aws:iam::123456789012:role/a"},
     {"role_arn": "arn:aws:iam::123456789012:role/" + "x" * 64},
     {"role_arn": "arn:aws:iam::123456789012:role/path/to/x+=,.@-_"},
-    {"role_arn": "arn:aws-cn:iam::123456789012:role/x"},
+    {"role_arn": "arn:aws-cn:iam::123456789012:role/x", "region": "cn-northwest-1"},
     {"session_name": "ab"},
     {"session_name": "x" * 64},
     {"session_name": "a+=,.@-_Z9"},
@@ -149,7 +149,8 @@ GOOD = [
     {"tags": {"équipe données": "Zürich 2", "a_.:/=+-@": "_.:/=+-@"}},
     {"tags": {"a": "1", "b": "2"}, "transitive_tag_keys": ["a"]},
     {"region": "eu-west-1"},
-    {"region": "us-gov-west-1"},
+    {"region": "us-gov-west-1", "role_arn": "arn:aws-us-gov:iam::123456789012:role/R"},
+    {"region": "ap-southeast-7"},
     {"sts_endpoint_url": "http://127.0.0.1:5000"},
     {"sts_config": Config(read_timeout=1)},
     {"cache": None},
@@ -587,8 +588,16 @@ def test_bad_explicit_regions_are_refused(sts_calls, region):
     assert sts_calls.count() == 0
 
 
+def test_a_region_from_the_environment_outside_the_roles_partition_is_refused(sts_calls):
+    # The tests' environment says us-east-1: a China role cannot be assumed there.
+    with pytest.raises(InvalidParameterError) as info:
+        rolesession.assume_role("arn:aws-cn:iam::123456789012:role/x")
+    assert "source or the environment" in str(info.value) and "'aws-cn'" in str(info.value)
+    assert sts_calls.count() == 0
+
+
 def test_the_longest_region_name_is_one_dns_label():
-    longest = "us-" + "a" * 60
+    longest = "us-" + "a" * 58 + "-1"  # fits the aws partition's pattern; botocore knows no such region
     assert len(longest) == 63
     assert rolesession.assume_role(ROLE, region=longest).region_name == longest
 

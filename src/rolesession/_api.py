@@ -8,7 +8,6 @@ for with the same parameters and source while its credentials are cached.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -17,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 import botocore.config
 
 from ._cache import DEFAULT_CACHE, CacheArg
-from ._policy import Policy
+from ._keywords import Duration, PolicyLike
 from ._refresh import RefreshPolicy
 from ._validation import ROLE_ARN_RE, check_str, fail
 
 if TYPE_CHECKING:
     import boto3
+    from typing_extensions import Unpack
 
+    from ._keywords import HopKeywords
     from ._session import RoleSession
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
     "role_arn",
 ]
 
-Duration = int | _dt.timedelta
-PolicyLike = Policy | Mapping[str, Any] | str
 
 # The request-building and session modules are imported on first use:
 # ``import rolesession`` stays light (their dataclasses cost milliseconds).
@@ -85,12 +84,17 @@ def assume_role(
         mfa_token: a 6-digit code (used once) or a callable returning one
             (called only when STS is really called).
         region: region of the STS endpoint and of the session; default the
-            source's, else the environment's, else the partition's.
+            source's, else the environment's. With none configured the
+            session's ``region_name`` is ``None`` (as boto3's would be) and
+            STS is called in the partition's default region. A name outside
+            the role's partition is refused; one botocore does not know gets
+            one WARNING naming the nearest known region.
         sts_endpoint_url: e.g. a VPC endpoint or a local STS.
         sts_config: a ``botocore.config.Config`` merged over the library's STS
             defaults (standard retries, 3 attempts, short timeouts).
         cache: a `MemoryCache`, `FileCache`, any `CredentialCache` or ``None``;
-            default the process-wide `default_cache()`.
+            default: a hop from a `RoleSession` uses its parent's cache, any
+            other session the process-wide `default_cache()`.
         refresh: a `RefreshPolicy`; ``None`` for the defaults.
 
     Returns:
@@ -167,8 +171,9 @@ def assume_role_with_web_identity(
         policy: a session policy (``Policy``, ``dict`` or JSON ``str``).
         policy_arns: up to 10 managed policy ARNs used as session policies.
         region: region of the STS endpoint and of the session; default
-            ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's, else the
-            partition's.
+            ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's; with none,
+            the session has no region and STS is called in the partition's
+            default region.
         sts_endpoint_url: e.g. a VPC endpoint or a local STS.
         sts_config: a ``botocore.config.Config`` merged over the library's
             STS defaults.
@@ -283,7 +288,10 @@ def assume_role_with_saml(
 
 
 def chain(
-    steps: Iterable[str | Mapping[str, Any]], *, source: boto3.Session | None = None, **common: Any
+    steps: Iterable[str | Mapping[str, Any]],
+    *,
+    source: boto3.Session | None = None,
+    **common: Unpack[HopKeywords],
 ) -> RoleSession:
     """Assume a chain of roles, each hop from the previous one's credentials.
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import functools
 import getpass
 import hashlib
+import logging
 import os
 import re
 import socket
 from typing import Any
 
+import botocore
 import botocore.session
 
 from . import _botocore, _state
-from ._validation import check_region
+from ._validation import check_region, fail
+
+logger = logging.getLogger("rolesession")
 
 PARTITION_REGIONS = {
     "aws": "us-east-1",
@@ -143,14 +147,74 @@ def configured_region(explicit: str | None, source: Any) -> str | None:
     return region
 
 
+def check_region_of_partition(
+    region: str | None, partition: str, parameter: str = "region", origin: str = ""
+) -> str | None:
+    """``region`` if it can be one of ``partition``'s regions; ``None`` stays ``None``.
+
+    A name outside the partition's region pattern (botocore's
+    ``partitions.json``) is an `InvalidParameterError`. A name that fits the
+    pattern but that the installed botocore does not list is allowed -- AWS
+    opens regions newer than any installed botocore -- with one WARNING per
+    process naming the nearest known region, since a typo (``eu-wst-1``)
+    otherwise only shows as an unreachable endpoint. ``origin`` says where a
+    region the caller did not pass came from.
+    """
+    if region is None:
+        return None
+    pattern, known = _partition_regions(partition)
+    if pattern is not None and not pattern.fullmatch(region):
+        where = f" ({origin})" if origin else ""
+        raise fail(
+            parameter, f"{region[:64]!r}{where} is not a region of the {partition!r} partition (the role's)"
+        )
+    if known and region not in known:
+        state = _state.state
+        with state.lock:
+            first = region not in state.regions_warned
+            state.regions_warned.add(region)
+        if first:
+            logger.warning(
+                "region %r is not one that botocore %s knows%s; it is used as given "
+                "(a region newer than botocore works, a misspelt one cannot be reached)",
+                region, botocore.__version__, _nearest_phrase(region, known),
+            )  # fmt: skip
+    return region
+
+
+def unknown_region_hint(region: str, partition: str) -> str:
+    """A hint naming the nearest known region when ``region`` is not one botocore knows, else ''."""
+    _, known = _partition_regions(partition)
+    if not known or region in known:
+        return ""
+    return f"region {region!r} is not one botocore knows{_nearest_phrase(region, known)}"
+
+
+def _nearest_phrase(region: str, known: tuple[str, ...]) -> str:
+    import difflib  # only on this rare path: it adds to every program's import time otherwise
+
+    nearest = difflib.get_close_matches(region, known, n=1, cutoff=0.0)
+    return f" (did you mean {nearest[0]!r}?)" if nearest else ""
+
+
+@functools.lru_cache(maxsize=16)
+def _partition_regions(partition: str) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """The partition's region pattern and the regions botocore lists for it (public data files)."""
+    try:
+        data = _botocore.shared_loader().load_data("partitions")
+        for entry in data["partitions"]:
+            if entry["id"] == partition:
+                pattern = re.compile(entry["regionRegex"])
+                # Pseudo-regions such as "aws-global" are endpoints, not regions.
+                return pattern, tuple(sorted(r for r in entry.get("regions", {}) if pattern.fullmatch(r)))
+    except Exception:  # a botocore without the data file: no opinion rather than a wrong one
+        logger.debug("botocore's partitions data could not be read", exc_info=True)
+    return None, ()
+
+
 def partition_region(partition: str) -> str:
     """The region a partition's STS is called in when nothing names one."""
     return PARTITION_REGIONS.get(partition, "us-east-1")
-
-
-def resolve_region(explicit: str | None, source: Any, partition: str) -> str:
-    """Explicit region; else the source's (or the environment's); else the partition's."""
-    return configured_region(explicit, source) or partition_region(partition)
 
 
 def _environment_region() -> str | None:
@@ -167,6 +231,31 @@ def _environment_region() -> str | None:
     if region is not None:
         check_region(region, "source", origin=f"the region of profile {_profile_name(source)!r}")
     return region
+
+
+def where_botocore_looked(session: Any) -> str:
+    """For "no credentials" errors: the profile botocore's chain resolved and where it looked.
+
+    ``session`` is a boto3 or botocore session. Built from the session's own
+    configuration and credential resolver, so it names the files and the
+    providers actually consulted (``env``, ``shared-credentials-file``, ...).
+    """
+    core = getattr(session, "_session", session)  # boto3.Session keeps its botocore session there
+    parts = [f"profile {_profile_name(core)!r}"]
+    try:
+        files = [
+            os.path.expanduser(str(core.get_config_variable(name)))
+            for name in ("credentials_file", "config_file")
+        ]
+        parts.append("files " + ", ".join(files))
+    except Exception:  # a profile named in the environment is missing
+        pass
+    try:
+        methods = [str(p.METHOD) for p in core.get_component("credential_provider").providers]
+        parts.append("providers tried in order: " + ", ".join(methods))
+    except Exception:  # a session with a credential provider of its own
+        pass
+    return "; ".join(parts)
 
 
 def _profile_name(session: Any) -> str:

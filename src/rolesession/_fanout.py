@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Generic, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
 import boto3
 import botocore.config
@@ -36,6 +36,11 @@ from ._validation import (
     check_instance,
     fail,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._keywords import HopKeywords
 
 __all__ = ["FanOutResult", "fan_out"]
 
@@ -131,7 +136,7 @@ def fan_out(
     max_workers: int = 16,
     executor: Executor | None = None,
     progress: bool = False,
-    **assume_kwargs: Any,
+    **assume_kwargs: Unpack[HopKeywords],
 ) -> list[FanOutResult[T]]:
     """Call ``fn(session)`` in every role of ``role_arns``; one result per entry, in order.
 
@@ -196,11 +201,11 @@ def fan_out(
             "must be None with executor=: workers cannot receive a session; each one "
             "assumes the roles from its own default credential chain",
         )
-    assume_kwargs, checked = _check_assume_kwargs(source, assume_kwargs, shipped=executor is not None)
+    kwargs, checked = _check_assume_kwargs(source, dict(assume_kwargs), shipped=executor is not None)
 
     bar = _Progress(len(arns), sys.stderr) if progress else None
     if executor is not None:
-        return _run_on(executor, arns, fn, assume_kwargs, bar)
+        return _run_on(executor, arns, fn, kwargs, bar)
     pool = ThreadPoolExecutor(
         max_workers=max(1, min(max_workers, len(arns))), thread_name_prefix="rolesession-fan-out"
     )

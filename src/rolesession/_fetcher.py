@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError
 
 from . import _keys, _state, _sts
 from ._credentials import RoleCredentials
+from ._environment import default_source, where_botocore_looked
 from ._errors import AssumeRoleError, RoleSessionError, SourceCredentialsError, TokenError
 from ._redaction import redact
 from ._refresh import Accept, Fetched
@@ -147,8 +148,6 @@ class Fetcher:
 
     def _signer(self) -> Any:
         """The credentials that sign the call: the parent's, or the default chain's."""
-        from ._environment import default_source
-
         parent = self.parent if self.parent is not None else default_source()
         label = self.source.label
         try:
@@ -163,7 +162,7 @@ class Fetcher:
         if credentials is None:
             raise SourceCredentialsError(
                 f"cannot assume {label}: no source credentials were found "
-                "(configure the default credential chain or give a source session)",
+                f"({where_botocore_looked(parent)}); configure credentials there or give a source session",
                 role_arn=self.source.role_arn,
             )
         return credentials
@@ -212,7 +211,7 @@ class Fetcher:
 
     def _call_sts(self, duration: int | None, signer: Any) -> RoleCredentials:
         source = self.source
-        client = _sts.client_for(signer, source.region, source.sts_endpoint_url, source.sts_config)
+        client = _sts.client_for(signer, source.sts_region, source.sts_endpoint_url, source.sts_config)
         params = source.params(duration)
         for attempt in range(source.attempts):
             extra, secrets = source.secret_params(self._spend)

@@ -24,7 +24,7 @@ import boto3
 import botocore.config
 
 from ._cache import DEFAULT_CACHE, check_cache, default_cache
-from ._environment import configured_region, default_session_name, partition_region
+from ._environment import check_region_of_partition, configured_region, default_session_name
 from ._errors import InvalidParameterError
 from ._refresh import RefreshPolicy
 from ._sources import (
@@ -130,13 +130,18 @@ def _common(
     }
 
 
-def _source_fields(common: Mapping[str, Any], role_arn: str, region: str | None) -> dict[str, Any]:
-    """The `Source` fields every operation has, for ``role_arn`` in ``region`` (else its partition's)."""
+def _source_fields(
+    common: Mapping[str, Any], role_arn: str, region: str | None, *, given: bool
+) -> dict[str, Any]:
+    """The `Source` fields every operation has, for ``role_arn`` in the configured ``region``
+    (``given``: by the caller, rather than found on the source or in the environment)."""
     partition = partition_of(role_arn)
     return {
         "role_arn": role_arn,
         "partition": partition,
-        "region": region or partition_region(partition),
+        "region": check_region_of_partition(
+            region, partition, origin="" if given else "configured for the source or the environment"
+        ),
         "duration": common["duration"],
         "policy": common["policy"],
         "policy_arns": common["policy_arns"],
@@ -147,6 +152,12 @@ def _source_fields(common: Mapping[str, Any], role_arn: str, region: str | None)
 
 def _session_name(value: object) -> str:
     return default_session_name() if value is None else check_session_name(value, "session_name")
+
+
+def parent_cache(source: object) -> Any:
+    """The cache a hop from ``source`` uses when given none: a `RoleSession`'s own, else the default."""
+    # A RoleSession's ``cache`` property; a plain boto3.Session has none.
+    return getattr(source, "cache", DEFAULT_CACHE) if isinstance(source, boto3.Session) else DEFAULT_CACHE
 
 
 def check_source(value: object) -> boto3.Session | None:
@@ -175,7 +186,12 @@ def check_assume_role_keywords(
     cache: Any = DEFAULT_CACHE,
     refresh: Any = None,
 ) -> dict[str, Any]:
-    """Every keyword of ``assume_role`` but the role ARN, checked (iterables read once)."""
+    """Every keyword of ``assume_role`` but the role ARN, checked (iterables read once).
+
+    A hop from a `RoleSession` given no ``cache`` uses its parent's.
+    """
+    if cache is DEFAULT_CACHE:
+        cache = parent_cache(source)
     if (mfa_serial is None) != (mfa_token is None):
         missing = "mfa_token" if mfa_token is None else "mfa_serial"
         raise fail(missing, "mfa_serial and mfa_token go together; pass both or neither")
@@ -194,6 +210,7 @@ def check_assume_role_keywords(
         parent=source,
         # The region follows from the source (or the environment) unless given.
         region=configured_region(checked["region"], source),
+        region_given=checked["region"] is not None,
         session_name=_session_name(session_name),
         tags=checked_tags,
         transitive_tag_keys=check_transitive_tag_keys(
@@ -211,7 +228,7 @@ def assume_role_recipe(role_arn: object, checked: Mapping[str, Any]) -> Recipe:
     """The recipe for ``role_arn`` with keywords already checked by `check_assume_role_keywords`."""
     arn = check_role_arn(role_arn, "role_arn")
     source = AssumeRoleSource(
-        **_source_fields(checked, arn, checked["region"]),
+        **_source_fields(checked, arn, checked["region"], given=checked["region_given"]),
         session_name=checked["session_name"],
         tags=checked["tags"],
         transitive_tag_keys=checked["transitive_tag_keys"],
@@ -261,7 +278,9 @@ def web_identity_recipe(
             raise fail("provider_id", "must be 4-2048 characters")
     checked = _common(**common)
     source = WebIdentitySource(
-        **_source_fields(checked, arn, configured_region(checked["region"], None)),
+        **_source_fields(
+            checked, arn, configured_region(checked["region"], None), given=checked["region"] is not None
+        ),
         session_name=_session_name(session_name),
         token=by_identity(checked_token),
         token_file=path,
@@ -279,7 +298,9 @@ def saml_recipe(role_arn: Any, principal_arn: Any, *, assertion: Any, **common: 
     checked_assertion = check_secret_provider(assertion, "assertion", 4, 100_000, "a SAML assertion")
     checked = _common(**common)
     source = SamlSource(
-        **_source_fields(checked, arn, configured_region(checked["region"], None)),
+        **_source_fields(
+            checked, arn, configured_region(checked["region"], None), given=checked["region"] is not None
+        ),
         principal_arn=principal,
         assertion=by_identity(checked_assertion),
     )
@@ -326,7 +347,11 @@ def mfa_session_recipe(
     source_obj = SessionTokenSource(
         role_arn=None,
         partition=partition,
-        region=configured_region(checked["region"], parent) or partition_region(partition),
+        region=check_region_of_partition(
+            configured_region(checked["region"], parent),
+            partition,
+            origin="" if checked["region"] else "configured for the source or the environment",
+        ),
         duration=check_duration(duration, "duration", SESSION_TOKEN_MAX_DURATION),
         sts_endpoint_url=checked["sts_endpoint_url"],
         sts_config=checked["sts_config"],
@@ -371,6 +396,8 @@ def chain_recipes(
             if i > 0 and kwargs.get("region") is None:
                 # A hop's region defaults to its parent's: the previous hop's.
                 kwargs["region"] = planned[-1][0].region
+            if i > 0 and "cache" not in kwargs:
+                kwargs["cache"] = planned[-1][1]  # and so does its cache
             checked = check_assume_role_keywords(source=parent if i == 0 else None, **kwargs)
             recipe = assume_role_recipe(role, checked)
         except InvalidParameterError as exc:

@@ -27,7 +27,10 @@ from ._sts import REJECTION_CODES
 from ._validation import fail
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._fetcher import Fetcher, OneShot
+    from ._keywords import HopKeywords
     from ._requests import Recipe
 
 __all__ = ["RoleSession", "session_for"]
@@ -133,6 +136,16 @@ class RoleSession(boto3.Session):
         return self._fetcher.source.role_arn  # type: ignore[return-value]
 
     @property
+    def cache(self) -> Any:
+        """The cache holding this session's credentials (``None``: caching is off).
+
+        A hop from this session (`assume_role`, `rolesession.chain` with this
+        session as ``source``, `rolesession.fan_out` with it as ``source``)
+        uses this cache too unless it is given one.
+        """
+        return self._fetcher.cache
+
+    @property
     def parent(self) -> boto3.Session | None:
         """The source session credentials are assumed from (``None``: default chain)."""
         parent = self._fetcher.parent
@@ -145,8 +158,16 @@ class RoleSession(boto3.Session):
 
     def describe(self) -> dict[str, Any]:
         """What this session asks STS for -- operation, role, session name, duration,
-        policies, tags, region, endpoint ... -- never a secret."""
-        return self._fetcher.source.describe()
+        policies, tags, region, endpoint ... -- never a secret.
+
+        ``duration`` is what is sent (a chained hop's is capped to one hour),
+        ``region`` the configured one (``None`` if none: STS is then called in
+        ``sts_region``, the partition's default).
+        """
+        described = self._fetcher.source.describe()
+        described["duration"] = self.duration
+        described["sts_region"] = self._fetcher.source.sts_region
+        return described
 
     @property
     def operation(self) -> str:
@@ -190,7 +211,11 @@ class RoleSession(boto3.Session):
 
     @property
     def expiration(self) -> _dt.datetime:
-        """When the credentials now held expire (tz-aware UTC)."""
+        """When the credentials held expire (tz-aware UTC), fetching them first if none are held.
+
+        On an unused session this is the first STS call (or cache read); later
+        reads cost nothing.
+        """
         return to_datetime(self._credentials.current().expiry)
 
     # -- credentials -----------------------------------------------------------
@@ -224,7 +249,7 @@ class RoleSession(boto3.Session):
 
     # -- more sessions ---------------------------------------------------------
 
-    def assume_role(self, role_arn: str, **kwargs: Any) -> RoleSession:
+    def assume_role(self, role_arn: str, **kwargs: Unpack[HopKeywords]) -> RoleSession:
         """Chain one hop: assume ``role_arn`` from this session's credentials.
 
         Takes the keywords of `rolesession.assume_role` (except ``source``:
@@ -308,15 +333,21 @@ class RoleSession(boto3.Session):
 
 
 def environ_of(creds: RoleCredentials, region: str | None) -> dict[str, str]:
-    """The environment variables handing ``creds`` to a child process (expiry on this host's clock)."""
-    return {
+    """The environment variables handing ``creds`` to a child process (expiry on this host's clock).
+
+    The region variables only when a region is configured: an empty
+    ``AWS_REGION`` would be no better than none, and an invented one would
+    silently send the child's requests somewhere the user never chose.
+    """
+    env = {
         "AWS_ACCESS_KEY_ID": creds.access_key,
         "AWS_SECRET_ACCESS_KEY": creds.secret_key,
         "AWS_SESSION_TOKEN": creds.token,
         "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiry),
-        "AWS_REGION": region or "",
-        "AWS_DEFAULT_REGION": region or "",
     }
+    if region:
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
+    return env
 
 
 def _policy_summary(policy: dict[str, Any] | None, arns: tuple[str, ...]) -> str:

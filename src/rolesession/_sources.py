@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import botocore.config
 
+from ._environment import partition_region
 from ._errors import TokenError
 from ._keys import CallerIdentity, caller_of_secret, digest
 from ._sts import config_key
@@ -138,7 +139,9 @@ class Source:
     attempts: ClassVar[int] = 1
 
     role_arn: str | None
-    region: str
+    #: The region the user configured (argument, source, environment, profile),
+    #: or ``None``: no region is invented for the session's own clients.
+    region: str | None
     partition: str
     duration: int | None = None
     policy: str | None = None  # compact JSON, sorted keys
@@ -150,6 +153,11 @@ class Source:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_config", config_key(self.sts_config))
+
+    @property
+    def sts_region(self) -> str:
+        """Where STS is called: the configured region, else the partition's default."""
+        return self.region or partition_region(self.partition)
 
     @property
     def label(self) -> str:
@@ -411,6 +419,11 @@ class SessionTokenSource(Source):
 
     mfa_serial: str
     mfa_token: SecretProvider | None = field(default=None, repr=False)
+
+    @property
+    def sts_region(self) -> str:
+        """Where STS is called: the configured region, else the partition's default."""
+        return self.region or partition_region(self.partition)
 
     @property
     def label(self) -> str:

@@ -67,6 +67,7 @@ class _State:
         self.profile_sources: dict[Hashable, Any] = {}  # from_profile's source sessions
         self.user_at_host: str | None = None  # the default session name's last resort, looked up once
         self.skew_warned = False  # a clock skew over 60 s is reported once per process
+        self.regions_warned: set[str] = set()  # region names botocore does not know, reported once each
         self.botocore_lock = threading.Lock()  # the shared loader and template (``_botocore``)
 
 
@@ -145,7 +146,7 @@ def reset() -> None:
     credentials (a new default cache: a background refresh still running
     from before writes into the old one, never into the new), and what the
     process learnt once: its default session name and whether it warned
-    about clock skew.
+    about clock skew or an unknown region name.
     """
     with state.lock:
         if state.sessions is not None:
@@ -158,6 +159,7 @@ def reset() -> None:
         state.default_cache = None
         state.user_at_host = None
         state.skew_warned = False
+        state.regions_warned.clear()
 
 
 def _after_fork_in_child() -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ._sources import Source
 
 from ._credentials import RoleCredentials, to_iso
+from ._environment import unknown_region_hint
 from ._errors import AssumeRoleError, SourceCredentialsError
 from ._redaction import protect_botocore_loggers, scrubbing, secret_forms
 
@@ -184,7 +185,10 @@ def call(
         ) from exc
     except (BotoCoreError, ResponseParserError) as exc:
         _scrub_args(exc, secrets)
-        raise unreachable(exc, source.operation, label, role_arn=source.role_arn, secrets=secrets) from exc
+        raise unreachable(
+            exc, source.operation, label, role_arn=source.role_arn, secrets=secrets,
+            hint=unknown_region_hint(source.sts_region, source.partition),
+        ) from exc
     received = time.time()
     try:
         creds = RoleCredentials.from_response(response, received, measure_skew(response, sent, received))
@@ -211,6 +215,7 @@ def unreachable(
     *,
     role_arn: str | None = None,
     secrets: tuple[str, ...] = (),
+    hint: str = "",
 ) -> AssumeRoleError:
     """Our error for a call that got no STS answer (or one that is not STS's XML).
 
@@ -224,7 +229,8 @@ def unreachable(
     )
     detail = _scrub(_first_line(str(exc)), secrets)
     return AssumeRoleError(
-        f"{operation} for {label} failed: {what} ({type(exc).__name__}: {detail})",
+        f"{operation} for {label} failed: {what} ({type(exc).__name__}: {detail})"
+        + (f"; {hint}" if hint else ""),
         role_arn=role_arn,
         code=type(exc).__name__,
     )

@@ -25,7 +25,7 @@ assertion and MFA providers may be plain or ``async`` callables; an async
 one runs on the loop of the session's readers.
 
 ``import rolesession`` never imports this module or aiobotocore; install the
-``aio`` extra (``pip install rolesession[aio]``).
+``aio`` extra (in a checkout: ``pip install '.[aio]'``).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ FAN_OUT_ACCOUNTS = ("444444444401", "444444444402", "444444444403", "44444444440
 # AWS's documentation example keys: anything is accepted by the local STS.
 DEMO_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 DEMO_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-INSTALL_HINT = "pip install 'rolesession[demo]'"
+INSTALL_HINT = "install the demo extra (in a checkout: pip install '.[demo]', or make demo)"
 
 
 class _StsCounter(logging.Handler):

@@ -1,0 +1,43 @@
+"""The keywords of `assume_role` as types, so a misspelt keyword fails type checking.
+
+`RoleSession.assume_role`, `chain` and `fan_out` take ``**kwargs`` that they
+pass on to `assume_role`; typed ``Unpack[HopKeywords]``, mypy and pyright
+check those keywords as if they were written out (`tests/typing/` proves
+it). `HopKeywords` matters only to type checkers; the aliases annotate the
+entry points.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypedDict
+
+import botocore.config
+
+from ._cache import CacheArg
+from ._policy import Policy
+from ._refresh import RefreshPolicy
+
+Duration = int | _dt.timedelta
+PolicyLike = Policy | Mapping[str, Any] | str
+
+
+class HopKeywords(TypedDict, total=False):
+    """`assume_role`'s keywords but ``role_arn`` and ``source`` (`_requests.HOP_KEYWORDS`)."""
+
+    session_name: str | None
+    duration: Duration | None
+    policy: PolicyLike | None
+    policy_arns: Iterable[str] | None
+    tags: Mapping[str, str] | None
+    transitive_tag_keys: Iterable[str] | None
+    external_id: str | None
+    source_identity: str | None
+    mfa_serial: str | None
+    mfa_token: str | Callable[[], str] | None
+    region: str | None
+    sts_endpoint_url: str | None
+    sts_config: botocore.config.Config | None
+    cache: CacheArg
+    refresh: RefreshPolicy | None

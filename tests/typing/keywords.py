@@ -1,0 +1,36 @@
+"""Type-checked by ``make typecheck`` (``mypy --strict``), never run.
+
+The keywords that `RoleSession.assume_role`, `chain` and `fan_out` pass on
+to `assume_role` are typed: a misspelt or mistyped keyword fails type
+checking. Each ``# type: ignore[...]`` below must stay needed -- with
+``--strict`` an ignore that no longer silences an error is itself an error,
+so this file fails the moment a keyword stops being checked.
+"""
+
+from __future__ import annotations
+
+from typing_extensions import assert_type
+
+import rolesession
+
+ROLE = "arn:aws:iam::123456789012:role/Reader"
+
+
+def misspelt_keywords_fail(session: rolesession.RoleSession) -> None:
+    session.assume_role(ROLE, duraton=900)  # type: ignore[call-arg]
+    rolesession.chain([ROLE], regoin="eu-west-1")  # type: ignore[call-arg]
+    rolesession.fan_out([ROLE], lambda s: s.region_name, polcy={})  # type: ignore[call-arg]
+
+
+def mistyped_keywords_fail(session: rolesession.RoleSession) -> None:
+    session.assume_role(ROLE, duration="1h")  # type: ignore[arg-type]
+    rolesession.chain([ROLE], tags=["team"])  # type: ignore[arg-type]
+
+
+def well_typed_calls_pass(session: rolesession.RoleSession) -> None:
+    hop = session.assume_role(ROLE, duration=900, region="eu-west-1", cache=None)
+    assert_type(hop, rolesession.RoleSession)
+    last = rolesession.chain([ROLE, {"role_arn": ROLE}], external_id="ab", refresh=None)
+    assert_type(last, rolesession.RoleSession)
+    results = rolesession.fan_out([ROLE], lambda s: s.region_name, session_name="audit")
+    assert_type(results, list[rolesession.FanOutResult[str]])
