@@ -333,17 +333,9 @@ def _may_prompt() -> bool:
     return not any(session.get_credentials().holds_valid() for session in holding)
 
 
-#: The region variables, exported only when the session has a region configured.
-_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
-
-
 def _environ(session: RoleSession, creds: RoleCredentials) -> dict[str, str]:
     """The credentials' variables, and the region's only when one was given or found configured."""
-    env = environ_of(creds, session.region_name)
-    if session.region_name is None:  # never invent one (nor blank the user's)
-        for name in _REGION_VARIABLES:
-            env.pop(name, None)
-    return env
+    return environ_of(creds, session.region_name)
 
 
 def _env_lines(session: RoleSession, creds: RoleCredentials) -> str:
