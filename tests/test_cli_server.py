@@ -400,6 +400,7 @@ def test_trickling_clients_hold_neither_threads_nor_requests_for_long() -> None:
         finally:
             sock.close()
 
+    baseline = handler_threads()  # other servers' (a session-wide moto server's keep-alive threads)
     with CredentialServer(lambda: dict(FAKE), idle_timeout=5, head_timeout=1.0, max_connections=8) as running:
         clients = [threading.Thread(target=trickle) for _ in range(60)]
         for client in clients:
@@ -407,7 +408,7 @@ def test_trickling_clients_hold_neither_threads_nor_requests_for_long() -> None:
         for client in clients:
             client.join(120)
         stop.set()
-        assert peak[0] <= 8  # never a thread per trickling connection
+        assert peak[0] <= baseline + 8  # never a thread per trickling connection
         assert len(closed) == 60  # every one was cut off, though it never paused for the idle timeout
         assert max(closed) < 60  # each sends for 340 s if let be (load-proof bound)
         assert get(running.url, running.token) == (200, FAKE)  # and the endpoint still serves
