@@ -1,8 +1,10 @@
 """``rolesession cache -- COMMAND ...`` (SPEC "Profiles and MFA sessions", CLI).
 
 Runs any ``credential_process`` helper and keeps its Version 1 output in the
-CLI's file cache, keyed by the command line and the user, single-flight
-across processes, re-run only when less than 15 minutes would be left.
+CLI's file cache, keyed by what can change its answer (the command line,
+the executable, the directory for relative paths, ``AWS_*`` and
+``--key-env`` variables, the user), single-flight across processes, re-run
+only when less than 15 minutes would be left.
 
 The helper here is a small Python script that appends a line to a counter
 file each time it runs, so the tests count runs across separate
