@@ -414,3 +414,30 @@ def test_a_helper_that_runs_itself_through_rolesession_cache_exits_3(
     assert "exited with status 3" in done.stderr  # the inner run found the loop and exited 3
     assert "loops" in done.stderr and str(script) in done.stderr
     assert entries() == []
+
+
+def test_a_helper_leaving_a_process_on_its_stdout_does_not_hold_the_run(tmp_path: Path) -> None:
+    # An SSO helper that opens a browser: the browser inherits stdout (and stderr) and lives on.
+    script = tmp_path / "opens_a_browser.py"
+    pid_file = tmp_path / "browser.pid"
+    script.write_text(
+        "import datetime, json, subprocess, sys\n"
+        "browser = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(browser.pid))\n"
+        "now = datetime.datetime.now(datetime.timezone.utc)\n"
+        "expiration = (now + datetime.timedelta(hours=1)).isoformat()\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': 'ASIABROWSER', 'SecretAccessKey': 's',\n"
+        "                  'SessionToken': 't', 'Expiration': expiration}), flush=True)\n"
+    )
+    try:
+        with open(tmp_path / "stderr", "w") as stderr:  # the browser holds this one: not a pipe we wait on
+            done = subprocess.run(
+                [sys.executable, "-m", "rolesession", "cache", "--", sys.executable, str(script)],
+                stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, text=True, timeout=120,
+                check=False,
+            )  # fmt: skip
+        assert done.returncode == 0, (tmp_path / "stderr").read_text()
+        assert json.loads(done.stdout)["AccessKeyId"] == "ASIABROWSER"
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), 9)

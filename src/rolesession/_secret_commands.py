@@ -39,7 +39,10 @@ from typing import Any
 
 from . import _workers as workers
 
-__all__ = ["CommandAssertion", "CommandError", "CommandMfaCode", "PromptMfaCode", "last_mfa_code"]
+__all__ = [
+    "CommandAssertion", "CommandError", "CommandMfaCode", "PromptMfaCode", "TooMuchOutput", "last_mfa_code",
+    "read_bounded",
+]
 
 #: A person may have to touch a key or unlock a vault first.
 COMMAND_TIMEOUT = 120.0
@@ -60,6 +63,10 @@ _MFA_CODE_RE = re.compile(r"(?<![0-9A-Za-z_])[0-9]{6}(?![0-9A-Za-z_])")
 
 class CommandError(Exception):
     """The command could not give a secret; the message says why, never what it printed."""
+
+
+class TooMuchOutput(CommandError):
+    """The command printed more than it may (`read_bounded`'s ``limit``)."""
 
 
 def last_mfa_code(output: str) -> str | None:
@@ -107,7 +114,7 @@ def run_for_stdout(argv: list[str], *, limit: int = MFA_OUTPUT_LIMIT, foreground
         raise CommandError(f"{name} could not be run ({exc.strerror or type(exc).__name__})") from None
     deadline = time.monotonic() + COMMAND_TIMEOUT
     try:
-        output = _read_bounded(process, name, limit, deadline)
+        output = read_bounded(process, name, limit, deadline)
         status = process.wait(max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         raise CommandError(f"{name} did not finish within {COMMAND_TIMEOUT:.0f} s") from None
@@ -126,17 +133,18 @@ def _own_process_group() -> dict[str, Any]:
     return {"preexec_fn": os.setpgrp}  # pragma: no cover - Python 3.10
 
 
-def _read_bounded(process: subprocess.Popen[bytes], name: str, limit: int, deadline: float) -> bytes:
+def read_bounded(process: subprocess.Popen[bytes], name: str, limit: int, deadline: float) -> bytes:
     """Read stdout until EOF, or the command's exit plus `EXIT_GRACE`; at most ``limit`` bytes.
 
-    Raises `CommandError` when the command prints more than ``limit`` or has
-    not finished within `COMMAND_TIMEOUT`.
+    Raises `TooMuchOutput` when the command prints more than ``limit``, and
+    ``subprocess.TimeoutExpired`` at ``deadline`` (``time.monotonic()``).
+    Also used for ``rolesession cache``'s helpers.
     """
     assert process.stdout is not None
     if sys.platform == "win32":  # no select() on pipes: a plain bounded read
         data = process.stdout.read(limit + 1)
         if len(data) > limit:
-            raise CommandError(f"{name} printed more than {limit} bytes: not a secret it may give")
+            raise TooMuchOutput(f"{name} printed more than {limit} bytes: not a secret it may give")
         return data
     fd = process.stdout.fileno()
     chunks: list[bytes] = []
@@ -151,7 +159,7 @@ def _read_bounded(process: subprocess.Popen[bytes], name: str, limit: int, deadl
             if exited is not None and now >= exited + EXIT_GRACE:
                 break  # what it left running holds stdout: what it printed itself is here
             if now >= deadline:
-                raise subprocess.TimeoutExpired(process.args, COMMAND_TIMEOUT)
+                raise subprocess.TimeoutExpired(process.args, deadline - now)
             # Short waits: the command's exit is noticed even while a grandchild keeps the pipe open.
             if not selector.select(min(0.05, deadline - now)):
                 continue
@@ -160,7 +168,7 @@ def _read_bounded(process: subprocess.Popen[bytes], name: str, limit: int, deadl
                 break
             size += len(data)
             if size > limit:
-                raise CommandError(f"{name} printed more than {limit} bytes: not a secret it may give")
+                raise TooMuchOutput(f"{name} printed more than {limit} bytes: not a secret it may give")
             chunks.append(data)
     return b"".join(chunks)
 

@@ -42,6 +42,7 @@ from typing import Any
 from .._credentials import RoleCredentials, to_epoch, to_iso
 from .._file_cache import FileCache
 from .._keys import cache_key
+from .._secret_commands import TooMuchOutput, read_bounded
 from . import loops
 from .errors import CliError
 
@@ -222,15 +223,20 @@ def _run_helper(argv: list[str]) -> Document:
     except OSError as exc:
         raise CliError(f"cannot run the helper {name!r}: {exc.strerror or type(exc).__name__}") from None
     with process:
-        assert process.stdout is not None
-        output = process.stdout.read(OUTPUT_LIMIT + 1)
-        if len(output) > OUTPUT_LIMIT:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        try:
+            # Until EOF, or its exit plus a moment: a browser it started may hold stdout for hours.
+            output = read_bounded(process, name, OUTPUT_LIMIT, deadline)
+            status = process.wait(max(0.0, deadline - time.monotonic()))
+        except TooMuchOutput:
             process.kill()
             raise CliError(
                 f"the helper {name!r} printed more than {OUTPUT_LIMIT} bytes: not a credential_process "
                 "document"
-            )
-        status = process.wait()
+            ) from None
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise CliError(f"the helper {name!r} did not finish within {LOCK_TIMEOUT:.0f} s") from None
     if status != 0:
         how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
         raise CliError(f"the helper {name!r} {how} (its output is not shown: it may hold secrets)")
