@@ -10,12 +10,14 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Hashable
+import types
+from collections.abc import Container, Hashable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 import boto3
+from botocore.awsrequest import AWSResponse
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
@@ -41,6 +43,32 @@ ENV_NAMES = {
 def access_key(session: boto3.Session) -> str:
     """The access key id a client of ``session`` signs with now (fetching if needed)."""
     return str(session.get_credentials().get_frozen_credentials().access_key)
+
+
+def reject_signed_with(client: Any, keys: Container[str], code: str = "ExpiredToken") -> list[str]:
+    """Make AWS (moto) refuse ``client``'s GetCallerIdentity requests signed with ``keys``.
+
+    Returns the access keys seen, in order (the list grows as requests are sent).
+    """
+    seen: list[str] = []
+
+    def before_send(request: Any, **kwargs: Any) -> Any:
+        header = request.headers["Authorization"]
+        header = header.decode() if isinstance(header, bytes) else header
+        key = header.split("Credential=")[1].split("/")[0]
+        seen.append(key)
+        if key not in keys:
+            return None
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            "<Message>The security token included in the request is expired</Message></Error>"
+            "<RequestId>r</RequestId></ErrorResponse>"
+        ).encode()
+        raw = types.SimpleNamespace(stream=lambda **kw: iter([body]))
+        return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, raw)
+
+    client.meta.events.register_first("before-send.sts.GetCallerIdentity", before_send)
+    return seen
 
 
 def to_epoch(value: str) -> float:

@@ -14,7 +14,6 @@ import gc
 import subprocess
 import sys
 import threading
-import time
 import weakref
 from typing import Any
 
@@ -63,6 +62,94 @@ def test_aioboto3_takes_the_session(moto_server, sts_calls):
             return str((await sts.get_caller_identity())["Arn"])
 
     assert "assumed-role/Reader" in run(main())
+
+
+def test_the_aioboto3_hand_over_can_be_repeated_per_request(moto_server, sts_calls):
+    """Issue 16, 13: asking again each time (as the Lambda guide teaches) gets the shared session,
+    and aioboto3 re-registered its S3 injections: the second client raised ``Cannot inject``."""
+    aioboto3 = pytest.importorskip("aioboto3")
+
+    async def handle_one_request() -> list[str]:
+        session = aioboto3.Session(botocore_session=aio.assume_role(ROLE, sts_endpoint_url=moto_server))
+        async with session.client("s3", endpoint_url=moto_server, region_name="us-east-1") as s3:
+            assert callable(s3.upload_file)  # aioboto3's injected transfer methods are there
+            return [b["Name"] for b in (await s3.list_buckets())["Buckets"]]
+
+    async def main() -> None:
+        for _ in range(100):
+            assert await handle_one_request() == []  # the second one raised before
+
+    run(main())
+    assert sts_calls.count("AssumeRole") == 1  # one session all along
+    session = aio.assume_role(ROLE, sts_endpoint_url=moto_server)
+    paths = session.get_component("data_loader").search_paths
+    assert len(paths) == len(set(paths))  # boto3's data path added once, not once per hand-over
+
+
+def test_cold_sessions_waiting_for_a_hanging_sts_leave_the_loops_executor_free(moto_server, sts_calls):
+    """Issue 17, 10a: fetches ran on the loop's default executor (6 threads on 2 cores), so with STS
+    hanging every new aiohttp connection waited to resolve its host name. Counted, not timed: all 10
+    fetches are in STS at once, and getaddrinfo completes while every one of them still hangs."""
+    sessions = [aio.assume_role(f"{ROLE}{n}", sts_endpoint_url=moto_server) for n in range(10)]
+    gate = sts_calls.block()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        reads = [
+            asyncio.ensure_future((await session.get_credentials()).get_frozen_credentials())
+            for session in sessions
+        ]
+        try:
+            for _ in range(3000):  # up to 30 s: a generous bound, never reached when it works
+                if sts_calls.count("AssumeRole") == 10:
+                    break
+                await asyncio.sleep(0.01)
+            assert sts_calls.count("AssumeRole") == 10  # all in STS at once (6 before: the rest queued)
+            await asyncio.wait_for(loop.getaddrinfo("localhost", 80), 30)
+            assert not any(read.done() for read in reads)  # resolved while STS still hung
+        finally:
+            gate.set()
+        await asyncio.gather(*reads)
+
+    run(main())
+
+
+_DEBUG_CAPTURE = """
+import asyncio, io, logging, sys
+from rolesession import FileCache, aio
+log = io.StringIO()
+logging.basicConfig(level=logging.DEBUG, stream=log)
+endpoint, directory, role = sys.argv[1:]
+session = aio.assume_role(role, sts_endpoint_url=endpoint, cache=FileCache(directory))
+async def main():
+    async with session.create_client("sts", endpoint_url=endpoint) as sts:
+        await sts.get_caller_identity()
+asyncio.run(main())
+sys.stdout.write(log.getvalue())
+"""
+
+
+def test_credentials_from_the_file_cache_never_reach_botocores_debug_log(moto_server, tmp_path):
+    """Issue 17, 10b: with the file cache supplying the credentials no STS client was made, so no
+    redaction filter was attached, and botocore's DEBUG log showed the session token twice."""
+    from rolesession import FileCache
+
+    directory = tmp_path / "cache"
+    first = aio.assume_role(ROLE, sts_endpoint_url=moto_server, cache=FileCache(directory))
+    held = run(_frozen(first))
+    # A new process: its credentials come from the file, not from STS.
+    captured = subprocess.run(
+        [sys.executable, "-c", _DEBUG_CAPTURE, moto_server, str(directory), ROLE],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "GetCallerIdentity" in captured and "X-Amz-Security-Token" in captured  # botocore did log
+    assert held.token not in captured and held.secret_key not in captured
+
+
+async def _frozen(session: aio.AioRoleSession) -> Any:
+    return await (await session.get_credentials()).get_frozen_credentials()
 
 
 def test_the_same_request_is_the_same_session_and_shares_the_sync_engine(moto_server, sts_calls):
@@ -114,21 +201,18 @@ def test_a_read_never_blocks_the_loop_while_sts_hangs(moto_server, sts_calls, fr
                 await asyncio.sleep(0)
 
         beat = asyncio.ensure_future(heartbeat())
-        worst = 0.0
         try:
+            # Counted, not timed: all 200 reads are answered while STS still hangs (the gate opens
+            # only below; a read waiting for it would hang), and the loop kept running between them.
             for _ in range(200):
-                started = time.perf_counter()
-                same = (await credentials.get_frozen_credentials()) == held
-                worst = max(worst, time.perf_counter() - started)
-                assert same
+                assert (await credentials.get_frozen_credentials()) == held
                 await asyncio.sleep(0)
         finally:
             beat.cancel()
             gate.set()
-        return worst, ticks > 100
+        return ticks > 100
 
-    worst, loop_ran = run(main())
-    assert worst < 0.05 and loop_ran
+    assert run(main())  # the loop ran
     session.sync.get_credentials().wait_for_background(10)
     assert sts_calls.count("AssumeRole") == 2  # one refresh, in the background
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
 
 import rolesession
+import rolesession.testing
 
 API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "reference" / "api.md"
 PUBLIC = sorted(rolesession.__all__)
@@ -34,3 +36,22 @@ def test_every_public_function_documents_its_parameters_and_errors(name):
     if parameters:
         assert "Args:" in doc, name
     assert "Raises:" in doc or name == "default_cache", name
+
+
+# -- rolesession.testing: public too, documented the same way --------------------------------------
+
+TESTING = sorted(rolesession.testing.__all__)
+
+
+@pytest.mark.parametrize("name", TESTING)
+def test_every_testing_kit_name_has_an_example(name):
+    doc = inspect.getdoc(getattr(rolesession.testing, name)) or ""
+    assert "Example:" in doc and "```python" in doc, name
+
+
+@pytest.mark.parametrize("name", TESTING)
+def test_the_testing_kit_examples_run(name, sts_mock):
+    """Each example runs, with ``arn`` a role and moto behind STS (as the API page's examples assume)."""
+    doc = inspect.getdoc(getattr(rolesession.testing, name)) or ""
+    [code] = re.findall(r"```python\n(.*?)```", doc, re.S)
+    exec(textwrap.dedent(code), {"rolesession": rolesession, "arn": "arn:aws:iam::123456789012:role/Reader"})

@@ -33,8 +33,6 @@ from rolesession.testing import StsRecorder
 
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/alice"
 HAND_OUTS = 12
-#: Generous: a hand-out from held credentials takes about a millisecond.
-FAST = 0.5
 
 
 def timed_get(url: str, token: str) -> tuple[float, int, dict[str, Any]]:
@@ -82,9 +80,9 @@ def test_the_endpoint_answers_at_once_and_makes_one_attempt_per_backoff_while_st
 
     gate = sts_calls.block()  # STS hangs
     try:
+        # Counted, not timed (a busy machine must not fail this): every answer comes while STS still
+        # hangs -- the gate opens only below, and a request waiting for STS would time out (10 s).
         answers = [timed_get(server.url, server.token) for _ in range(HAND_OUTS)]
-        worst = max(seconds for seconds, _, _ in answers)
-        assert worst < FAST, f"an answer took {worst:.3f} s while STS hung"
         assert all(status == 200 and body == first for _, status, body in answers)
         assert eventually(lambda: sts_calls.count() == 2)  # one attempt, hanging in the background
         assert sts_calls.count() == 2
@@ -127,7 +125,7 @@ def test_the_endpoint_answers_500_only_when_nothing_valid_is_held(
         _, status, body = timed_get(server.url, server.token)
         assert status == 500
         bodies.append(body)
-        frozen.tick(2)  # past the engine's 1-s retry floor
+        frozen.tick(10)  # past the engine's backoff (steps of at most 2, 4, 8 s)
     assert bodies[0]["code"] == "AssumeRoleError" and "could not be reached" in bodies[0]["message"]
     assert "SecretAccessKey" not in json.dumps(bodies)
     assert sts_calls.count() == 4  # the first fetch, then one attempt per request

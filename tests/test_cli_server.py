@@ -276,9 +276,8 @@ def test_a_client_resetting_mid_request_prints_no_traceback(capfd: pytest.Captur
 def test_an_idle_connection_is_closed_after_the_idle_timeout() -> None:
     with CredentialServer(lambda: dict(FAKE), idle_timeout=0.5) as running:
         client = socket.create_connection(running.address, timeout=10)
-        started = time.monotonic()
-        assert client.recv(1024) == b""  # closed by the server, having sent nothing
-        assert time.monotonic() - started < 5
+        # Closed by the server, having sent nothing (never closed: the client's 10-s timeout raises).
+        assert client.recv(1024) == b""
         client.close()
         slow = socket.create_connection(running.address, timeout=10)
         slow.sendall(b"GET " + PATH.encode())  # a request that never finishes

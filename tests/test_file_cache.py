@@ -323,7 +323,7 @@ def test_an_entry_is_one_private_json_file_per_key(tmp_path: Path) -> None:
     path = tmp_path / "c" / f"{KEY}.json"
     assert [p.name for p in (tmp_path / "c").iterdir()] == [path.name]  # no temporary file left
     assert mode(path) == 0o600
-    assert json.loads(path.read_text()) == stored
+    assert json.loads(path.read_text()) == {**stored, "CacheKey": KEY}  # bound to its key
     assert cache.get(KEY) == stored
     assert cache.persistent is True
 
@@ -337,7 +337,8 @@ def test_files_are_private_from_the_moment_they_exist(
     real_open = os.open
 
     def spy(path: Any, flags: int, mode: int = 0o777, *args: Any, **kwargs: Any) -> int:
-        if str(path).startswith(str(directory)) and flags & os.O_CREAT:
+        # Files are opened relative to the directory the cache holds open (dir_fd), or by a full path.
+        if os.path.basename(path).lstrip(".").startswith(KEY) and flags & os.O_CREAT:
             created.append((os.path.basename(path), flags, mode))
         return real_open(path, flags, mode, *args, **kwargs)
 
@@ -447,7 +448,8 @@ def test_pruning_spares_a_file_another_process_just_replaced(
     def replaced_meanwhile(target: Any, *args: Any, **kwargs: Any) -> os.stat_result:
         # After this process read the expired file and before it removes it,
         # another process swaps a fresh entry in (a new inode, atomically).
-        if os.fspath(target) == str(path) and not replaced:
+        # (the cache names files relative to the directory it holds open)
+        if os.path.basename(os.fspath(target)) == path.name and not replaced:
             replaced.append(True)
             FileCache(tmp_path / "c").set(KEY, entry())
         return real_stat(target, *args, **kwargs)
@@ -456,7 +458,9 @@ def test_pruning_spares_a_file_another_process_just_replaced(
     assert cache.get(KEY) is None  # what this process read had expired ...
     monkeypatch.undo()
     assert replaced and path.exists()  # ... but the file it would have pruned is the new one
-    assert cache.get(KEY) == json.loads(path.read_text())
+    on_disk = json.loads(path.read_text())
+    assert on_disk.pop("CacheKey") == KEY
+    assert cache.get(KEY) == on_disk
 
 
 def test_keys_that_are_not_hex_digests_never_reach_disk(tmp_path: Path) -> None:
@@ -729,9 +733,9 @@ def test_a_write_lost_to_a_concurrent_clear_is_not_an_unwritable_directory(
     cache = FileCache(tmp_path / "c")
     real_replace = os.replace
 
-    def clear_first(source: Any, target: Any) -> None:
+    def clear_first(source: Any, target: Any, **dir_fds: Any) -> None:
         FileCache(tmp_path / "c").clear()  # another process clears between our write and rename
-        real_replace(source, target)
+        real_replace(source, target, **dir_fds)
 
     monkeypatch.setattr(os, "replace", clear_first)
     cache.set(KEY, entry())
@@ -793,7 +797,7 @@ def test_the_sweep_runs_at_most_once_a_minute_per_cache(
     real_listdir = os.listdir
 
     def spy(path: Any = ".") -> list[str]:
-        listings.append(str(path))
+        listings.append(directory)  # the path, or the descriptor of the directory held open
         return real_listdir(path)
 
     monkeypatch.setattr(os, "listdir", spy)
@@ -1262,3 +1266,181 @@ def test_a_refresh_waits_for_a_hung_processs_lock_a_bounded_time(
         "going on without it" in r.getMessage() for r in log_records.records if r.levelno == logging.WARNING
     )
     assert entry.exists()  # and the entry was written for the others
+
+
+# -- entries bound to their request ---------------------------------------------------------------
+
+
+def test_an_entry_renamed_over_another_keys_file_is_ignored_with_a_warning_and_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = FileCache(tmp_path / "c")
+    cache.set(KEY, entry(access_key="ASIAPROD"))
+    os.replace(tmp_path / "c" / f"{KEY}.json", tmp_path / "c" / f"{OTHER_KEY}.json")
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        assert cache.get(OTHER_KEY) is None  # prod's credentials are never served for dev's request
+    [warning] = warning_records(caplog)
+    assert "written for another request" in warning.getMessage() and OTHER_KEY in warning.getMessage()
+    cache.set(OTHER_KEY, entry(access_key="ASIADEV"))
+    assert cache.get(OTHER_KEY) == entry(access_key="ASIADEV") | {"ReceivedAt": ANY_TIME}
+
+
+class _AnyTime:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, float)
+
+
+ANY_TIME: Any = _AnyTime()
+
+
+def test_an_entry_without_its_key_is_a_quiet_miss(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = FileCache(tmp_path / "c")
+    path = tmp_path / "c" / f"{KEY}.json"
+    path.write_text(entry_text())  # as an earlier version wrote it: no key recorded
+    os.chmod(path, 0o600)
+    with caplog.at_level(logging.DEBUG, logger="rolesession"):
+        assert cache.get(KEY) is None
+    assert not warning_records(caplog)
+
+
+def test_prod_credentials_renamed_over_devs_entry_are_never_served_for_dev(
+    sts_mock: None, sts_calls: StsRecorder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 17, 12: a process asking for role/dev got assumed-role/prod from a renamed entry."""
+    directory = tmp_path / "c"
+    read(rolesession.assume_role(ROLE, cache=FileCache(directory)))
+    [prod_entry] = directory.glob("*.json")
+    read(rolesession.assume_role(ROLE_B, cache=FileCache(directory)))
+    [dev_entry] = set(directory.glob("*.json")) - {prod_entry}
+    os.replace(prod_entry, dev_entry)
+    reset()  # a new process
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        dev = rolesession.assume_role(ROLE_B, cache=FileCache(directory))
+        assert ":assumed-role/" + ROLE_B.rsplit("/", 1)[1] + "/" in dev.identity()["Arn"]
+    assert sts_calls.count("AssumeRole") == 3  # refetched, not served from prod's entry
+    assert any("written for another request" in r.getMessage() for r in warning_records(caplog))
+    assert json.loads(dev_entry.read_text())["CacheKey"] == dev_entry.stem  # replaced
+
+
+# -- lifetimes: STS's limits, one table ---------------------------------------------------------------
+
+
+def test_a_36_hour_entry_is_served_only_for_an_mfa_session(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    session_token = entry(lifetime=36 * 3600)
+    session_token["AssumedRoleUser"] = {"Arn": "", "AssumedRoleId": ""}  # GetSessionToken names no role
+    cache.set(KEY, session_token)
+    assert cache.get(KEY) == session_token
+    cache.set(OTHER_KEY, entry(lifetime=36 * 3600))  # a role's: STS never issues 36 hours
+    assert cache.get(OTHER_KEY) is None
+
+
+# -- the way to the directory -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [0o777, 0o757])
+def test_a_parent_writable_by_others_without_the_sticky_bit_is_refused(tmp_path: Path, bits: int) -> None:
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    os.chmod(parent, bits)
+    with pytest.raises(InvalidParameterError) as info:
+        FileCache(parent / "c")
+    assert info.value.parameter == "directory" and "writable by every user" in str(info.value)
+
+
+def test_a_grandparent_writable_by_others_is_refused_too(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "mine").mkdir(parents=True)
+    os.chmod(shared, 0o777)
+    with pytest.raises(InvalidParameterError, match="writable by every user"):
+        FileCache(shared / "mine" / "c")
+
+
+def test_a_sticky_parent_writable_by_others_is_accepted(tmp_path: Path) -> None:
+    parent = tmp_path / "tmp-like"
+    parent.mkdir()
+    os.chmod(parent, 0o1777)  # like /tmp: others cannot rename what is ours
+    cache = FileCache(parent / "c")
+    cache.set(KEY, entry())
+    assert cache.get(KEY) is not None
+
+
+def test_a_parent_reached_through_our_own_symlink_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    cache = FileCache(tmp_path / "alias" / "c")
+    cache.set(KEY, entry())
+    assert (tmp_path / "real" / "c" / f"{KEY}.json").exists()
+
+
+def test_a_world_writable_directory_behind_a_symlink_on_the_way_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    (tmp_path / "alias").symlink_to(shared)  # the path names no shared directory; the link leads to one
+    with pytest.raises(InvalidParameterError, match="writable by every user"):
+        FileCache(tmp_path / "alias" / "c")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="making another user's files needs root")
+def test_a_symlink_of_another_user_on_the_way_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "alias"
+    link.symlink_to(tmp_path / "real")
+    os.lchown(link, NOBODY, NOBODY)  # they could point it anywhere, any time
+    with pytest.raises(InvalidParameterError, match="symbolic link of uid"):
+        FileCache(link / "c")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="making another user's files needs root")
+def test_a_parent_of_another_user_is_refused(tmp_path: Path) -> None:
+    parent = foreign_dir(tmp_path)
+    (parent / "c").mkdir(mode=0o700)  # ours, inside theirs: they can rename it away and plant their own
+    with pytest.raises(InvalidParameterError, match="belongs to uid"):
+        FileCache(parent / "c")
+
+
+def test_the_default_directory_under_a_shared_parent_is_bypassed_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    xdg = tmp_path / "xdg"
+    xdg.mkdir()
+    os.chmod(xdg, 0o777)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        cache = FileCache()
+        cache.set(KEY, entry())
+    assert cache.get(KEY) is None
+    assert not (xdg / "rolesession" / f"{KEY}.json").exists()
+    [warning] = warning_records(caplog)
+    assert "writable by every user" in warning.getMessage()
+
+
+# -- the directory held open -------------------------------------------------------------------------
+
+
+def test_the_directory_is_held_open_so_a_swap_after_the_check_is_not_followed(tmp_path: Path) -> None:
+    directory = tmp_path / "c"
+    cache = FileCache(directory)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    directory.rename(tmp_path / "moved")
+    directory.symlink_to(elsewhere)  # planted after the check
+    cache.set(KEY, entry())
+    with cache.lock(KEY):
+        pass
+    assert list(elsewhere.iterdir()) == []  # nothing written through the planted link
+    assert (tmp_path / "moved" / f"{KEY}.json").exists()
+    assert cache.get(KEY) is not None
+    cache.clear()
+    assert not (tmp_path / "moved" / f"{KEY}.json").exists()
+
+
+def test_a_symlink_planted_as_a_lock_file_is_not_followed(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    target = tmp_path / "victim"
+    target.write_text("precious")
+    (tmp_path / "c" / f"{KEY}.lock").symlink_to(target)
+    with cache.lock(KEY):  # filelock >= 3.20.1 refuses the link; the cache goes on without a lock
+        pass
+    assert target.read_text() == "precious"

@@ -9,6 +9,7 @@ import pytest
 
 import rolesession
 from rolesession import FileCache, InvalidParameterError, TokenError
+from rolesession.testing import reset
 
 MFA = "arn:aws:iam::123456789012:mfa/alice"
 ROLE = "arn:aws:iam::123456789012:role/Admin"
@@ -90,6 +91,22 @@ def test_a_file_cache_shares_the_mfa_session(sts_mock, sts_calls, tmp_path):
         again.get_credentials().get_frozen_credentials() == first.get_credentials().get_frozen_credentials()
     )
     assert sts_calls.count("GetSessionToken") == 1 and len(codes.threads) == 1
+
+
+@pytest.mark.parametrize("hours", [24, 36])
+def test_an_mfa_session_longer_than_twelve_hours_is_file_cached(sts_mock, sts_calls, tmp_path, hours):
+    cache = FileCache(tmp_path / "cache")
+    codes = Codes()
+    first = rolesession.mfa_session(MFA, codes, duration=hours * 3600, cache=cache)
+    first.get_credentials().get_frozen_credentials()
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1  # written: STS issues up to 36 hours
+    reset()  # what a new process sees: no sessions, nothing in memory
+    again = rolesession.mfa_session(MFA, codes, duration=hours * 3600, cache=FileCache(tmp_path / "cache"))
+    assert again is not first
+    assert (
+        again.get_credentials().get_frozen_credentials() == first.get_credentials().get_frozen_credentials()
+    )
+    assert sts_calls.count("GetSessionToken") == 1 and len(codes.threads) == 1  # no second code
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ proxy, which shortens credentials so a worker can be seen refreshing.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
@@ -15,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import boto3
+import botocore.config
 import pytest
 
 import rolesession
@@ -76,6 +78,59 @@ def test_callable_providers_and_token_files_travel(sts_mock, tmp_path):
         rolesession.mfa_session(MFA, fresh_code).assume_role(ROLE),
     ):
         assert pickle.loads(pickle.dumps(session)).identity()["Arn"]
+
+
+class TotpCodes:
+    """An MFA code provider seeded with a secret, as a TOTP generator is: the seed pickles with it."""
+
+    def __init__(self, seed: str) -> None:
+        self.seed = seed
+
+    def __call__(self) -> str:
+        return "123456"
+
+
+def pickle_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records if r.name == "rolesession" and r.levelno == logging.WARNING
+    ]
+
+
+def test_pickling_a_callable_provider_warns_once_per_process(sts_mock, caplog):
+    """Issue 17, 14: a TOTP-seeded MFA callable ships its seed with the pickle."""
+    seeded = rolesession.assume_role(ROLE, mfa_serial=MFA, mfa_token=TotpCodes("JBSWY3DPEHPK3PXP"))
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        data = pickle.dumps(seeded)
+        pickle.dumps(seeded)
+        pickle.dumps(rolesession.assume_role_with_web_identity(ROLE, token=token_from_disk))
+    assert b"JBSWY3DPEHPK3PXP" in data  # what the warning is about
+    [warning] = pickle_warnings(caplog)
+    assert "MFA code provider, TotpCodes" in warning and "JBSWY3DPEHPK3PXP" not in warning
+    caplog.clear()
+    rolesession.testing.reset()  # a new process warns again
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        pickle.dumps(rolesession.mfa_session(MFA, fresh_code).assume_role(ROLE))
+    assert len(pickle_warnings(caplog)) == 1
+
+
+def test_pickling_proxy_credentials_in_sts_config_warns_once(sts_mock, caplog):
+    config = botocore.config.Config(proxies={"https": "http://alice:pr0xy-s3cret@127.0.0.1:3128"})
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        data = pickle.dumps(rolesession.assume_role(ROLE, sts_config=config))
+        pickle.dumps(rolesession.assume_role(HUB, sts_config=config))
+    assert b"pr0xy-s3cret" in data
+    [warning] = pickle_warnings(caplog)
+    assert "proxy" in warning and "pr0xy-s3cret" not in warning and "alice" not in warning
+
+
+def test_pickling_a_recipe_without_carried_secrets_warns_nothing(sts_mock, tmp_path, caplog):
+    token_file = tmp_path / "token"
+    token_file.write_text(make_jwt())
+    plain_proxy = botocore.config.Config(proxies={"https": "http://127.0.0.1:3128"})
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        pickle.dumps(rolesession.chain([HUB, TARGET], sts_config=plain_proxy))
+        pickle.dumps(rolesession.assume_role_with_web_identity(ROLE, token_file=token_file))
+    assert pickle_warnings(caplog) == []
 
 
 def test_a_file_cache_travels_and_memory_caches_stay_home(sts_mock, tmp_path):

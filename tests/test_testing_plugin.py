@@ -120,3 +120,30 @@ def test_the_documented_example_tests_pass(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+def test_the_fixtures_types_catch_a_misuse_in_a_users_typed_test(tmp_path):
+    """The fixtures and `Clock` are typed (py.typed): a user's mypy sees a wrong argument."""
+    (tmp_path / "test_typed.py").write_text(
+        textwrap.dedent(
+            f'''
+            import rolesession
+            from rolesession.testing import StsRecorder
+            from rolesession_pytest import Clock
+
+
+            def test_typed(rolesession_sts: StsRecorder, rolesession_clock: Clock) -> None:
+                session = rolesession.assume_role("{GOOD}")
+                rolesession_clock.to_refresh(session)
+                calls: int = rolesession_sts.count("AssumeRole")
+                rolesession_clock.tick("an hour")
+            '''
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "test_typed.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, done.stdout
+    assert "test_typed.py:11:" in errors[0] and '"tick" of "Clock"' in errors[0], done.stdout

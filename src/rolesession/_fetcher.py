@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError
 
 from . import _keys, _state, _sts
+from . import _workers as workers
 from ._credentials import RoleCredentials
 from ._environment import default_source, where_botocore_looked
 from ._errors import AssumeRoleError, RoleSessionError, SourceCredentialsError, TokenError
@@ -211,7 +212,12 @@ class Fetcher:
 
     def _call_sts(self, duration: int | None, signer: Any) -> RoleCredentials:
         source = self.source
-        client = _sts.client_for(signer, source.sts_region, source.sts_endpoint_url, source.sts_config)
+        config = source.sts_config
+        if workers.in_background():
+            # No reader waits on this call: a slow STS gets a longer read timeout
+            # (a reader with nothing valid keeps the short one).
+            config = _sts.background_config(config)
+        client = _sts.client_for(signer, source.sts_region, source.sts_endpoint_url, config)
         params = source.params(duration)
         for attempt in range(source.attempts):
             extra, secrets = source.secret_params(self._spend)

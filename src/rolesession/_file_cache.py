@@ -12,13 +12,24 @@ Safety rules, in order of importance:
   ``/usr``, the home directory itself...). Such a directory passed by the
   caller is refused and never ``chmod``-ed; the default directory in such a
   state is bypassed with one WARNING;
+* nobody else can swap the directory: every directory leading to it belongs
+  to us or to root and is not writable by other users unless it has the
+  sticky bit (``/tmp``), and every symbolic link on the way belongs to us or
+  to root (`_ancestor_problem`). The directory is then held open and every
+  file is reached relative to it (``dir_fd``): renaming or replacing the
+  path later changes nothing for this cache object;
+* an entry is bound to its key: ``set()`` records the key in the entry and
+  ``get()`` serves only an entry recording the key it was asked for, so an
+  entry renamed or copied over another's file (prod's credentials under
+  dev's name) is ignored with a WARNING and replaced;
 * files are 0600 from the moment they exist and never followed through
   symbolic links. Only regular files of ours no looser than 0600 are read,
   opened non-blocking, so a FIFO or device planted at an entry's path is a
   miss instead of a hang;
 * an entry's times must be plausible (received in the past or within a day,
-  a lifetime of at most 12 h as STS issues, finite numbers); anything else is
-  a miss that the next ``set()`` replaces;
+  a lifetime no longer than STS issues -- 36 h for GetSessionToken, 12 h for
+  the role operations, ``_limits`` --, finite numbers); anything else is a
+  miss that the next ``set()`` replaces;
 * writes are atomic (temporary file, ``fsync``, ``os.replace``), so a reader
   sees a whole old entry or a whole new one, never a torn one;
 * the directory stays bounded: ``set()`` sweeps it (at most once a minute per
@@ -44,6 +55,7 @@ import secrets
 import stat
 import threading
 import time
+import weakref
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import ModuleType
@@ -51,6 +63,7 @@ from typing import Any
 
 from ._credentials import ENTRY_VERSION, RoleCredentials, to_epoch
 from ._keys import KEY_PATTERN, is_key
+from ._limits import LONGEST_LIFETIME, MAX_DURATION
 from ._validation import check_optional_path, fail
 
 _fcntl: ModuleType | None
@@ -81,8 +94,14 @@ _CANNOT_WRITE = frozenset(
     getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT") if hasattr(errno, name)
 )
 
-#: STS never issues credentials for longer than 12 hours.
-_MAX_LIFETIME = 43200.0
+#: STS never issues credentials for longer than this (36 h, GetSessionToken);
+#: role credentials, which name their role, never for longer than 12 h.
+_MAX_LIFETIME = float(LONGEST_LIFETIME)
+_MAX_ROLE_LIFETIME = float(MAX_DURATION)
+#: The field of an entry recording the key it was written for.
+_KEY_FIELD = "CacheKey"
+#: Symbolic links followed while checking the directories leading to the cache (as the kernel's 40).
+_MAX_LINKS = 40
 #: Room for the clock skew between this host and STS that an entry does not record.
 _LIFETIME_MARGIN = 3600.0
 #: A receipt time further ahead than this is no skew: the entry is foreign.
@@ -128,6 +147,178 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _entry_name(key: str) -> str:
+    return f"{key}.json"
+
+
+class _Dir:
+    """The cache directory, held open once checked: every file is reached relative to it.
+
+    With ``dir_fd`` (POSIX), renaming the directory, or replacing it -- or a
+    directory on the way to it -- with a symbolic link after the check,
+    changes nothing: the files this cache reads and writes are the ones in
+    the directory it checked. Where ``dir_fd`` is not supported (Windows),
+    paths are joined as before.
+    """
+
+    __slots__ = ("fd", "path")
+
+    def __init__(self, path: str, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd
+
+    @classmethod
+    def open_checked(cls, path: str, seen: os.stat_result) -> _Dir:
+        """Open ``path`` without following a link; `_Unusable` if it is no longer what ``seen`` was."""
+        if not _DIR_FD_WORKS:
+            return cls(path, None)
+        try:
+            fd = os.open(path, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _Unusable("was replaced while being checked") from None
+            raise
+        if not os.path.samestat(os.fstat(fd), seen):
+            os.close(fd)
+            raise _Unusable("was replaced while being checked")
+        return cls(path, fd)
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _at(self, name: str) -> tuple[str, dict[str, Any]]:
+        if self.fd is None:
+            return os.path.join(self.path, name), {}
+        return name, {"dir_fd": self.fd}
+
+    def open(self, name: str, flags: int, mode: int = 0o777) -> int:
+        path, where = self._at(name)
+        return os.open(path, flags, mode, **where)
+
+    def lstat(self, name: str) -> os.stat_result:
+        path, where = self._at(name)
+        return os.stat(path, follow_symlinks=False, **where)
+
+    def fstat(self) -> os.stat_result:
+        return os.fstat(self.fd) if self.fd is not None else os.lstat(self.path)
+
+    def chmod(self, mode: int) -> None:
+        if self.fd is not None and os.chmod in os.supports_fd:
+            os.chmod(self.fd, mode)
+        else:
+            os.chmod(self.path, mode)
+
+    def unlink(self, name: str) -> None:
+        path, where = self._at(name)
+        os.unlink(path, **where)
+
+    def replace(self, source: str, target: str) -> None:
+        if self.fd is None:
+            os.replace(os.path.join(self.path, source), os.path.join(self.path, target))
+        else:
+            os.replace(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def listdir(self) -> list[str]:
+        return os.listdir(self.fd if self.fd is not None else self.path)
+
+    def lock_path(self, name: str) -> str:
+        """A path for filelock, which takes paths: through the open directory where ``/proc`` shows it."""
+        if self.fd is not None and _PROC_FD:
+            return f"/proc/self/fd/{self.fd}/{name}"
+        return os.path.join(self.path, name)
+
+
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# (os.replace takes dir_fd wherever os.rename does: the set names rename only)
+_DIR_FD_WORKS = bool(_DIRECTORY) and {os.open, os.stat, os.unlink, os.rename} <= os.supports_dir_fd
+_PROC_FD = os.path.isdir("/proc/self/fd")
+
+
+def _check_private(where: _Dir, created: bool) -> None:
+    """The open directory is ours, private (tightened to 0700 if looser) and not shared."""
+    info = where.fstat()
+    uid = _our_uid()
+    if uid is not None and info.st_uid != uid:
+        raise _Unusable(f"belongs to uid {info.st_uid}, not to this user (uid {uid})")
+    if created and stat.S_IMODE(info.st_mode) != 0o700:
+        # Made just now, by us: a setgid bit inherited from its parent goes with the chmod.
+        where.chmod(0o700)
+        info = where.fstat()
+    if info.st_mode & _SHARED_DIRECTORY_BITS:
+        raise _Unusable("has the sticky or setgid bit set (a shared directory)")
+    if _is_system_directory(info):
+        raise _Unusable("is a system or shared directory")
+    if info.st_mode & _PRIVATE_BITS:
+        where.chmod(0o700)
+
+
+def _ancestor_problem(directory: str) -> str | None:
+    """What lets another user swap ``directory`` for one of theirs; ``None`` if nothing does.
+
+    Walks the path from ``/`` as the kernel resolves it, following symbolic
+    links. Every directory on the way must belong to this user or to root and
+    must not be writable by other users -- by everyone, or by a group other
+    than this user's own -- unless its sticky bit is set (``/tmp``: others may
+    create there but not rename what is ours). Every symbolic link on the way
+    must belong to this user or to root (another user's link could point
+    anywhere, any time). On systems without POSIX ownership (Windows) there is
+    nothing to check.
+    """
+    uid = _our_uid()
+    if uid is None:
+        return None
+    gid = os.getegid()
+    root_info = os.lstat(os.sep)
+    problem = _writable_by_others(os.sep, root_info, uid, gid)
+    if problem is not None:
+        return problem
+    pending = list(reversed(_components(os.path.dirname(directory))))
+    current = os.sep
+    links = 0
+    while pending:
+        name = pending.pop()
+        if name == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, name)
+        info = os.lstat(candidate)
+        if stat.S_ISLNK(info.st_mode):
+            if info.st_uid not in (uid, 0):
+                return f"{candidate} is a symbolic link of uid {info.st_uid}"
+            links += 1
+            if links > _MAX_LINKS:
+                return f"{candidate} is one of too many symbolic links"
+            target = os.readlink(candidate)
+            if os.path.isabs(target):
+                current = os.sep
+            pending.extend(reversed(_components(target)))
+            continue
+        problem = _writable_by_others(candidate, info, uid, gid)
+        if problem is not None:
+            return problem
+        current = candidate
+    return None
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in path.split(os.sep) if part not in ("", ".")]
+
+
+def _writable_by_others(path: str, info: os.stat_result, uid: int, gid: int) -> str | None:
+    if info.st_uid not in (uid, 0):
+        return f"{path} belongs to uid {info.st_uid}"
+    if info.st_mode & stat.S_ISVTX:
+        return None  # others may add names here, but not rename or remove ours
+    if info.st_mode & stat.S_IWOTH:
+        return f"{path} is writable by every user (and has no sticky bit)"
+    if info.st_mode & stat.S_IWGRP and info.st_gid != gid:
+        return f"{path} is writable by group {info.st_gid} (and has no sticky bit)"
+    return None
+
+
 class _Unusable(Exception):
     """The directory must not be used (a symbolic link, not ours, shared, not a directory)."""
 
@@ -152,12 +343,18 @@ class FileCache:
             sticky or setgid bit, or is a system or shared directory (``/``,
             ``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/usr``, ``/etc``, the home
             directory itself, ``$TMPDIR``, ``$XDG_RUNTIME_DIR``... however the
-            path reaches it).
+            path reaches it), or can be swapped by another user: a directory
+            on the way to it belongs to another user or is writable by
+            others without the sticky bit, or a symbolic link on the way
+            belongs to another user.
             Such a directory is never modified. The default directory in that
             state is bypassed with a WARNING instead.
 
-    Only regular files of this user, no looser than 0600 and holding an entry
-    with plausible times are served; anything else is a miss, replaced by the
+    The directory is held open once checked, and files are reached relative
+    to it. Only regular files of this user, no looser than 0600, holding an
+    entry with plausible times that was written for the key asked for
+    (an entry renamed over another's file is ignored with a WARNING) are
+    served; anything else is a miss, replaced by the
     next write. Reads never block, not even on a FIFO planted in the directory.
     The directory stays bounded: writes sweep out expired entries (at most once
     a minute), stale temporary files and idle lock files. Neither the sweep
@@ -195,8 +392,10 @@ class FileCache:
         self._readable = self._writable = True
         self._swept_at = -math.inf
         self._sweeping = threading.Lock()
+        # Until the directory is checked and open: a cache that is bypassed never uses it.
+        self._dir = _Dir(self.directory, None)
         try:
-            self._prepare()
+            self._dir = self._prepare()
         except _Unusable as exc:
             if path is not None:
                 raise fail("directory", f"{self.directory} {exc}; pass a private directory") from None
@@ -211,8 +410,8 @@ class FileCache:
         if not self._readable or not is_key(key):
             return None
         now = time.time()
-        path = self._path(str(key))
-        found = _read_ours(path, private=True)
+        name = _entry_name(str(key))
+        found = _read_ours(self._dir, name, private=True)
         if found is None:
             return None
         data, info = found
@@ -223,8 +422,15 @@ class FileCache:
         if expiry is None or RoleCredentials.from_entry(entry) is None:
             return None  # implausible or not an entry: the next set() replaces it
         if now >= expiry:
-            _remove_unchanged(path, info)
+            _remove_unchanged(self._dir, name, info)
             return None
+        written_for = entry.pop(_KEY_FIELD, None)
+        if written_for is None:
+            logger.debug("credential cache entry %s records no key (an older version wrote it)", name)
+            return None  # the next set() replaces it
+        if written_for != key:
+            self._foreign_entry(name)
+            return None  # the next set() replaces it
         return entry
 
     def set(self, key: Hashable, entry: dict[str, Any]) -> None:
@@ -242,17 +448,18 @@ class FileCache:
             logger.debug("not caching an entry that is not a credential entry with plausible times")
             return
         try:
-            data = json.dumps(entry, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            bound = {**entry, _KEY_FIELD: key}  # what get() checks: the entry was written for this key
+            data = json.dumps(bound, separators=(",", ":"), allow_nan=False).encode("utf-8")
         except (TypeError, ValueError):
             logger.debug("not caching an entry that is not JSON-serialisable")
             return
-        final = self._path(str(key))
-        temp = os.path.join(self.directory, f".{key}.{secrets.token_hex(8)}.tmp")
+        final = _entry_name(str(key))
+        temp = f".{key}.{secrets.token_hex(8)}.tmp"
         try:
             self._write(temp, final, data, expiry)
         except OSError as exc:
             with contextlib.suppress(OSError):
-                os.unlink(temp)
+                self._dir.unlink(temp)
             if isinstance(exc, FileNotFoundError) and os.path.isdir(self.directory):
                 # Our temporary file was removed by another process's clear(): this write is lost, no more.
                 logger.debug("credential cache write lost to a concurrent clear()")
@@ -266,7 +473,7 @@ class FileCache:
         if not self._writable or not is_key(key):
             return
         try:
-            os.unlink(self._path(str(key)))
+            self._dir.unlink(_entry_name(str(key)))
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -282,20 +489,20 @@ class FileCache:
         if not self._writable:
             return
         try:
-            names = os.listdir(self.directory)
+            names = self._dir.listdir()
         except OSError as exc:
             self._unwritable(exc)
             return
-        for match, path, info in _named_like_ours(self.directory, names):
+        for match, name, info in _named_like_ours(self._dir, names):
             if not _is_ours(info):
                 continue
             if match["kind"] == "lock":
-                _remove_idle_lock(path, info)
+                _remove_idle_lock(self._dir, name, info)
                 continue
-            if match["kind"] == "json" and not _holds_an_entry(path):
+            if match["kind"] == "json" and not _holds_an_entry(self._dir, name):
                 continue
             try:
-                os.unlink(path)
+                self._dir.unlink(name)
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -310,7 +517,7 @@ class FileCache:
         """
         if not self._writable or not is_key(key):
             return contextlib.nullcontext()
-        return self._locked(self._path(str(key))[: -len(".json")] + ".lock")
+        return self._locked(self._dir.lock_path(f"{key}.lock"))
 
     def __repr__(self) -> str:
         return f"FileCache(directory={self.directory!r})"
@@ -321,7 +528,8 @@ class FileCache:
 
     # -- the directory ----------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> _Dir:
+        """Check the directory and the way to it, and open it: the `_Dir` every file is reached through."""
         path = self.directory
         created = False
         try:
@@ -334,30 +542,25 @@ class FileCache:
             raise _Unusable("is a symbolic link")
         if not stat.S_ISDIR(info.st_mode):
             raise _Unusable("is not a directory")
-        uid = _our_uid()
-        if uid is not None and info.st_uid != uid:
-            raise _Unusable(f"belongs to uid {info.st_uid}, not to this user (uid {uid})")
-        if created and stat.S_IMODE(info.st_mode) != 0o700:
-            # Made just now, by us: a setgid bit inherited from its parent goes with the chmod.
-            os.chmod(path, 0o700)
-            info = os.lstat(path)
-        if info.st_mode & _SHARED_DIRECTORY_BITS:
-            raise _Unusable("has the sticky or setgid bit set (a shared directory)")
-        if _is_system_directory(info):
-            raise _Unusable("is a system or shared directory")
-        if info.st_mode & _PRIVATE_BITS:
-            os.chmod(path, 0o700)
-
-    def _path(self, key: str) -> str:
-        return os.path.join(self.directory, f"{key}.json")
+        problem = _ancestor_problem(path)
+        if problem is not None:
+            raise _Unusable(f"can be replaced by another user: {problem}")
+        where = _Dir.open_checked(path, info)
+        try:
+            _check_private(where, created)
+        except BaseException:
+            where.close()
+            raise
+        weakref.finalize(self, where.close)
+        return where
 
     def _write(self, temp: str, final: str, data: bytes, expiry: float) -> None:
         # 0600 from creation: the file is never readable by others, not even for an instant.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+        fd = self._dir.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
         try:
             _write_all(fd, data)
             os.fsync(fd)
-            os.replace(temp, final)
+            self._dir.replace(temp, final)
             # After the rename, so a temporary file left by a crash keeps its real age.
             _stamp_expiry(fd, expiry)
         finally:
@@ -386,27 +589,28 @@ class FileCache:
         (to confirm them ours and expired) before they go. Symbolic links and
         files of other users or kinds are never opened or removed.
         """
+        where = self._dir
         try:
-            names = os.listdir(self.directory)
+            names = where.listdir()
         except OSError:
             return
         kept: set[str] = set()
         idle_locks: list[tuple[str, str, os.stat_result]] = []
-        for match, path, info in _named_like_ours(self.directory, names):
+        for match, name, info in _named_like_ours(where, names):
             kind = match["kind"]
             if kind == "json":
-                if not _is_ours(info) or info.st_mtime > now or not _remove_if_expired(path, now):
+                if not _is_ours(info) or info.st_mtime > now or not _remove_if_expired(where, name, now):
                     kept.add(match["key"])
             elif not _is_ours(info):
                 continue
             elif kind == "lock":
                 if info.st_size == 0 and info.st_mtime < now - _STALE_LOCK:
-                    idle_locks.append((match["key"], path, info))
+                    idle_locks.append((match["key"], name, info))
             elif info.st_mtime < now - _STALE_TEMP:
-                _remove_unchanged(path, info)
-        for key, path, info in idle_locks:
+                _remove_unchanged(where, name, info)
+        for key, name, info in idle_locks:
             if key not in kept:
-                _remove_idle_lock(path, info)
+                _remove_idle_lock(where, name, info)
 
     # -- locks --------------------------------------------------------------------------
 
@@ -463,6 +667,15 @@ class FileCache:
                 reason,
                 exc.strerror or exc,
             )
+
+    def _foreign_entry(self, name: str) -> None:
+        logger.warning(
+            "ignoring credential cache entry %s in %s: it was written for another request (a role, "
+            "MFA device or caller other than this one's: renamed or copied over this file?); it "
+            "will be replaced",
+            name,
+            self.directory,
+        )
 
     def _bypass(self, reason: str) -> None:
         self._readable = self._writable = False
@@ -526,19 +739,18 @@ def _identity(path: str) -> tuple[int, int] | None:
 # -- files ----------------------------------------------------------------------------------
 
 
-def _named_like_ours(directory: str, names: list[str]) -> Iterator[tuple[re.Match[str], str, os.stat_result]]:
+def _named_like_ours(where: _Dir, names: list[str]) -> Iterator[tuple[re.Match[str], str, os.stat_result]]:
     """The files of ``names`` named as this cache names its files, with their ``lstat``
     (never followed: a symbolic link is seen as one). Who owns them is the caller's check."""
     for name in names:
         match = _OUR_NAME_RE.fullmatch(name)
         if match is None:
             continue
-        path = os.path.join(directory, name)
         try:
-            info = os.lstat(path)
+            info = where.lstat(name)
         except OSError:  # gone meanwhile
             continue
-        yield match, path, info
+        yield match, name, info
 
 
 def _is_ours(info: os.stat_result) -> bool:
@@ -546,14 +758,14 @@ def _is_ours(info: os.stat_result) -> bool:
     return stat.S_ISREG(info.st_mode) and (uid is None or info.st_uid == uid)
 
 
-def _read_ours(path: str, *, private: bool) -> tuple[bytes, os.stat_result] | None:
-    """The first bytes of a regular file of ours at ``path`` (``private``: no looser than 0600).
+def _read_ours(where: _Dir, name: str, *, private: bool) -> tuple[bytes, os.stat_result] | None:
+    """The first bytes of a regular file of ours named ``name`` (``private``: no looser than 0600).
 
     Opened without following a symbolic link and without blocking: a FIFO or
-    a device at ``path`` is turned away by ``fstat`` before any read.
+    a device there is turned away by ``fstat`` before any read.
     """
     try:
-        fd = os.open(path, _READ_FLAGS)
+        fd = where.open(name, _READ_FLAGS)
     except OSError:  # missing, a symbolic link, a socket...
         return None
     try:
@@ -597,8 +809,8 @@ def _is_entry(entry: dict[str, Any]) -> bool:
     )
 
 
-def _holds_an_entry(path: str) -> bool:
-    found = _read_ours(path, private=False)
+def _holds_an_entry(where: _Dir, name: str) -> bool:
+    found = _read_ours(where, name, private=False)
     if found is None:
         return False
     entry = _parse(found[0])
@@ -610,9 +822,10 @@ def _expiry(entry: Mapping[str, Any], now: float) -> float | None:
 
     Plausible: received at a finite, positive time no more than a day ahead
     of ``now``; a lifetime (on STS's clock, when the entry records the skew)
-    above zero and at most the 12 hours STS issues, plus a margin for an
-    unrecorded clock skew. Rules out ``inf``/``NaN``/``10**400``, year 9999,
-    expirations before receipt and receipts far in the future.
+    above zero and at most what STS issues (12 hours for role credentials,
+    36 for an MFA session's), plus a margin for an unrecorded clock skew.
+    Rules out ``inf``/``NaN``/``10**400``, year 9999, expirations before
+    receipt and receipts far in the future.
     """
     received = _finite(entry.get("ReceivedAt"))
     skew = _finite(entry.get("ClockSkew", 0.0))
@@ -623,10 +836,13 @@ def _expiry(entry: Mapping[str, Any], now: float) -> float | None:
     if expiration is None:
         return None
     lifetime = expiration - skew - received
+    user = entry.get("AssumedRoleUser")
+    names_a_role = isinstance(user, Mapping) and bool(user.get("Arn"))
+    longest = _MAX_ROLE_LIFETIME if names_a_role else _MAX_LIFETIME  # GetSessionToken names no role
     plausible = (
         0 < received <= now + _MAX_AHEAD
         and abs(skew) <= _MAX_SKEW
-        and 0 < lifetime <= _MAX_LIFETIME + _LIFETIME_MARGIN
+        and 0 < lifetime <= longest + _LIFETIME_MARGIN
     )
     return expiration - skew if plausible else None
 
@@ -658,9 +874,9 @@ def _stamp_expiry(fd: int, expiry: float) -> None:
             os.utime(fd, (expiry, expiry))
 
 
-def _remove_if_expired(path: str, now: float) -> bool:
-    """Delete the entry at ``path`` if it is ours and expired or implausible; whether it was."""
-    found = _read_ours(path, private=False)
+def _remove_if_expired(where: _Dir, name: str, now: float) -> bool:
+    """Delete the entry ``name`` if it is ours and expired or implausible; whether it was."""
+    found = _read_ours(where, name, private=False)
     if found is None:
         return False
     data, info = found
@@ -670,23 +886,23 @@ def _remove_if_expired(path: str, now: float) -> bool:
     expiry = _expiry(entry, now)
     if expiry is not None and expiry > now:
         return False  # valid (its stamp was lost): kept
-    return _remove_unchanged(path, info)
+    return _remove_unchanged(where, name, info)
 
 
-def _remove_unchanged(path: str, seen: os.stat_result) -> bool:
-    """Delete ``path`` -- unless another process has just replaced it."""
+def _remove_unchanged(where: _Dir, name: str, seen: os.stat_result) -> bool:
+    """Delete ``name`` -- unless another process has just replaced it."""
     try:
-        now = os.stat(path, follow_symlinks=False)
+        now = where.lstat(name)
         if (now.st_ino, now.st_dev, now.st_mtime_ns) != (seen.st_ino, seen.st_dev, seen.st_mtime_ns):
             return False
-        os.unlink(path)
+        where.unlink(name)
     except OSError:
         return False
     return True
 
 
-def _remove_idle_lock(path: str, seen: os.stat_result) -> bool:
-    """Delete the lock file at ``path`` if nobody holds it; whether it was deleted.
+def _remove_idle_lock(where: _Dir, name: str, seen: os.stat_result) -> bool:
+    """Delete the lock file ``name`` if nobody holds it; whether it was deleted.
 
     The file is unlinked while we hold its lock ourselves, as filelock does on
     release: a process that opened it just before sees, once it gets the
@@ -696,7 +912,7 @@ def _remove_idle_lock(path: str, seen: os.stat_result) -> bool:
     if _fcntl is None:
         return False
     try:
-        fd = os.open(path, _READ_FLAGS)
+        fd = where.open(name, _READ_FLAGS)
     except OSError:
         return False
     try:
@@ -707,9 +923,9 @@ def _remove_idle_lock(path: str, seen: os.stat_result) -> bool:
             _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
         except OSError:  # held by someone, or flock unsupported: leave it
             return False
-        if not os.path.samestat(os.lstat(path), info):
+        if not os.path.samestat(where.lstat(name), info):
             return False
-        os.unlink(path)
+        where.unlink(name)
         return True
     except OSError:
         return False

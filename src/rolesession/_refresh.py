@@ -16,15 +16,23 @@ for new credentials. Compared with botocore's ``RefreshableCredentials``:
 * the moment a refresh starts is jittered per credential set, so a fleet
   started together does not hit STS in lockstep;
 * a failed refresh keeps serving still-valid credentials and retries after a
-  jittered backoff (static stability); the backoff and the 1-s retry floor
-  count from when the failed attempt *ended*, so a slow STS cannot turn
-  every queued reader into another attempt;
+  jittered backoff (static stability); with nothing valid, attempts back off
+  exponentially (full jitter, from 1 s to ``max_backoff``) and a read during
+  that backoff gets the last error at once; a non-recoverable refusal
+  (``AccessDenied``, ...) is kept 5 s. Every backoff counts from when the
+  failed attempt *ended*, so a slow STS cannot turn every queued reader into
+  another attempt;
+* credentials AWS rejected are refreshed by the next read, at most once per
+  backoff step, and still served while valid if that refresh fails;
 * time is judged on STS's clock (the credentials carry the skew measured
   from the response's ``Date`` header).
 
 Every decision uses the wall clock read at call time (``time.time()``), so a
 process that was suspended sees true expiry when it wakes, and freezegun
-drives the engine in tests.
+drives the engine in tests. Decisions made for a reader (including those a
+worker thread makes for it) use the time that reader read, and the slow
+path reads the clock where freezegun's "real time near ``threading``" rule
+cannot reach (`_clock`).
 """
 
 from __future__ import annotations
@@ -44,16 +52,44 @@ from . import _state
 from . import _workers as workers
 from ._credentials import RoleCredentials, to_datetime, to_iso
 from ._errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, TokenError, _rebuild
+from ._sts import NON_RECOVERABLE_HOLD, is_non_recoverable
 from ._validation import fail
 
 __all__ = ["RefreshEvent", "RefreshPolicy", "SessionCredentials"]
 
 logger = logging.getLogger("rolesession")
 
-# A read with no valid credentials does not call STS again within this many
-# seconds of the end of a failed attempt: an outage must not turn every read
-# into a call.
+# With nothing valid, the first backoff step: no attempt within this many
+# seconds of the end of a failed one. Later steps double the bound (full
+# jitter) up to ``max_backoff``: an outage must not turn every read into a call.
 RETRY_FLOOR = 1.0
+#: The longest a reader with nothing valid waits for an attempt a worker is
+#: making: about what a reader's own attempt may take (3 tries of short
+#: timeouts). Background attempts read with a 30-s timeout, which no reader
+#: should inherit; past this the reader gets an error and the attempt goes on.
+BACKGROUND_WAIT = 20.0
+
+# freezegun (default ``call_stack_inspection_limit`` 5) hands the *real* time
+# to a clock read within 5 frames of a ``threading`` frame -- a reader
+# thread's target, a worker's job -- and the frozen time elsewhere. The slow
+# path reads the clock this many frames down so that it sees the test's clock
+# on every thread.
+_CLOCK_DEPTH = 5
+
+
+def _clock(depth: int = _CLOCK_DEPTH) -> float:
+    """``time.time()``, read ``depth`` frames below the caller (see `_CLOCK_DEPTH`)."""
+    return time.time() if depth <= 0 else _clock(depth - 1)
+
+
+def cold_backoff(step: int, cap: float) -> float:
+    """The wait after the ``step``-th failed attempt with nothing valid held.
+
+    Full jitter: uniform below min(cap, 2 ** step) seconds, and at least
+    `RETRY_FLOOR` (steps 1, 2, 3, ... are bounded by 2, 4, 8, ... s).
+    """
+    bound = min(cap, 2.0 ** min(step, 60))
+    return max(RETRY_FLOOR, random.uniform(0.0, bound))
 
 Accept = Callable[[RoleCredentials], bool]
 
@@ -148,23 +184,32 @@ class RefreshPolicy:
     refresh runs in the background while readers keep the held credentials;
     the ``mandatory`` window (default the last 60 s) is where the refresh is
     due at the latest. Readers never wait while they hold valid credentials.
-    ``max_backoff`` caps the wait between attempts after a failed refresh;
-    ``jitter`` spreads the start of the refresh over the first half of the
-    window between the advisory and mandatory marks. ``on_event`` is called
-    with a `RefreshEvent` for every STS call and failure episode (its
+    ``max_backoff`` (default 300 s) caps the wait between attempts after a
+    failed refresh: with valid credentials held, 50-100 % of min(max_backoff,
+    half the time left); with nothing valid, exponential with full jitter from
+    1 s (steps bounded by 2, 4, 8, ... s) up to ``max_backoff``, during which
+    reads get the last error at once. ``jitter`` spreads the start of the
+    refresh over the first half of the window between the advisory and
+    mandatory marks. ``serve_expired=True`` hands out the expired credentials
+    when their refresh fails (AWS's cross-SDK refresh standard: the service
+    then answers) instead of raising `CredentialRefreshError`. ``on_event`` is
+    called with a `RefreshEvent` for every STS call and failure episode (its
     exceptions are logged, never raised).
 
     Args:
         advisory: seconds before expiry at which the background refresh may
             start; ``None``: relative to the lifetime (above).
         mandatory: seconds before expiry by which it is due (> 0, < ``advisory``).
-        max_backoff: the longest wait between attempts after a failure.
+        max_backoff: the longest wait between attempts after a failure (300 s).
         jitter: spread the start over the first half of the window.
         on_event: a callable taking a `RefreshEvent`.
+        serve_expired: when credentials have expired and their refresh
+            fails, hand out the expired set (default ``False``: raise).
 
     Raises:
         InvalidParameterError: a window is not a positive number, or
-            ``mandatory`` is not below ``advisory``, or ``on_event`` is not callable.
+            ``mandatory`` is not below ``advisory``, or ``on_event`` is not
+            callable, or ``jitter``/``serve_expired`` is not a bool.
 
     Example:
         ```python
@@ -178,6 +223,7 @@ class RefreshPolicy:
     max_backoff: float = 300.0
     jitter: bool = True
     on_event: EventHook | None = field(default=None, compare=False)
+    serve_expired: bool = False
     # Policies compare by their hook's identity (a callable may be unhashable).
     _hook: int = field(default=0, init=False, repr=False)
 
@@ -192,8 +238,9 @@ class RefreshPolicy:
                 raise fail("advisory", f"must be a number of seconds or None, got {adv!r}")
             if not self.mandatory < adv:
                 raise fail("advisory", f"must be greater than mandatory ({self.mandatory}), got {adv}")
-        if not isinstance(self.jitter, bool):
-            raise fail("jitter", "must be True or False")
+        for flag in ("jitter", "serve_expired"):
+            if not isinstance(getattr(self, flag), bool):
+                raise fail(flag, "must be True or False")
         if self.on_event is not None and not callable(self.on_event):
             kind = type(self.on_event).__name__
             raise fail("on_event", f"expected a callable taking a RefreshEvent, got {kind}")
@@ -253,18 +300,27 @@ class CredentialFetcher(Protocol):
 class _Held:
     """An immutable snapshot; replacing ``engine._held`` publishes it atomically."""
 
-    __slots__ = ("creds", "expiry", "frozen", "refresh_at")
+    __slots__ = ("creds", "expiry", "frozen", "refresh_at", "rejected")
 
     def __init__(
-        self, creds: RoleCredentials | None, frozen: Any, refresh_at: float, expiry: float
+        self,
+        creds: RoleCredentials | None,
+        frozen: Any,
+        refresh_at: float,
+        expiry: float,
+        rejected: bool = False,
     ) -> None:
         self.creds = creds
         self.frozen = frozen
         self.refresh_at = refresh_at  # the hot path hands out ``frozen`` before this
         self.expiry = expiry  # on this host's clock
+        self.rejected = rejected  # AWS refused them: the next read refreshes (served if that fails)
 
     def postponed(self, until: float) -> _Held:
-        return _Held(self.creds, self.frozen, until, self.expiry)
+        return _Held(self.creds, self.frozen, until, self.expiry, self.rejected)
+
+    def as_rejected(self) -> _Held:
+        return _Held(self.creds, self.frozen, float("-inf"), self.expiry, rejected=True)
 
     def valid_at(self, now: float) -> bool:
         return self.creds is not None and now < self.expiry
@@ -273,11 +329,12 @@ class _Held:
 class _Attempt:
     """One refresh attempt; every reader waiting during it shares its outcome."""
 
-    __slots__ = ("claimed", "done", "error", "held")
+    __slots__ = ("background", "claimed", "done", "error", "held")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.claimed = False  # set (under the engine's lock) by whoever runs it
+        self.background = False  # run by a worker, with the longer background read timeout
         self.held: _Held | None = None
         self.error: CredentialRefreshError | None = None
 
@@ -321,11 +378,13 @@ class SessionCredentials(Credentials):
         # Guards the fields below; held for microseconds, never during STS.
         self._lock = threading.Lock()
         self._attempt: _Attempt | None = None
-        self._retry_at = float("-inf")  # valid credentials held: no attempt before this
-        self._failed_at = float("-inf")  # when the last failed attempt ended
+        self._retry_at = float("-inf")  # backing off after a failed attempt: none before this
         self._last_error: CredentialRefreshError | None = None
         self._failures = 0  # failed attempts in the current episode
+        self._cold_steps = 0  # of which with nothing valid held: the exponential backoff's step
         self._rejected: tuple[str, ...] = ()  # access keys AWS refused: never adopted again
+        self._reject_at = float("-inf")  # no rejection-driven refresh before this
+        self._reject_steps = 0  # rejection-driven refreshes in the current rejection episode
         self._warned_static = False
         _state.track(self)
 
@@ -367,7 +426,7 @@ class SessionCredentials(Credentials):
 
         For readers that must not block (``rolesession.aio``).
         """
-        held = self._serve_held(time.time())
+        held = self._serve_held(_clock())
         return None if held is None else held.frozen
 
     def current(self) -> RoleCredentials:
@@ -380,7 +439,7 @@ class SessionCredentials(Credentials):
 
     def holds_valid(self) -> bool:
         """Whether unexpired credentials are held, without fetching."""
-        return time.time() < self._held.expiry
+        return _clock() < self._held.expiry
 
     def untouched(self) -> bool:
         """Nothing held and no failure: never fetched, fetching now, or invalidated."""
@@ -397,7 +456,7 @@ class SessionCredentials(Credentials):
                     held = self._held
                     break
             running.done.wait()  # one attempt at a time; then ours
-        self._run(attempt, held, accept=None)
+        self._run(attempt, held, None, _clock())
         if attempt.error is not None:
             raise self._copy(attempt.error)
         assert attempt.held is not None and attempt.held.creds is not None
@@ -417,7 +476,7 @@ class SessionCredentials(Credentials):
         Raises `CredentialRefreshError` only when nothing valid can be had.
         """
         creds = self.current()
-        now = time.time()
+        now = _clock()
         held = self._held
         if creds.expiry - now >= min_left or creds.lifetime < min_left + 60:
             return creds
@@ -435,44 +494,64 @@ class SessionCredentials(Credentials):
                 mine = True
             else:
                 mine = False
-        accept = _lasting(min_left, creds)
+        accept = _lasting(min_left, creds, now)
         if mine and wait:
-            self._run(attempt, held, accept)
+            self._run(attempt, held, accept, now)
         elif mine:
-            workers.submit(lambda: self._run_claimed(attempt, held, accept))
+            workers.submit(lambda: self._run_claimed(attempt, held, accept, now))
         if wait:
             attempt.done.wait()
             if attempt.held is not None and attempt.held.creds is not None:
                 return attempt.held.creds
-        return creds if time.time() < creds.expiry else self.current()
+        return creds if _clock() < creds.expiry else self.current()
 
     def invalidate(self) -> None:
-        """Drop the held credentials and their cache entry."""
+        """Drop the held credentials and their cache entry.
+
+        A backoff under way stays: the next read makes no STS call before it
+        ends (it raises the last error meanwhile).
+        """
         with self._lock:
             # The entry goes first: a read after this must not adopt it again.
             self._fetcher.forget()
             self._held = _NOTHING
-            self._forget_failures()
 
     def reject(self, access_key: str | None) -> bool:
-        """AWS rejected ``access_key`` (expired or unknown token): drop it if it is held.
+        """AWS rejected ``access_key`` (expired or unknown token): refresh if it is held.
 
-        Returns whether the held credentials were dropped, so that one
-        rejection costs at most one new fetch however many requests saw it.
+        The held set is kept but marked: the next read waits for one refresh,
+        and if that fails the rejected set is still served while it has not
+        expired (a rejection may be a clock or propagation artefact). At most
+        one rejection-driven refresh per backoff step (exponential, from 1 s
+        to ``max_backoff``), and none during a refresh backoff; one WARNING per
+        episode. Returns whether this rejection routed reads through a refresh
+        (or found one already asked for).
         """
+        now = _clock()
         with self._lock:
-            creds = self._held.creds
+            held = self._held
+            creds = held.creds
             if creds is None or (access_key is not None and creds.access_key != access_key):
-                return False
+                return False  # a stale rejection: those credentials are gone already
+            if held.rejected:
+                return True  # already asked for: one refresh for every request that saw it
+            if now < self._reject_at or now < self._retry_at:
+                return False  # at most one per backoff step: serve what is held
+            if now - self._reject_at > self._policy.max_backoff:
+                self._reject_steps = 0  # quiet for a while: a new episode
+            self._reject_steps += 1
+            step = self._reject_steps
+            self._reject_at = now + cold_backoff(step, self._policy.max_backoff)
             self._rejected = (*self._rejected[-3:], creds.access_key)
-            self._fetcher.forget()  # before dropping: no read may adopt the entry again
-            self._held = _NOTHING
-            self._forget_failures()
-        logger.warning(
-            "AWS rejected the credentials of %s (%s); fetching new ones",
-            self.role_arn or self._fetcher.operation,
-            creds.access_key,
-        )
+            self._fetcher.forget()  # no read may adopt the cache entry again
+            self._held = held.as_rejected()
+        name = self.role_arn or self._fetcher.operation
+        if step == 1:
+            logger.warning(
+                "AWS rejected the credentials of %s (%s); fetching new ones", name, creds.access_key
+            )
+        else:
+            logger.info("AWS rejected the credentials of %s again (%s)", name, creds.access_key)
         return True
 
     def wait_for_background(self, timeout: float | None = None) -> None:
@@ -497,12 +576,12 @@ class SessionCredentials(Credentials):
     # -- the slow path --------------------------------------------------------
 
     def _read_slow(self) -> _Held:
-        held = self._serve_held(time.time())
+        now = _clock()  # the reader's time: every decision below, on any thread, uses it
+        held = self._serve_held(now)
         if held is not None:
             return held
-        held = self._wait_for_new(time.time())
-        now = time.time()
-        if not now < held.refresh_at:
+        held = self._wait_for_new(now)
+        if not now < held.refresh_at and not held.rejected and held.valid_at(now):
             # A cached entry adopted inside its refresh window: the same rules
             # apply to it as to any credentials held.
             self._refresh_behind(held, now)
@@ -516,6 +595,9 @@ class SessionCredentials(Credentials):
             return held
         if not held.valid_at(now):
             return None
+        if held.rejected:
+            # AWS refused them: a reader waits for one refresh, unless backing off.
+            return held if now < self._retry_at else None
         self._refresh_behind(held, now)
         return held
 
@@ -540,10 +622,11 @@ class SessionCredentials(Credentials):
                 return
             attempt = self._attempt = _Attempt()
         accept = self._better_than(held, now)
-        workers.submit(lambda: self._run_claimed(attempt, held, accept))
+        workers.submit(lambda: self._run_claimed(attempt, held, accept, now))
 
     def _wait_for_new(self, now: float) -> _Held:
-        """Nothing valid held: wait for one attempt, started by us or shared with others."""
+        """Nothing valid held (or a rejected set): wait for one attempt, started by us or
+        shared with others; during a backoff, answer at once without one."""
         if self._fetcher.interactive() and workers.in_background():
             # A hop refreshing in the background reads this session: asking a
             # person from there could interrupt whoever owns the terminal.
@@ -555,41 +638,58 @@ class SessionCredentials(Credentials):
             )
         with self._lock:
             held = self._held
-            if held.valid_at(now):
+            if held.valid_at(now) and not held.rejected:
                 return held  # installed while we came here
             attempt = self._attempt
             if attempt is None:
-                if now - self._failed_at < RETRY_FLOOR:
-                    raise self._copy(self._last_error)
+                if now < self._retry_at:
+                    return self._instead(held, now, self._last_error)  # backing off: no call
                 attempt = self._attempt = _Attempt()
             mine = not attempt.claimed
             attempt.claimed = True  # a queued background attempt is run here instead
         if mine:
-            self._run(attempt, held, _valid_at(now))
-        else:
-            attempt.done.wait()
+            self._run(attempt, held, _valid_at(now), now)
+        elif not attempt.done.wait(BACKGROUND_WAIT if attempt.background else None):
+            raise CredentialRefreshError(
+                f"no credentials for {self.role_arn or self._fetcher.operation}: STS has not answered "
+                f"the refresh under way within {BACKGROUND_WAIT:g} s (it goes on in the background; "
+                "a later read gets its result)",
+                role_arn=self.role_arn,
+            )
         if attempt.error is not None:
-            raise self._copy(attempt.error)
+            return self._instead(self._held, now, attempt.error)
         assert attempt.held is not None
         return attempt.held
 
-    def _run_claimed(self, attempt: _Attempt, held: _Held, accept: Accept) -> None:
+    def _instead(self, held: _Held, now: float, error: BaseException | None) -> _Held:
+        """No new credentials: the rejected set while valid, the expired one if the policy
+        says so, else the error (each reader its own copy)."""
+        if held.creds is not None and (held.valid_at(now) or self._policy.serve_expired):
+            return held
+        raise self._copy(error)
+
+    def _run_claimed(self, attempt: _Attempt, held: _Held, accept: Accept, now: float) -> None:
         """A worker's entry: run the attempt unless a waiting reader took it over."""
         with self._lock:
             if attempt.claimed:
                 return
-            attempt.claimed = True
-        self._run(attempt, held, accept)
+            attempt.claimed = attempt.background = True
+        self._run(attempt, held, accept, now)
 
-    def _run(self, attempt: _Attempt, held: _Held, accept: Accept | None) -> None:
-        """Make the attempt, publish its outcome, and wake everyone waiting for it."""
-        started = time.time()
+    def _run(self, attempt: _Attempt, held: _Held, accept: Accept | None, now: float) -> None:
+        """Make the attempt, publish its outcome, and wake everyone waiting for it.
+
+        ``now`` is the time of the reader the attempt is for (it may run on a
+        worker thread, whose own clock reads freezegun may answer differently):
+        the attempt ends at ``now`` plus how long it took.
+        """
+        began = _clock()
         try:
             fetched = self._fetch(accept)
         except CredentialRefreshError as exc:
-            self._on_failure(attempt, held, exc, started)
+            self._on_failure(attempt, exc, now, now + max(0.0, _clock() - began))
         else:
-            self._on_success(attempt, fetched, started)
+            self._on_success(attempt, fetched, max(0.0, _clock() - began))
         finally:
             with self._lock:
                 if self._attempt is attempt:
@@ -616,7 +716,7 @@ class SessionCredentials(Credentials):
                 role_arn=self.role_arn,
             ) from exc
 
-    def _on_success(self, attempt: _Attempt, fetched: Fetched, started: float) -> None:
+    def _on_success(self, attempt: _Attempt, fetched: Fetched, seconds: float) -> None:
         creds = fetched.creds
         held = self._make_held(creds)
         with self._lock:
@@ -630,25 +730,29 @@ class SessionCredentials(Credentials):
             logger.info(
                 "refreshed %s after %d failed attempt(s)", self.role_arn or self._fetcher.operation, failures
             )
-        self._emit("cache-hit" if fetched.cached else "refreshed", time.time() - started, creds)
+        self._emit("cache-hit" if fetched.cached else "refreshed", seconds, creds)
 
     def _on_failure(
-        self, attempt: _Attempt, held: _Held, exc: CredentialRefreshError, started: float
+        self, attempt: _Attempt, exc: CredentialRefreshError, started: float, ended: float
     ) -> None:
-        ended = time.time()  # the floor and the backoff count from here
         attempt.error = exc
         with self._lock:
-            self._failed_at = ended
             self._last_error = exc
             self._failures += 1
             first = self._failures == 1
             current = self._held
             valid = current.valid_at(ended)
             if valid:
+                # Static stability: serve what is held; try again well before it expires.
                 left = current.expiry - ended
-                delay = max(1.0, random.uniform(0.5, 1.0) * min(self._policy.max_backoff, left / 2))
-                self._retry_at = ended + delay
+                delay = max(RETRY_FLOOR, random.uniform(0.5, 1.0) * min(self._policy.max_backoff, left / 2))
                 self._held = current.postponed(min(ended + delay, current.expiry))
+            else:
+                self._cold_steps += 1
+                delay = cold_backoff(self._cold_steps, self._policy.max_backoff)
+                if is_non_recoverable(exc):
+                    delay = max(delay, NON_RECOVERABLE_HOLD)  # asking again within seconds would repeat it
+            self._retry_at = ended + delay  # every backoff counts from the end of the attempt
         code = getattr(exc, "code", None) if isinstance(exc, AssumeRoleError) else type(exc).__name__
         self._emit("failed", ended - started, None, code)
         if not valid:
@@ -671,9 +775,9 @@ class SessionCredentials(Credentials):
 
     def _forget_failures(self) -> None:
         self._retry_at = float("-inf")
-        self._failed_at = float("-inf")
         self._last_error = None
         self._failures = 0
+        self._cold_steps = 0
 
     def _make_held(self, creds: RoleCredentials) -> _Held:
         advisory, mandatory = self._policy.windows(creds.lifetime)
@@ -754,8 +858,8 @@ def _valid_at(now: float) -> Accept:
     return accept
 
 
-def _lasting(min_left: float, held: RoleCredentials) -> Accept:
+def _lasting(min_left: float, held: RoleCredentials, now: float) -> Accept:
     def accept(creds: RoleCredentials) -> bool:
-        return creds.expiry > held.expiry and creds.expiry - time.time() >= min_left
+        return creds.expiry > held.expiry and creds.expiry - now >= min_left
 
     return accept

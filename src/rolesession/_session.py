@@ -183,9 +183,7 @@ class RoleSession(boto3.Session):
     def duration(self) -> int:
         """Seconds asked of STS: the chained-hop cap applied, STS's default (3600) if none was given."""
         duration = self._fetcher.effective_duration()
-        if duration is None:
-            return 43200 if self.operation == "GetSessionToken" else 3600
-        return duration
+        return self._fetcher.source.default_duration if duration is None else duration
 
     @property
     def policy(self) -> dict[str, Any] | None:

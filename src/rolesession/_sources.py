@@ -30,6 +30,7 @@ import botocore.config
 from ._environment import partition_region
 from ._errors import TokenError
 from ._keys import CallerIdentity, caller_of_secret, digest
+from ._limits import ASSERTION_LENGTH, DEFAULT_DURATION, SESSION_TOKEN_DEFAULT_DURATION, TOKEN_LENGTH
 from ._sts import config_key
 from ._validation import is_mfa_code
 
@@ -49,9 +50,6 @@ SecretProvider = str | Callable[[], str]
 #: Called with what a static secret is ("MFA code") before it is sent: raises
 #: `TokenError` if it was sent before (one-shot secrets are never resent).
 Spend = Callable[[str], None]
-
-TOKEN_LENGTH = (4, 20_000)
-ASSERTION_LENGTH = (4, 100_000)
 
 
 class ByIdentity:
@@ -137,6 +135,8 @@ class Source:
     #: resends the same body, so its own retries cannot help).
     retry_codes: ClassVar[frozenset[str]] = frozenset()
     attempts: ClassVar[int] = 1
+    #: What STS issues when no ``DurationSeconds`` is sent.
+    default_duration: ClassVar[int] = DEFAULT_DURATION
 
     role_arn: str | None
     #: The region the user configured (argument, source, environment, profile),
@@ -197,7 +197,7 @@ class Source:
             "operation": self.operation,
             "role_arn": self.role_arn,
             "session_name": None,
-            "duration": duration if duration is not None else 3600,
+            "duration": duration if duration is not None else self.default_duration,
             "policy": self.policy,
             "policy_arns": sorted(self.policy_arns),
             "tags": [],
@@ -416,6 +416,7 @@ class SessionTokenSource(Source):
 
     operation: ClassVar[str] = "GetSessionToken"
     method: ClassVar[str] = "get_session_token"
+    default_duration: ClassVar[int] = SESSION_TOKEN_DEFAULT_DURATION
 
     mfa_serial: str
     mfa_token: SecretProvider | None = field(default=None, repr=False)
@@ -447,7 +448,7 @@ class SessionTokenSource(Source):
 
     def key_material(self, duration: int | None) -> dict[str, Any]:
         material = super().key_material(duration)
-        material.update(mfa_serial=self.mfa_serial, duration=duration if duration is not None else 43200)
+        material.update(mfa_serial=self.mfa_serial)
         return material
 
     def one_shot(self) -> str | None:

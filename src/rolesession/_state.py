@@ -59,6 +59,7 @@ class _State:
         self.unsigned_clients: cachetools.LRUCache[Hashable, Any] | None = None
         self.client_lock = threading.Lock()  # held while a client is built (not thread-safe in botocore)
         self.default_sources: dict[str, Any] = {}
+        self.pickle_warned: set[str] = set()  # secret-bearing kinds of pickled recipe, warned once each
         self.default_cache: Any = None
         self.key_locks: weakref.WeakValueDictionary[tuple[int, Hashable], KeyLock] = (
             weakref.WeakValueDictionary()
@@ -155,6 +156,7 @@ def reset() -> None:
         if state.unsigned_clients is not None:
             state.unsigned_clients.clear()
         state.default_sources.clear()
+        state.pickle_warned.clear()  # (what a pickled recipe carries is reported again)
         state.profile_sources.clear()
         state.default_cache = None
         state.user_at_host = None

@@ -52,6 +52,18 @@ STS_DEFAULTS = botocore.config.Config(
     max_pool_connections=64,
 )
 
+#: Read timeout of a background refresh, which no reader waits on: an STS
+#: answering in 6 s must still get through (the foreground's 5 s x 3 tries never
+#: would). A user's ``sts_config`` read timeout wins over it, as over the default.
+BACKGROUND_READ_TIMEOUT = 30
+
+
+def background_config(user: botocore.config.Config | None) -> botocore.config.Config:
+    """The ``sts_config`` for a refresh no reader waits on: a longer read timeout."""
+    longer = botocore.config.Config(read_timeout=BACKGROUND_READ_TIMEOUT)
+    return longer if user is None else longer.merge(user)
+
+
 def merged_config(user: botocore.config.Config | None, *, unsigned: bool = False) -> botocore.config.Config:
     config = STS_DEFAULTS if user is None else STS_DEFAULTS.merge(user)
     user_retries = getattr(user, "retries", None)
@@ -198,6 +210,15 @@ def call(
             role_arn=source.role_arn,
             code="InvalidResponse",
         ) from exc
+    if not creds.expiry > received:
+        # A stale answer (a replaying proxy, a broken cache in front of STS):
+        # a failed refresh, never credentials to hand out.
+        raise AssumeRoleError(
+            f"{source.operation} for {label} returned credentials that had already expired "
+            f"(Expiration {to_iso(creds.expiration)})",
+            role_arn=source.role_arn,
+            code="StaleResponse",
+        )
     logger.info(
         "%s %s: credentials until %s (%.0f ms)",
         source.operation,
@@ -236,22 +257,37 @@ def unreachable(
     )
 
 
-#: Below this, a difference between STS's ``Date`` header (whole seconds) and
-#: our clock is measurement noise, not skew.
-SKEW_NOISE = 2.0
+#: A ``Date`` header falling this far outside the interval in which the request was
+#: sent and answered (on this host's clock) is skew; within it, noise (the header
+#: has whole seconds).
+SKEW_NOISE = 1.0
 #: Above this, the skew is worth a WARNING (once per process).
 SKEW_WARNING = 60.0
+#: SigV4's tolerance: a request signed more than about 5 minutes off STS's clock
+#: is refused, so a successful answer proves the clocks are closer than this. A
+#: larger figure is an artefact (a frozen or jumping test clock, a clock
+#: stepped during the call): it is ignored, never corrected for.
+SKEW_TOLERANCE = 300.0
 
 
 def measure_skew(response: Mapping[str, Any], sent: float, received: float) -> float:
-    """STS's clock minus ours, from the response's ``Date`` header (0 within noise)."""
+    """STS's clock minus ours, from the response's ``Date`` header (0 when none can be told).
+
+    NTP-style: STS wrote ``Date`` at some moment between ``sent`` and
+    ``received`` (this host's clock), so only a ``Date`` outside that interval
+    (± `SKEW_NOISE`) shows a skew, measured against its middle. A skew beyond
+    SigV4's tolerance cannot belong to a successful answer and counts as 0.
+    """
     try:
         header = response["ResponseMetadata"]["HTTPHeaders"]["date"]
-        server = email.utils.parsedate_to_datetime(header).timestamp() + 0.5  # whole seconds
+        server = email.utils.parsedate_to_datetime(header).timestamp()  # whole seconds: [server, server + 1)
     except (KeyError, TypeError, ValueError, IndexError, OverflowError):
         return 0.0
-    skew = server - (sent + received) / 2
-    if not abs(skew) >= SKEW_NOISE:  # NaN too
+    if sent - SKEW_NOISE <= server + 1 and server <= received + SKEW_NOISE:
+        return 0.0  # written while the request was under way: no skew to tell
+    skew = server + 0.5 - (sent + received) / 2
+    if not abs(skew) <= SKEW_TOLERANCE:  # NaN too
+        logger.debug("ignored an STS clock skew of %.0f s: beyond SigV4's tolerance, an artefact", skew)
         return 0.0
     if abs(skew) > SKEW_WARNING and not _state.state.skew_warned:
         _state.state.skew_warned = True
@@ -265,9 +301,36 @@ def measure_skew(response: Mapping[str, Any], sent: float, received: float) -> f
 
 
 #: AWS's answers for credentials it no longer accepts.
-REJECTION_CODES = frozenset(
-    {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "RequestExpired"}
+#: (``RequestExpired`` is not one: it says the request was signed at a time
+#: too far from AWS's -- a clock skew new credentials cannot fix.)
+REJECTION_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"})
+
+#: STS refusals that asking again will not change (the standard's
+#: "non-recoverable" errors): with nothing valid held, the error is kept and
+#: raised again without a call for `NON_RECOVERABLE_HOLD` seconds.
+NON_RECOVERABLE_CODES = frozenset(
+    {
+        "AccessDenied",
+        "ValidationError",
+        "MalformedPolicyDocument",
+        "MalformedPolicyDocumentException",
+        "PackedPolicyTooLarge",
+        "PackedPolicyTooLargeException",
+        "RegionDisabledException",
+        "InvalidIdentityToken",
+        "InvalidIdentityTokenException",
+        "IDPRejectedClaim",
+        "IDPRejectedClaimException",
+        "InvalidAuthorizationMessageException",
+        "ParamValidationError",
+    }
 )
+NON_RECOVERABLE_HOLD = 5.0
+
+
+def is_non_recoverable(exc: BaseException) -> bool:
+    """An STS refusal that a new attempt within seconds would only repeat."""
+    return isinstance(exc, AssumeRoleError) and exc.code in NON_RECOVERABLE_CODES
 
 
 def is_rejection(exc: AssumeRoleError) -> bool:

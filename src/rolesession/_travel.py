@@ -9,13 +9,22 @@ cache (or ``None``, or a persistent cache that pickles itself, such as a
 the roles with its own credentials, and identical recipes in one process
 share one session (the warm-session registry), so a thousand tasks on one
 worker make one STS call per role.
+
+What a recipe does carry may still be sensitive: a callable provider
+travels with its state (a TOTP-seeded MFA callable ships its seed), and an
+``sts_config`` with a proxy URL ships the proxy's user name and password.
+Pickling such a recipe logs one WARNING per process for each of the two
+kinds (docs/security.md).
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from . import _state
 from ._cache import DEFAULT_CACHE, default_cache
 from ._sources import (
     AssumeRoleSource,
@@ -32,6 +41,19 @@ if TYPE_CHECKING:
 
 __all__ = ["rebuild", "recipe_of"]
 
+logger = logging.getLogger("rolesession")
+
+#: The two kinds of secret a recipe may carry, and what the WARNING says about each.
+_CARRIED = {
+    "callable": (
+        "a pickled rolesession session carries its {what} provider, {name}, with all its state "
+        "(a TOTP-seeded MFA callable ships its seed): unpickle it only where that secret may go"
+    ),
+    "proxy": (
+        "a pickled rolesession session carries its sts_config, whose proxy URL holds a user name "
+        "and password: unpickle it only where that password may go"
+    ),
+}
 #: How a pickled cache says "the receiver's default".
 _DEFAULT = "default"
 
@@ -51,6 +73,7 @@ def recipe_of(session: RoleSession) -> tuple[Any, list[Hop]]:
             break
         fetcher = current._fetcher
         source, cache = _shippable_source(fetcher.source), _shippable_cache(fetcher.cache)
+        _warn_of_carried_secrets(source)
         hops.append((source, cache, current._refresh_policy))
         current = fetcher.parent
     else:
@@ -95,7 +118,7 @@ def _shippable_source(source: Source) -> Source:
             f"cannot be pickled: it holds a static {static}, which is never sent twice; pass a "
             "callable that returns a fresh one (a module-level function pickles)",
         )
-    for provider in _providers(source):
+    for _, provider in _named_providers(source):
         try:
             pickle.dumps(provider)
         except Exception as exc:
@@ -117,11 +140,6 @@ def _static_secret(source: Source) -> str | None:
     return None
 
 
-def _providers(source: Source) -> list[ByIdentity]:
-    values = [getattr(source, name, None) for name in ("mfa_token", "token", "assertion")]
-    return [v for v in values if isinstance(v, ByIdentity)]
-
-
 def _shippable_cache(cache: Any) -> Any:
     if cache is None:
         return None
@@ -140,6 +158,10 @@ def _shippable_cache(cache: Any) -> Any:
 def _shippable_profile(profile: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     name, kwargs = profile
     shipped = {**kwargs, "cache": _shippable_cache(kwargs.get("cache"))}
+    if callable(shipped.get("mfa_token")):
+        _warn_once("callable", what="MFA code", name=_name_of(shipped["mfa_token"]))
+    if _proxy_has_credentials(shipped.get("sts_config")):
+        _warn_once("proxy")
     token = shipped.get("mfa_token")
     if isinstance(token, str):
         raise fail("session", "cannot be pickled: it holds a static MFA code; pass a callable")
@@ -151,8 +173,49 @@ def _shippable_profile(profile: tuple[str, dict[str, Any]]) -> tuple[str, dict[s
     return name, shipped
 
 
+def _warn_of_carried_secrets(source: Source) -> None:
+    for what, provider in _named_providers(source):
+        _warn_once("callable", what=what, name=_name_of(provider.fn))
+    if _proxy_has_credentials(getattr(source, "sts_config", None)):
+        _warn_once("proxy")
+
+
+def _named_providers(source: Source) -> list[tuple[str, ByIdentity]]:
+    named = (("mfa_token", "MFA code"), ("token", "web identity token"), ("assertion", "SAML assertion"))
+    found = [(what, getattr(source, name, None)) for name, what in named]
+    return [(what, value) for what, value in found if isinstance(value, ByIdentity)]
+
+
+def _name_of(fn: Any) -> str:
+    fn = getattr(fn, "fn", fn)  # a wrapped provider: the user's callable
+    return str(getattr(fn, "__qualname__", None) or type(fn).__qualname__)
+
+
+def _proxy_has_credentials(config: Any) -> bool:
+    proxies = getattr(config, "proxies", None)
+    if not isinstance(proxies, dict):
+        return False
+    for url in proxies.values():
+        try:
+            parts = urllib.parse.urlsplit(str(url))
+            if parts.username or parts.password:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _warn_once(kind: str, **details: str) -> None:
+    """One WARNING per process for each kind of secret a pickled recipe carries (never the secret)."""
+    warned = _state.state.pickle_warned
+    with _state.state.lock:
+        if kind in warned:
+            return
+        warned.add(kind)
+    logger.warning(_CARRIED[kind].format(**details))
+
+
 def _received_cache(cache: Any) -> Any:
     if cache == _DEFAULT or cache is DEFAULT_CACHE:
         return default_cache()
     return cache
-

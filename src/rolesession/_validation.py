@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any, ParamSpec, TypeVar
 
+from . import _limits
 from ._errors import InvalidParameterError
 
 T = TypeVar("T")
@@ -66,12 +67,13 @@ _REGION_RE = LazyPattern(r"[a-z]{2,4}(?:-[a-z0-9]+)+")
 _HOST_LABEL_RE = LazyPattern(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _POLICY_CHARACTER_RE = LazyPattern(r"[\t\n\r\x20-\xff]*")
 
-MIN_DURATION = 900
-MAX_DURATION = 43200
-CHAINED_MAX_DURATION = 3600
+# STS's own limits: one table (``_limits``), shared with the file cache.
+MIN_DURATION = _limits.MIN_DURATION
+MAX_DURATION = _limits.MAX_DURATION
+CHAINED_MAX_DURATION = _limits.CHAINED_MAX_DURATION
 #: GetSessionToken for an IAM user: up to 36 hours.
-SESSION_TOKEN_MAX_DURATION = 129600
-PACKED_POLICY_LIMIT = 2048
+SESSION_TOKEN_MAX_DURATION = _limits.SESSION_TOKEN_MAX_DURATION
+PACKED_POLICY_LIMIT = _limits.PACKED_POLICY_LIMIT
 MAX_POLICY_ARNS = 10
 MAX_TAGS = 50
 MAX_TRANSITIVE_TAG_KEYS = 50

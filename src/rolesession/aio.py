@@ -31,23 +31,26 @@ one runs on the loop of the session's readers.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as _dt
 import inspect
+import os
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import aiobotocore.session
 import boto3
 import botocore.config
 from botocore.credentials import ReadOnlyCredentials
 
-from . import _api
+from . import _api, _botocore
 from ._cache import DEFAULT_CACHE, CacheArg
 from ._credentials import to_datetime
 from ._errors import TokenError
+from ._redaction import protect_botocore_loggers
 from ._refresh import RefreshPolicy, SessionCredentials
 from ._session import RoleSession, _RejectionRetry
 from ._sources import ByIdentity
@@ -63,8 +66,46 @@ __all__ = [
     "mfa_session",
 ]
 
+T = TypeVar("T")
+
 #: How long a provider coroutine may run when a worker thread asks for it.
 PROVIDER_TIMEOUT = 120.0
+#: Threads for calls that wait on STS (fetches with nothing valid, ``identity``, ``refresh``).
+FETCH_THREADS = 32
+
+
+# -- off the loop ------------------------------------------------------------------------------
+
+_executor_lock = threading.Lock()
+_executor: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+
+
+def _off_the_loop(loop: asyncio.AbstractEventLoop, call: Callable[[], T]) -> asyncio.Future[T]:
+    """Run a blocking call that may wait for STS on rolesession's own threads.
+
+    Never on the loop's default executor: that one is the loop's
+    ``getaddrinfo`` (every new aiohttp connection resolves its host there)
+    and holds ``min(32, cores + 4)`` threads -- six on two cores. Ten cold
+    sessions waiting for a hanging STS took them all, and every connection
+    of every client on the loop, warm sessions' included, waited 16 s to
+    resolve its host name.
+    """
+    return loop.run_in_executor(_fetch_executor(), call)
+
+
+def _fetch_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    pid = os.getpid()
+    held = _executor
+    if held is not None and held[0] == pid:
+        return held[1]
+    with _executor_lock:  # first use, or a forked child: threads do not survive fork
+        if _executor is None or _executor[0] != pid:
+            _executor = (
+                pid,
+                concurrent.futures.ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="rolesession-aio"),
+            )
+        return _executor[1]
 
 
 # -- credentials -----------------------------------------------------------------------------
@@ -104,7 +145,7 @@ class AioSessionCredentials:
         fetch = self._fetches.get(loop)
         if fetch is None or fetch.done():
             # Off the loop: STS, the file cache and token files block.
-            fetch = self._fetches[loop] = loop.run_in_executor(None, self._engine.get_frozen_credentials)
+            fetch = self._fetches[loop] = _off_the_loop(loop, self._engine.get_frozen_credentials)
         return await asyncio.shield(fetch)
 
     def get_deferred_property(self, name: str) -> Callable[[], Any]:
@@ -206,7 +247,12 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
     """
 
     def __init__(self, sync: RoleSession) -> None:
+        self._class_hooks: list[tuple[str, Any, Any, tuple[Any, ...]]] = []
+        self._class_hooks_lock = threading.Lock()
         super().__init__()
+        # The process-wide loader: models loaded once for sync and async clients, and a
+        # search path list that does not grow by one per ``aioboto3.Session`` hand-over.
+        self.register_component("data_loader", _botocore.shared_loader())
         self.sync = sync
         engine = sync.get_credentials()
         fetcher = engine._fetcher
@@ -224,6 +270,38 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         events.register("needs-retry", retry.needs_retry, unique_id="rolesession-rejected")
         if sync.region_name:
             self.set_config_variable("region", sync.region_name)
+        # Now, not only when STS is called: credentials served from the file cache
+        # sign requests that botocore logs at DEBUG (the session token included).
+        protect_botocore_loggers()
+
+    def create_client(self, *args: Any, **kwargs: Any) -> Any:
+        """aiobotocore's ``create_client`` (``async with session.create_client("s3") as s3``)."""
+        context = super().create_client(*args, **kwargs)
+        protect_botocore_loggers()  # a client's modules may create botocore loggers of their own
+        return context
+
+    def register(
+        self, event_name: str, handler: Any, unique_id: Any = None, unique_id_uses_count: bool = False
+    ) -> None:
+        """botocore's ``register``, made idempotent for the hooks that build client classes.
+
+        ``aioboto3.Session(botocore_session=session)`` registers its S3
+        customisations on the session it is given; as the entry points hand
+        out one session per request, doing that twice -- the hand-over
+        written once per invocation -- registered them twice, and the second
+        client failed (``RuntimeError: Cannot inject class attribute``). A
+        hook for ``creating-client-class``/``creating-resource-class`` events
+        that is already registered (the same function with the same bound
+        values) is not registered again.
+        """
+        if unique_id is None and event_name.startswith(_CLASS_EVENTS):
+            hook = _hook_identity(event_name, handler)
+            if hook is not None:
+                with self._class_hooks_lock:
+                    if any(_same_hook(hook, seen) for seen in self._class_hooks):
+                        return
+                    self._class_hooks.append(hook)
+        super().register(event_name, handler, unique_id, unique_id_uses_count)
 
     # -- what it is ---------------------------------------------------------------
 
@@ -255,7 +333,7 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
     async def identity(self) -> dict[str, str]:
         """``Arn``, ``Account`` and ``UserId`` of the assumed role, from STS's answer."""
         await self._credentials_view.get_frozen_credentials()
-        return await asyncio.get_running_loop().run_in_executor(None, self.sync.identity)
+        return await _off_the_loop(asyncio.get_running_loop(), self.sync.identity)
 
     async def expiration(self) -> _dt.datetime:
         """When the credentials now held expire (tz-aware UTC)."""
@@ -264,7 +342,7 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
 
     async def refresh(self) -> None:
         """Call STS now, whatever the windows and backoff; raise if it fails."""
-        await asyncio.get_running_loop().run_in_executor(None, self.sync.refresh)
+        await _off_the_loop(asyncio.get_running_loop(), self.sync.refresh)
 
     def invalidate(self) -> None:
         """Drop the held credentials and their cache entry."""
@@ -272,11 +350,11 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
 
     async def environ(self) -> dict[str, str]:
         """Environment variables handing these credentials to a child process."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.sync.environ)
+        return await _off_the_loop(asyncio.get_running_loop(), self.sync.environ)
 
     async def credential_process(self) -> dict[str, Any]:
         """The ``credential_process`` Version 1 document."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.sync.credential_process)
+        return await _off_the_loop(asyncio.get_running_loop(), self.sync.credential_process)
 
     # -- more sessions -------------------------------------------------------------------
 
@@ -293,6 +371,37 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"AioRoleSession(role_arn={self.role_arn!r}, region_name={self.region_name!r})"
+
+
+#: Events whose handlers inject attributes into a client or resource class: running one twice fails.
+_CLASS_EVENTS = ("creating-client-class", "creating-resource-class")
+
+
+def _hook_identity(event_name: str, handler: Any) -> tuple[str, Any, Any, tuple[Any, ...]] | None:
+    """What makes two registrations the same hook: event, code, bound object, closure values.
+
+    boto3's ``lazy_call`` makes a new closure per call, so identity alone
+    cannot tell a repeat; its code and the values it closes over can.
+    ``None`` for a handler without Python code (nothing is deduplicated then).
+    """
+    function = getattr(handler, "__func__", handler)
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return None
+    try:
+        cells = tuple(cell.cell_contents for cell in (function.__closure__ or ()))
+    except ValueError:  # an empty cell
+        return None
+    return event_name, code, getattr(handler, "__self__", None), cells
+
+
+def _same_hook(a: tuple[str, Any, Any, tuple[Any, ...]], b: tuple[str, Any, Any, tuple[Any, ...]]) -> bool:
+    if a[0] != b[0] or a[1] is not b[1] or a[2] is not b[2] or len(a[3]) != len(b[3]):
+        return False
+    try:
+        return all(x is y or bool(x == y) for x, y in zip(a[3], b[3], strict=True))
+    except Exception:  # a value that cannot be compared: treat as different
+        return False
 
 
 _views_lock = threading.Lock()
@@ -403,4 +512,3 @@ def mfa_session(
             refresh=refresh,
         )
     )
-

@@ -45,27 +45,72 @@ def reset() -> None:
     Forgets warm sessions, cached credentials (a new default cache), STS
     clients and default sources, and what the process learnt once: its
     default session name (``<user>@<host>`` is looked up again) and whether
-    it already warned about clock skew.
+    it already warned about clock skew or about secrets a pickled session
+    carries.
+
+    Example:
+        ```python
+        from rolesession.testing import reset
+
+        session = rolesession.assume_role(arn)
+        reset()  # as if in a new process: the next request makes a new session
+        assert rolesession.assume_role(arn) is not session
+        ```
     """
     _state.reset()
 
 
 def forget_sessions() -> None:
     """Forget warm sessions only: the next request makes a new session, as a new process
-    would, and finds what the caches hold."""
+    would, and finds what the caches hold.
+
+    Example:
+        ```python
+        from rolesession.testing import forget_sessions
+
+        cache = rolesession.MemoryCache()
+        first = rolesession.assume_role(arn, cache=cache)
+        first.identity()  # one AssumeRole; the credentials are cached
+        forget_sessions()
+        again = rolesession.assume_role(arn, cache=cache)  # a new session ...
+        assert again is not first and again.identity() == first.identity()  # ... served from the cache
+        ```
+    """
     with _state.state.lock:
         if _state.state.sessions is not None:
             _state.state.sessions.clear()
 
 
 def warm_session_count() -> int:
-    """How many sessions the warm-session registry holds now (bounded by the default cache's size)."""
+    """How many sessions the warm-session registry holds now (bounded by the default cache's size).
+
+    Example:
+        ```python
+        from rolesession.testing import reset, warm_session_count
+
+        reset()
+        rolesession.assume_role(arn)
+        rolesession.assume_role(arn)  # the same request: the same session
+        assert warm_session_count() == 1
+        ```
+    """
     with _state.state.lock:
         return len(_state.state.sessions or ())
 
 
 class StsCall(NamedTuple):
-    """One STS call: its operation (``"AssumeRole"``) and its parameters as the library passed them."""
+    """One STS call: its operation (``"AssumeRole"``) and its parameters as the library passed them.
+
+    Example:
+        ```python
+        from rolesession.testing import StsRecorder
+
+        with StsRecorder() as sts:
+            rolesession.assume_role(arn, duration=900).identity()
+        call = sts.calls[0]  # an StsCall
+        assert call.operation == "AssumeRole" and call.params["DurationSeconds"] == 900
+        ```
+    """
 
     operation: str
     params: dict[str, Any]
@@ -92,6 +137,19 @@ class StsRecorder:
             (``""``: the answer has none).
         edit_answer: a function given each parsed STS answer to change in
             place (an answer STS never gives, e.g. one without ``Credentials``).
+
+    Example:
+        ```python
+        from rolesession.testing import StsRecorder
+
+        with StsRecorder() as sts:
+            sts.refuse("AccessDenied", roles=[arn])
+            try:
+                rolesession.assume_role(arn).identity()
+            except rolesession.AssumeRoleError as exc:
+                assert exc.code == "AccessDenied"
+            assert sts.count("AssumeRole") == 1
+        ```
     """
 
     def __init__(self) -> None:
@@ -237,7 +295,17 @@ class StsRecorder:
 
 
 def sts_clients() -> list[Any]:
-    """The STS clients the library holds now (to look at their endpoint and config)."""
+    """The STS clients the library holds now (to look at their endpoint and config).
+
+    Example:
+        ```python
+        from rolesession.testing import reset, sts_clients
+
+        reset()
+        rolesession.assume_role(arn, region="eu-west-1").identity()
+        assert [c.meta.region_name for c in sts_clients()] == ["eu-west-1"]
+        ```
+    """
     state = _state.state
     with state.lock:
         clients = [client for table in state.signed_clients.values() for client in table.values()]

@@ -7,16 +7,18 @@ rolesession nor moto nor freezegun until a test uses one of its fixtures.
 Fixtures (see ``docs/testing.md``):
 
 ``rolesession_sts``
-    A mocked STS (moto, in-process) with a fresh process -- no warm
-    sessions, an empty default cache -- for the test. Yields a
+    moto's ``mock_aws`` for the test -- *every* AWS service mocked
+    in-process, not only STS: clients of your code under test talk to moto
+    too -- with a fresh process (no warm sessions, an empty default cache).
+    Yields a
     `rolesession.testing.StsRecorder`: every STS call rolesession makes is
     recorded (``count()``, ``calls``, ``params()``), and STS can be made to
     refuse (``refuse("AccessDenied", roles=[...])``), throttle
     (``refuse("Throttling")``), reject tokens (``refuse("ExpiredToken")``) or
     go down (``outage(roles=[...])``), for chosen roles or for all.
 ``rolesession_clock``
-    A controllable clock (freezegun) that rolesession's refresh engine
-    follows: ``tick(seconds)``, ``move_to(when)``, and
+    A `Clock`: a controllable clock (freezegun) that rolesession's refresh
+    engine follows: ``now()``, ``tick(seconds)``, ``move_to(when)``, and
     ``to_refresh(session)`` / ``to_expiry(session)`` to step a session into
     its refresh window or past its expiry.
 ``rolesession_fresh``
@@ -27,9 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # nothing is imported when pytest loads the plugin
+    from freezegun.api import FrozenDateTimeFactory
+
+    from rolesession import RoleSession
+    from rolesession.testing import StsRecorder
 
 __all__ = ["Clock"]
 
@@ -45,8 +53,9 @@ def rolesession_fresh() -> Iterator[None]:
 
 
 @pytest.fixture
-def rolesession_sts(rolesession_fresh: None) -> Iterator[Any]:
-    """A mocked STS for the test, and the recorder of every STS call rolesession makes."""
+def rolesession_sts(rolesession_fresh: None) -> Iterator[StsRecorder]:
+    """moto's ``mock_aws`` (every AWS service mocked, STS included) for the test, and the
+    recorder of every STS call rolesession makes."""
     try:
         from moto import mock_aws
     except ImportError:  # pragma: no cover - depends on the user's environment
@@ -58,9 +67,23 @@ def rolesession_sts(rolesession_fresh: None) -> Iterator[Any]:
 
 
 class Clock:
-    """The time rolesession sees, moved by the test (freezegun underneath)."""
+    """The time rolesession sees, moved by the test (freezegun underneath).
 
-    def __init__(self, frozen: Any) -> None:
+    The type of the ``rolesession_clock`` fixture (``from rolesession_pytest import Clock``
+    to annotate a test's parameter). Time stands still unless the test moves it.
+
+    Example:
+        ```python
+        from rolesession_pytest import Clock
+
+        def test_refreshes_in_the_background(rolesession_sts, rolesession_clock: Clock):
+            session = rolesession.assume_role(arn, duration=3600)
+            rolesession_clock.to_refresh(session)
+            assert rolesession_sts.count("AssumeRole") == 2
+        ```
+    """
+
+    def __init__(self, frozen: FrozenDateTimeFactory) -> None:
         self._frozen = frozen
 
     def now(self) -> dt.datetime:
@@ -75,7 +98,7 @@ class Clock:
         """Move time to ``when``."""
         self._frozen.move_to(when)
 
-    def to_refresh(self, session: Any) -> None:
+    def to_refresh(self, session: RoleSession) -> None:
         """Move time to just past the moment ``session`` starts refreshing its credentials
         (its jittered start in the advisory window), and let that refresh finish."""
         credentials = session.get_credentials()
@@ -84,7 +107,7 @@ class Clock:
         credentials.get_frozen_credentials()
         credentials.wait_for_background(30)
 
-    def to_expiry(self, session: Any, *, after: float = 1.0) -> None:
+    def to_expiry(self, session: RoleSession, *, after: float = 1.0) -> None:
         """Move time to ``after`` seconds past the expiry of ``session``'s credentials."""
         credentials = session.get_credentials()
         credentials.get_frozen_credentials()
@@ -109,6 +132,7 @@ def rolesession_clock() -> Iterator[Clock]:
     freezegun.api.call_stack_inspection_limit = 0
     try:
         with freezegun.freeze_time(dt.datetime.now(dt.timezone.utc), tick=False) as frozen:
+            assert isinstance(frozen, freezegun.api.FrozenDateTimeFactory)  # tick=False: frozen, not ticking
             yield Clock(frozen)
     finally:
         freezegun.api.call_stack_inspection_limit = limit

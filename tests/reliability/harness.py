@@ -49,11 +49,13 @@ def short_sts_config() -> botocore.config.Config:
 #: depends on configs comparing by value unless it says so).
 STS_CONFIG = short_sts_config()
 #: Upper bound of one attempt against a hung STS: 2 x 1 s read timeout, botocore's
-#: standard-mode retry delay (< 1 s) and scheduling slack on a loaded 2-core box.
-ATTEMPT_SECONDS = 3.5
-#: What the suite accepts as "did not wait" for a reader holding valid credentials
-#: (the SPEC says a few milliseconds; this is 2 cores shared with moto and the proxy).
-NO_WAIT = 0.25
+#: standard-mode retry delay (< 1 s) and generous slack for a loaded 2-core box.
+ATTEMPT_SECONDS = 5.0
+#: What the suite accepts as "did not wait for STS" for a reader holding valid
+#: credentials. Not a speed target (benchmarks/ measure the SPEC's milliseconds):
+#: a bound no loaded machine reaches by scheduling alone, yet below the ~2 s a
+#: reader waiting for one attempt against a hung STS would take.
+NO_WAIT = 1.5
 
 
 def frozen_read(session: Any) -> Callable[[], Any]:

@@ -9,7 +9,9 @@ behind): the ``Date`` header and the credentials' ``<Expiration>`` (written
 in STS's clock) both move. 1-hour credentials received at host time T0 then
 really expire at host time T0 + 1 h whatever the skew; a library trusting
 ``Expiration`` against the host clock would think they expire at
-T0 + 1 h + skew and refresh 10 minutes late (or early).
+T0 + 1 h + skew and refresh 4 minutes late (or early). (Skews stay within
+SigV4's ~5-minute tolerance: a successful answer proves the clocks are
+closer, and a larger figure is ignored as an artefact.)
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ MINUTE = 60
 POLICY = rolesession.RefreshPolicy(advisory=300, mandatory=60)
 
 
-@pytest.mark.parametrize("skew", [10 * MINUTE, -10 * MINUTE], ids=["sts-ahead", "sts-behind"])
+@pytest.mark.parametrize("skew", [4 * MINUTE, -4 * MINUTE], ids=["sts-ahead", "sts-behind"])
 def test_refresh_timing_is_judged_against_the_sts_clock(
     fault_proxy: FaultProxy, frozen: Any, skew: int
 ) -> None:
@@ -46,7 +48,7 @@ def test_refresh_timing_is_judged_against_the_sts_clock(
     read = session.get_credentials().get_frozen_credentials
     first = read()
 
-    # 6 min left by STS's clock (16 or -4 by a naive reading): nothing to do yet.
+    # 6 min left by STS's clock (10 or 2 by a naive reading): nothing to do yet.
     frozen.tick(54 * MINUTE)
     held = read()
     assert not fault_proxy.wait_for("AssumeRole", 2, timeout=0.5), (
@@ -104,7 +106,7 @@ def _start_child(url: str) -> subprocess.Popen[str]:
 
 
 def test_a_skew_over_60_s_logs_one_warning_per_process(moto_server: str) -> None:
-    proxies = {skew: FaultProxy(moto_server).start() for skew in (10 * MINUTE, -10 * MINUTE, 30)}
+    proxies = {skew: FaultProxy(moto_server).start() for skew in (4 * MINUTE, -4 * MINUTE, 30)}
     try:
         for skew, proxy in proxies.items():
             proxy.skew(skew)
@@ -120,7 +122,7 @@ def test_a_skew_over_60_s_logs_one_warning_per_process(moto_server: str) -> None
         assert proxies[skew].count("AssumeRole") == 4  # 2 sessions x (first read + refresh)
         warned[skew] = json.loads(out.strip().splitlines()[-1])
     assert warned[30] == [], f"a 30-s skew is within tolerance: {warned[30]}"
-    for skew in (10 * MINUTE, -10 * MINUTE):
+    for skew in (4 * MINUTE, -4 * MINUTE):
         messages = warned[skew]
         assert len(messages) == 1, f"skew {skew:+d} s over 4 STS answers in one process: {messages}"
         assert any(word in messages[0].lower() for word in ("clock", "skew")), messages[0]

@@ -201,7 +201,46 @@ def test_recovers_when_the_fault_clears(
         read()
 
     fault_proxy.clear()
-    time.sleep(1.1)  # the 1-s retry floor
+    time.sleep(2.1)  # the first backoff step with nothing valid: at most 2 s
 
     assert read().access_key.startswith("ASIA")
     assert fault_proxy.count("AssumeRole", fault="forward") == 1
+
+
+#: The upper bounds of the backoff steps with nothing valid (full jitter from 1 s, doubling,
+#: capped at max_backoff = 300 s): with every draw at its bound, attempts start at these times.
+STEP_BOUNDS = [2, 4, 8, 16, 32, 64, 128, 256, 300]
+
+
+@pytest.mark.parametrize("fault", ["500", "throttled"])
+def test_with_nothing_valid_attempts_back_off_exponentially_to_max_backoff(
+    fault_proxy: FaultProxy,
+    assume: Callable[..., rolesession.RoleSession],
+    frozen: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    """SPEC "Refresh standard": no reader with nothing valid brings STS more than one attempt
+    per backoff step. Reads every 0.5 s for 10 minutes (on the frozen clock)."""
+    monkeypatch.setattr("random.uniform", lambda low, high: high)  # every step at its bound
+    read = frozen_read(assume(ROLE))
+    OUTAGES[fault][0](fault_proxy)
+    attempts: list[float] = []
+    started = time.time()
+    for _ in range(1200):
+        before = fault_proxy.count("AssumeRole")
+        with pytest.raises(rolesession.AssumeRoleError) as info:
+            read()
+        if fault_proxy.count("AssumeRole") > before:
+            attempts.append(time.time() - started)
+        assert info.value.code == OUTAGES[fault][1]
+        frozen.tick(0.5)
+    expected, at = [0.0], 0.0
+    for bound in STEP_BOUNDS:
+        at += bound
+        expected.append(at)
+    assert attempts == [t for t in expected if t < 600], attempts
+    per_minute = [sum(1 for t in attempts if m * 60 <= t < (m + 1) * 60) for m in range(10)]
+    requests = fault_proxy.count("AssumeRole")
+    print(f"[nothing valid/{fault}] attempts per simulated minute {per_minute}; {requests} requests")
+    assert requests <= len(attempts) * ATTEMPT_REQUESTS

@@ -1,10 +1,12 @@
 """A service rejects the credentials a `RoleSession` handed out.
 
 SPEC "Reliability additions": when a client of a `RoleSession` gets
-``ExpiredToken``, ``ExpiredTokenException``, ``InvalidClientTokenId`` or
-``RequestExpired`` for credentials the session handed out, the session drops
-them, fetches once, and the request is retried once. If the new credentials
-are rejected too, the error surfaces: no loop, one extra fetch.
+``ExpiredToken``, ``ExpiredTokenException`` or ``InvalidClientTokenId`` for
+credentials the session handed out, the session fetches once, and the
+request is retried once. If the new credentials are rejected too, the error
+surfaces: no loop, one extra fetch. Rejection-driven fetches are at most one
+per backoff step, with one WARNING per episode. ``RequestExpired`` (clock
+skew) drops nothing.
 
 The proxy rejects by the access key in the request's ``Authorization``
 header, in each service's own error shape (query XML for STS, REST-XML for
@@ -13,6 +15,7 @@ S3, JSON for DynamoDB).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +35,6 @@ CALLS: dict[str, Callable[[Any], Any]] = {
 CASES = [
     ("sts", "ExpiredToken"),
     ("sts", "InvalidClientTokenId"),
-    ("sts", "RequestExpired"),
     ("s3", "ExpiredToken"),
     ("dynamodb", "ExpiredTokenException"),
 ]
@@ -104,3 +106,44 @@ def test_other_refusals_do_not_replace_the_credentials(
 
     assert fault_proxy.count("AssumeRole") == 1
     assert session.get_credentials().get_frozen_credentials().access_key == first.access_key
+
+
+def test_request_expired_drops_nothing(
+    fault_proxy: FaultProxy, assume: Callable[..., rolesession.RoleSession]
+) -> None:
+    session, client, first = session_and_client(assume, fault_proxy, "sts")
+    fault_proxy.reject_keys({first.access_key}, "RequestExpired")
+
+    with pytest.raises(ClientError, match="RequestExpired"):
+        client.get_caller_identity()  # a clock skew new credentials cannot fix: not retried
+
+    assert fault_proxy.count("AssumeRole") == 1
+    assert len(requests_to(fault_proxy, "sts")) == 1
+    assert session.get_credentials().get_frozen_credentials().access_key == first.access_key
+
+
+def test_fifty_rejected_requests_cost_one_fetch_per_backoff_step_and_one_warning(
+    fault_proxy: FaultProxy,
+    assume: Callable[..., rolesession.RoleSession],
+    frozen: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, client, _ = session_and_client(assume, fault_proxy, "sts")
+    fault_proxy.reject_keys(lambda key: key.startswith("ASIA"))  # a revoked role: every new set too
+
+    with caplog.at_level(logging.WARNING, logger="rolesession"):
+        for _ in range(50):
+            with pytest.raises(ClientError, match="ExpiredToken"):
+                client.get_caller_identity()
+        fetches_in_one_step = fault_proxy.count("AssumeRole") - 1
+        frozen.tick(2.1)  # past the first step (at most 2 s)
+        for _ in range(50):
+            with pytest.raises(ClientError, match="ExpiredToken"):
+                client.get_caller_identity()
+
+    fetches = fault_proxy.count("AssumeRole") - 1
+    rejections = [r for r in caplog.records if "rejected" in r.getMessage()]
+    print(f"[rejected x100] {fetches} rejection-driven AssumeRole, {len(rejections)} WARNINGs")
+    assert fetches_in_one_step == 1
+    assert fetches == 2
+    assert len(rejections) == 1, [r.getMessage() for r in rejections]

@@ -1,0 +1,62 @@
+"""STS's limits, in one table: what every check and plausibility test measures against.
+
+AWS documents these per operation (the ``DurationSeconds``, ``Policy``,
+``WebIdentityToken`` and ``SAMLAssertion`` parameters of the STS API
+reference). Validation refuses a request outside them before any STS call;
+the file cache refuses an entry whose lifetime no STS operation issues.
+Keeping them here means the two can never disagree again (they did: the
+file cache capped lifetimes at 12 hours while `mfa_session` asks for up to
+36, so long MFA sessions were never cached and every process asked for a
+new code).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ASSERTION_LENGTH",
+    "CHAINED_MAX_DURATION",
+    "DEFAULT_DURATION",
+    "LONGEST_LIFETIME",
+    "MAX_DURATION",
+    "MAX_DURATIONS",
+    "MIN_DURATION",
+    "PACKED_POLICY_LIMIT",
+    "SESSION_TOKEN_DEFAULT_DURATION",
+    "SESSION_TOKEN_MAX_DURATION",
+    "TOKEN_LENGTH",
+]
+
+#: The shortest session any operation issues (15 minutes).
+MIN_DURATION: Final = 900
+#: AssumeRole, AssumeRoleWithWebIdentity and AssumeRoleWithSAML: up to 12 hours
+#: (as far as the role's ``MaxSessionDuration`` allows).
+MAX_DURATION: Final = 43_200
+#: Role chaining (AssumeRole signed with role credentials): at most one hour.
+CHAINED_MAX_DURATION: Final = 3_600
+#: GetSessionToken for an IAM user: up to 36 hours.
+SESSION_TOKEN_MAX_DURATION: Final = 129_600
+
+#: STS's default when no ``DurationSeconds`` is sent: one hour for the role operations.
+DEFAULT_DURATION: Final = 3_600
+#: GetSessionToken's default (and ``mfa_session``'s): 12 hours.
+SESSION_TOKEN_DEFAULT_DURATION: Final = 43_200
+
+#: The longest session each operation can issue, by operation name.
+MAX_DURATIONS: Final = {
+    "AssumeRole": MAX_DURATION,
+    "AssumeRoleWithWebIdentity": MAX_DURATION,
+    "AssumeRoleWithSAML": MAX_DURATION,
+    "GetSessionToken": SESSION_TOKEN_MAX_DURATION,
+}
+#: The longest lifetime any credentials from STS can have: a cached entry
+#: living longer was not written from an STS answer.
+LONGEST_LIFETIME: Final = max(MAX_DURATIONS.values())
+
+#: A session policy plus its policy ARNs, packed: at most this many characters.
+PACKED_POLICY_LIMIT: Final = 2_048
+#: ``WebIdentityToken``: 4-20,000 characters.
+TOKEN_LENGTH: Final = (4, 20_000)
+#: ``SAMLAssertion`` (base64): 4-100,000 characters.
+ASSERTION_LENGTH: Final = (4, 100_000)
