@@ -150,3 +150,20 @@ def test_concurrent_runs_after_a_lapse_make_one_attempt(tmp_path: Path) -> None:
         assert all(err == first.stderr for _, err in results), results
         assert len(sts.requests) == 2 * per_run  # one of the six called STS
         assert json.loads(path.read_text())["Step"] == 1
+
+
+def test_no_marker_in_a_directory_that_is_not_private(tmp_path: Path) -> None:
+    from rolesession import FileCache
+    from rolesession.cli.failures import Marker, SharedFailures
+
+    directory = tmp_path / "cache"
+    cache = FileCache(directory)
+    key = "a" * 64
+    shared = SharedFailures(cache, key)
+    shared.write(Marker("STS could not be reached", 5, time.time() + 5, 0))
+    assert shared.read() is not None and stat.S_IMODE((directory / f"{key}.failure").stat().st_mode) == 0o600
+    shared.delete()
+    directory.chmod(0o755)  # readable by others: markers are neither written nor believed
+    loose = SharedFailures(cache, key)
+    loose.write(Marker("STS could not be reached", 5, time.time() + 5, 0))
+    assert not (directory / f"{key}.failure").exists() and loose.read() is None

@@ -112,6 +112,7 @@ class SharedFailures:
         self._key = key
         self._path = os.path.join(cache.directory, f"{key}.failure")
         self._stale = False
+        self._usable = _private_directory(cache.directory)
 
     # -- the attempt ------------------------------------------------------------------
 
@@ -200,6 +201,8 @@ class SharedFailures:
 
     def read(self) -> Marker | None:
         """The marker, if a regular file of ours, private and plausible; else ``None``."""
+        if not self._usable:
+            return None
         try:
             fd = os.open(self._path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
         except OSError:
@@ -225,11 +228,12 @@ class SharedFailures:
 
     def write(self, marker: Marker) -> None:
         """Store ``marker`` atomically (0600); a directory that cannot be written is not an error."""
+        if not self._usable:
+            return
         data = json.dumps(marker.as_json()).encode("utf-8")
         # Named like the file cache's temporary files, so its sweep removes one a crash left.
         temp = os.path.join(self._directory, f".{self._key}.{secrets.token_hex(8)}.tmp")
         try:
-            os.makedirs(self._directory, mode=0o700, exist_ok=True)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
             try:
                 os.write(fd, data)
@@ -244,6 +248,21 @@ class SharedFailures:
     def delete(self) -> None:
         with contextlib.suppress(OSError):
             os.unlink(self._path)
+
+
+def _private_directory(path: str) -> bool:
+    """Whether ``path`` is a directory of ours, not a symbolic link, private (0700 or tighter).
+
+    The file cache checks its directory more thoroughly and goes on without
+    it when it is not fit; markers are then not shared either.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    geteuid = getattr(os, "geteuid", None)
+    owned = geteuid is None or info.st_uid == geteuid()
+    return stat.S_ISDIR(info.st_mode) and owned and not info.st_mode & 0o077
 
 
 def _is_outage(exc: BaseException, code: int) -> bool:
