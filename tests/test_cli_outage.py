@@ -167,3 +167,14 @@ def test_no_marker_in_a_directory_that_is_not_private(tmp_path: Path) -> None:
     loose = SharedFailures(cache, key)
     loose.write(Marker("STS could not be reached", 5, time.time() + 5, 0))
     assert not (directory / f"{key}.failure").exists() and loose.read() is None
+
+
+def test_only_sts_failures_are_shared(
+    frozen: Any, sts_mock: None, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A failing MFA command says nothing about the next run's: no marker, the next run tries.
+    mfa = ["--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-command", "false"]
+    assert run(capsys, *mfa)[0] == 5
+    assert markers() == [] and sts_calls.count() == 0
+    assert run(capsys, *mfa)[0] == 5
+    assert markers() == []

@@ -132,7 +132,7 @@ class SharedFailures:
                 yield marker
             except Exception as exc:
                 code = exit_code(exc)
-                if code in (4, 5):
+                if code in (4, 5) and _from_sts(exc):
                     self.write(self._next(marker, describe(exc), code, _is_outage(exc, code)))
                 raise
             if marker is not None and not marker.holds(time.time()) and not self._stale:
@@ -265,14 +265,34 @@ def _private_directory(path: str) -> bool:
     return stat.S_ISDIR(info.st_mode) and owned and not info.st_mode & 0o077
 
 
-def _is_outage(exc: BaseException, code: int) -> bool:
-    """Whether another attempt may succeed later: STS unreachable, throttling or a 5xx."""
-    if code == 5:
-        return True
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _from_sts(exc: BaseException) -> bool:
+    """Whether STS refused or could not be reached -- not an MFA code, a command or the source failing.
+
+    Only those are shared: another run's missing MFA code or failing helper
+    says nothing about this one's.
+    """
+    from .._errors import AssumeRoleError, SourceCredentialsError, TokenError
+
+    chain = list(_chain(exc))
+    if any(isinstance(e, (TokenError, SourceCredentialsError, CliError)) for e in chain):
+        return False
+    return any(isinstance(e, AssumeRoleError) for e in chain)
+
+
+def _is_outage(exc: BaseException, code: int) -> bool:
+    """Whether another attempt may succeed later: STS unreachable, throttling or a 5xx."""
+    if code == 5:
+        return True
+    for current in _chain(exc):
         if getattr(current, "code", None) in _OUTAGE_CODES:
             return True
         response = getattr(current, "response", None)
@@ -282,5 +302,4 @@ def _is_outage(exc: BaseException, code: int) -> bool:
                 return True
             if response.get("Error", {}).get("Code") in _OUTAGE_CODES:
                 return True
-        current = current.__cause__ or current.__context__
     return False
