@@ -256,6 +256,21 @@ def test_chains_profiles_and_mfa_sessions(moto_server, sts_calls, tmp_path, monk
     assert sts_calls.count("GetSessionToken") == 1
 
 
+def test_an_async_profile_sessions_clients_take_the_profiles_settings(moto_server, tmp_path, monkeypatch):
+    (tmp_path / "config").write_text(
+        f"[profile hub]\nrole_arn = {HUB}\nsource_profile = base\nmax_attempts = 7\n"
+        "[default]\nmax_attempts = 2\n"
+    )
+    (tmp_path / "credentials").write_text("[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    session = aio.from_profile("hub", sts_endpoint_url=moto_server)
+    assert session.get_config_variable("max_attempts") == 7  # the named profile's, not [default]'s
+    assert session.get_config_variable("max_attempts") == session.sync._session.get_config_variable(
+        "max_attempts"
+    )
+
+
 def test_the_same_checks_as_the_sync_entry_points():
     with pytest.raises(rolesession.InvalidParameterError) as info:
         aio.assume_role(ROLE, duration=5)

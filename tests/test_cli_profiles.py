@@ -101,6 +101,7 @@ def test_a_role_profile_is_assumed_as_its_keys_say_and_role_arns_chain_on_from_i
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     write_config(tmp_path, monkeypatch, PROD, BASE_CREDENTIALS)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # it would beat the profile's region, as in botocore
     argv = ["assume", "--profile", "prod", ROLE_B, "--duration", "900", "--tag", "env=prod",
             "--session-name", "ops-cli", "--format", "json", "--no-cache"]  # fmt: skip
     code, out, err = in_process(capsys, *argv)
@@ -129,6 +130,7 @@ def test_without_a_role_arn_the_profiles_role_is_the_result(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     write_config(tmp_path, monkeypatch, PROD, BASE_CREDENTIALS)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # it would beat the profile's region, as in botocore
     code, out, err = in_process(capsys, "assume", "--profile", "prod", "--format", "env", "--no-cache")
     assert code == 0, err
     exported = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import rolesession
+import rolesession.testing
 from rolesession import InvalidParameterError, RoleSession, TokenError
 from rolesession.testing import StsRecorder
 
@@ -102,6 +103,7 @@ region = eu-central-1
 """,
         BASE_CREDENTIALS,
     )
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # it would beat the profile's region, as in botocore
     session = rolesession.from_profile("top")
     assert sts_calls.count() == 0  # lazy
     assert session.identity()["Arn"].startswith("arn:aws:sts::111122223333:assumed-role/Top/")
@@ -158,7 +160,10 @@ sts =
         BASE_CREDENTIALS,
     )
     session = rolesession.from_profile("hub")
-    assert session.describe()["sts_endpoint_url"] == "http://127.0.0.1:4566"
+    # botocore resolves the profile's endpoint for every client: the hops' (tests/conformance)
+    # and the session's own.
+    assert session.describe()["profile"] == "hub" and session.describe()["sts_endpoint_url"] is None
+    assert session.client("sts").meta.endpoint_url == "http://127.0.0.1:4566"
     explicit = rolesession.from_profile("hub", sts_endpoint_url="http://127.0.0.1:5000")
     assert explicit.describe()["sts_endpoint_url"] == "http://127.0.0.1:5000"
 
@@ -190,6 +195,8 @@ def test_a_role_profile_may_be_its_own_source_when_it_holds_keys(tmp_path, monke
             "a -> b -> a",
         ),
         (role_profile("a", source="nowhere"), "a", "[profile a] source_profile", "nowhere"),
+        (role_profile("a", source="b") + "[profile b]\nregion = eu-west-1\n", "a",
+         "[profile a] source_profile", "the source profile 'b' must have credentials"),
         (role_profile("a", source="", credential_source="Laptop"), "a",
          "[profile a] credential_source", "Lap"),
         (
@@ -223,6 +230,7 @@ def test_bad_profiles_are_rejected_naming_the_profile_and_key(
     tmp_path, monkeypatch, sts_mock, sts_calls, config, profile, parameter, words
 ):
     write_config(tmp_path, monkeypatch, config, BASE_CREDENTIALS)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # it would beat a profile's bad region
     with pytest.raises(InvalidParameterError) as info:
         rolesession.from_profile(profile)
     assert info.value.parameter == parameter
@@ -243,6 +251,93 @@ def test_the_callers_own_bad_keywords_are_named_as_such(tmp_path, monkeypatch):
 
 
 # -- credential_source and web identity ---------------------------------------------------------------
+
+
+def test_a_source_profile_with_static_keys_ends_the_walk_at_any_depth(
+    tmp_path, monkeypatch, sts_mock, sts_calls
+):
+    # botocore's rule: keys win over the source profile's own role_arn (it is not assumed).
+    write_config(
+        tmp_path,
+        monkeypatch,
+        role_profile("top", TOP, "mid") + role_profile("mid", MID, "hub") + role_profile("hub", HUB, "base"),
+        BASE_CREDENTIALS.replace("[base]", "[hub]") + BASE_CREDENTIALS,
+    )
+    session = rolesession.from_profile("top")
+    session.identity()
+    assert [p["RoleArn"] for p in assume_roles(sts_calls)] == [MID, TOP]
+    assert signer(session.parent) == BASE_KEY  # hub's own keys sign mid's role, hub's role is never assumed
+
+
+def test_the_command_lines_walk_ends_where_from_profiles_does():
+    from rolesession.cli.profiles import walk
+
+    keys = {"aws_access_key_id": BASE_KEY, "aws_secret_access_key": "s"}
+    profiles = {
+        "top": {"role_arn": TOP, "source_profile": "hub"},
+        "hub": {"role_arn": HUB, "source_profile": "base", **keys},
+        "base": keys,
+    }
+    found = walk("top", profiles)
+    assert [name for name, _ in found.hops] == ["top"] and found.root == "hub"
+
+
+def test_without_a_source_profiles_credentials_nothing_else_signs(tmp_path, monkeypatch, sts_mock, sts_calls):
+    server = _JsonServer({("GET", "/creds"): _temporary_credentials("ASIAFROMTHECONTAINER")})
+    try:
+        write_config(tmp_path, monkeypatch, role_profile("a", HUB, "b") + "[profile b]\nregion = eu-west-1\n")
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{server.url}/creds")
+        with pytest.raises(InvalidParameterError, match="source profile 'b' must have credentials"):
+            rolesession.from_profile("a")
+        assert sts_calls.count() == 0 and server.requests == []
+    finally:
+        server.close()
+
+
+def test_the_named_profile_configures_every_client_whatever_aws_profile_says(
+    tmp_path, monkeypatch, sts_mock, sts_calls
+):
+    write_config(
+        tmp_path,
+        monkeypatch,
+        "[default]\nendpoint_url = https://sts.default.example.test\n\n"
+        + role_profile("fips", HUB, use_fips_endpoint="true", region="us-east-2"),
+        BASE_CREDENTIALS,
+    )
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")  # `aws --profile fips` works with it set: so must we
+    session = rolesession.from_profile("fips")
+    sts_calls.outage()  # moto does not serve FIPS hosts: the hop's client is made, its call fails
+    with pytest.raises(rolesession.AssumeRoleError):
+        session.identity()
+    assert session.client("sts").meta.endpoint_url == "https://sts-fips.us-east-2.amazonaws.com"
+    hop_clients = rolesession.testing.sts_clients()
+    assert [c.meta.endpoint_url for c in hop_clients] == ["https://sts-fips.us-east-2.amazonaws.com"]
+
+
+def test_web_identity_ignores_what_botocore_ignores_with_one_warning(
+    tmp_path, monkeypatch, sts_mock, sts_calls, caplog
+):
+    from tokens import make_jwt
+
+    (tmp_path / "token").write_text(make_jwt())
+    write_config(
+        tmp_path,
+        monkeypatch,
+        role_profile("pod", HUB, "base", web_identity_token_file=str(tmp_path / "token"), external_id="x-1",
+                     mfa_serial=MFA),
+        BASE_CREDENTIALS,
+    )
+    with caplog.at_level("WARNING", logger="rolesession"):
+        session = rolesession.from_profile("pod")
+    session.identity()
+    (call,) = sts_calls.calls
+    assert call.operation == "AssumeRoleWithWebIdentity" and "ExternalId" not in call.params
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "[profile pod] web_identity_token_file: source_profile, external_id, mfa_serial ignored, "
+        "as botocore ignores them"
+    ]
 
 
 def test_credential_source_environment(tmp_path, monkeypatch, sts_mock, sts_calls):

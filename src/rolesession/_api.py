@@ -419,9 +419,13 @@ def from_profile(
     ``external_id``, ``mfa_serial``, ``duration_seconds``, ``region`` and the
     STS endpoint settings botocore reads; and what aws-vault users write:
     ``source_identity``, ``session_tags`` (``k=v,k2=v2``),
-    ``transitive_session_tags`` and ``mfa_process``. The first profile of the
-    walk without ``role_arn`` is the source, resolved by botocore (static
-    keys, ``credential_process``, SSO ...).
+    ``transitive_session_tags`` and ``mfa_process``. As in botocore, the
+    first source profile without ``role_arn`` or with static keys of its own
+    is the source, resolved by botocore's profile providers (static keys,
+    ``credential_process``, SSO ...), and the named profile configures every
+    client made (the hops' STS clients and the returned session's): its
+    endpoint settings, ``ca_bundle`` and retries, under the environment's.
+    Where it differs from botocore on purpose: docs/profiles.md.
 
     A profile with ``mfa_serial`` whose source holds long-term keys goes
     through an MFA session (`mfa_session`): one code per ``duration`` for any
@@ -430,7 +434,8 @@ def from_profile(
     prompt on the terminal -- never from a background thread.
 
     Args:
-        profile: the profile; default ``AWS_PROFILE``, else ``default``.
+        profile: the profile; default ``AWS_DEFAULT_PROFILE``, else ``AWS_PROFILE``, else
+            ``default`` (botocore's order).
         mfa_token: a 6-digit code or a callable returning one.
         region: overrides the profile's ``region``.
         sts_endpoint_url: overrides the profile's STS endpoint.

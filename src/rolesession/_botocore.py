@@ -242,16 +242,18 @@ def _template_session() -> botocore.session.Session:
     return _template
 
 
-def new_session() -> botocore.session.Session:
+def new_session(profile: str | None = None) -> botocore.session.Session:
     """A botocore session with the built-in handlers and the shared components.
 
     Costs an O(1) copy of the template's emitter rather than ~120 handler
     registrations; its clients share models, endpoint data and exception
-    classes with every other session the library made.
+    classes with every other session the library made. ``profile``: the
+    shared-config profile its settings come from (``None``: botocore's own
+    choice, ``AWS_DEFAULT_PROFILE``/``AWS_PROFILE`` or ``default``).
     """
     template = _template_session()
     emitter = copy.copy(template._original_handler)  # type: ignore[attr-defined]
-    session = botocore.session.Session(event_hooks=emitter, include_builtin_handlers=False)
+    session = botocore.session.Session(event_hooks=emitter, include_builtin_handlers=False, profile=profile)
     # botocore wraps ``event_hooks`` in an aliaser of its own; ours shares the memo.
     aliaser = _Aliaser(emitter)
     session._events = aliaser  # type: ignore[attr-defined]

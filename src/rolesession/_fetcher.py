@@ -217,7 +217,7 @@ class Fetcher:
             # No reader waits on this call: a slow STS gets a longer read timeout
             # (a reader with nothing valid keeps the short one).
             config = _sts.background_config(config)
-        client = _sts.client_for(signer, source.sts_region, source.sts_endpoint_url, config)
+        client = _sts.client_for(signer, source.sts_region, source.sts_endpoint_url, config, source.profile)
         params = source.params(duration)
         for attempt in range(source.attempts):
             extra, secrets = source.secret_params(self._spend)

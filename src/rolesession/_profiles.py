@@ -1,23 +1,25 @@
 """Role profiles of the shared AWS config, built into rolesession sessions (`from_profile`).
 
 The walk starts at the named profile and follows ``source_profile`` while
-profiles define ``role_arn``; it ends at ``credential_source``,
-``web_identity_token_file``, or the first profile without ``role_arn`` (the
-source, which botocore resolves: static keys, ``credential_process``,
-SSO ...). Each role profile becomes one hop built by the same entry points a
-program calls (`assume_role`, `assume_role_with_web_identity`,
-`mfa_session`), so every value is checked as theirs are; an invalid value
-is reported as ``[profile <name>] <key>``.
+profiles define ``role_arn``; it ends, as botocore's does, at
+``credential_source``, ``web_identity_token_file``, or the first source
+profile without ``role_arn`` or with static keys of its own (the source,
+which botocore's profile providers resolve: static keys,
+``credential_process``, SSO ...). The named profile is the profile of every
+client made on the way: the hops' STS clients and the returned session take
+its settings (endpoints, ``ca_bundle``, retries ...), as
+``boto3.Session(profile_name=...)``'s clients do. Each role profile becomes
+one hop built by the same recipes a program's calls build (`assume_role`,
+`assume_role_with_web_identity`, `mfa_session`), so every value is checked
+as theirs are; an invalid value is reported as ``[profile <name>] <key>``.
 
-What botocore does with the same file -- and what it does not: no
-``source_identity``, ``session_tags``, ``transitive_session_tags`` or
-``mfa_process`` (aws-vault's keys), no refresh of MFA-protected roles
-(``RefreshWithMFAUnsupportedError``), fixed 15/10-minute windows and no
-cache across processes.
+Where it differs from botocore on purpose is the table in docs/profiles.md
+(and ``tests/conformance`` measures it request by request).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -38,6 +40,8 @@ from ._validation import check_endpoint_url, check_instance, check_mfa_token, ch
 
 __all__ = ["resolve_profile"]
 
+logger = logging.getLogger("rolesession")
+
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 _SOURCE_KEYS = ("source_profile", "credential_source", "web_identity_token_file")
 #: A library parameter -> the profile key that gave its value.
@@ -52,9 +56,18 @@ _KEY_OF = {
     "mfa_serial": "mfa_serial",
     "token_file": "web_identity_token_file",
     "region": "region",
-    "sts_endpoint_url": "endpoint_url",
     "source": "region",
 }
+#: What botocore's profile providers resolve a source profile's credentials from (its SSO
+#: provider applies to a profile with an account or a role name).
+_CREDENTIAL_KEYS = (
+    "aws_access_key_id", "aws_secret_access_key", "credential_process", "sso_account_id", "sso_role_name",
+)  # fmt: skip
+#: Keys of a web identity profile that botocore ignores (and so does rolesession, with a warning).
+_NOT_FOR_WEB_IDENTITY = (
+    "source_profile", "credential_source", "external_id", "mfa_serial", "mfa_process",
+    "source_identity", "session_tags", "transitive_session_tags",
+)  # fmt: skip
 
 
 def resolve_profile(
@@ -75,7 +88,9 @@ def resolve_profile(
     check_instance(refresh, "refresh", RefreshPolicy, "a RefreshPolicy")
     if mfa_token is not None:
         check_mfa_token(mfa_token, "mfa_token")
-    config = botocore.session.Session().full_config
+    from . import _botocore
+
+    config = _botocore.new_session(name).full_config
     profiles: Mapping[str, Mapping[str, Any]] = config.get("profiles", {})
     if name not in profiles:
         raise fail("profile", f"the profile {name!r} is not configured (AWS_CONFIG_FILE, ~/.aws/config)")
@@ -86,22 +101,22 @@ def resolve_profile(
             f"boto3.Session(profile_name={name!r})",
         )
     hops, root = _walk(profiles, name)
-    outermost = profiles[name]
     common = {
-        "region": region or _value(outermost, name, "region"),
-        "sts_endpoint_url": sts_endpoint_url or _endpoint(config, outermost),
-        "sts_config": _endpoint_config(outermost, sts_config),
+        "region": region or _region(profiles[name], name),
+        # None: botocore resolves the endpoint from the profile and the environment.
+        "sts_endpoint_url": sts_endpoint_url,
+        "sts_config": sts_config,
         "cache": cache,
         "refresh": refresh,
     }
-    session: Any = None if root[0] == "web_identity" else _source_session(profiles, root)
+    session: Any = None if root[0] == "web_identity" else _source_session(profiles, root, name)
     for index, hop in enumerate(reversed(hops)):
         values = profiles[hop]
         innermost = index == 0
         try:
             session = _hop(
                 hop, values, session, root, innermost=innermost, mfa_token=mfa_token, common=common,
-                long_term=_long_term_keys(profiles, root),
+                long_term=_long_term_keys(profiles, root), named=name,
             )
         except InvalidParameterError as exc:
             # The caller's own keywords were checked above: anything else came from the profile.
@@ -125,7 +140,13 @@ Root = tuple[str, str, str]  # (kind, value, profile)
 
 
 def _walk(profiles: Mapping[str, Mapping[str, Any]], name: str) -> tuple[list[str], Root]:
-    """The role profiles from ``name`` inwards, and where the chain starts."""
+    """The role profiles from ``name`` inwards, and where the chain starts.
+
+    botocore's rules (``AssumeRoleProvider``): a source profile with static
+    keys is the source whatever else it defines, ``role_arn`` included; a
+    profile with ``web_identity_token_file`` is a web identity role whatever
+    source it also names; a source profile must have credentials of its own.
+    """
     hops: list[str] = []
     current = name
     while True:
@@ -136,6 +157,8 @@ def _walk(profiles: Mapping[str, Mapping[str, Any]], name: str) -> tuple[list[st
             path = " -> ".join([*hops[hops.index(current) :], current])
             raise fail(f"[profile {hops[-1]}] source_profile", f"the profiles loop: {path}")
         hops.append(current)
+        if "web_identity_token_file" in values:
+            return hops, ("web_identity", _value(values, current, "web_identity_token_file"), current)
         given = [key for key in _SOURCE_KEYS if key in values]
         if len(given) > 1:
             raise fail(f"[profile {current}] {given[1]}", f"cannot go with {given[0]}: give one source")
@@ -153,53 +176,87 @@ def _walk(profiles: Mapping[str, Mapping[str, Any]], name: str) -> tuple[list[st
                     f"{value!r} is not one of {', '.join(CREDENTIAL_SOURCES)}",
                 )
             return hops, ("credential_source", value, current)
-        if key == "web_identity_token_file":
-            return hops, ("web_identity", value, current)
         if value == current:
             # botocore: a role profile may be its own source when it holds keys.
-            if "aws_access_key_id" in values:
+            if _has_static_keys(values):
                 return hops, ("own_keys", current, current)
             raise fail(f"[profile {current}] source_profile", "names the profile itself, which holds no keys")
         if value not in profiles:
             raise fail(
                 f"[profile {current}] source_profile", f"names the profile {value!r}, which is not configured"
             )
+        source = profiles[value]
+        if _has_static_keys(source) or "role_arn" not in source:
+            if not any(key in source for key in _CREDENTIAL_KEYS):
+                raise fail(
+                    f"[profile {current}] source_profile",
+                    f"the source profile {value!r} must have credentials (aws_access_key_id and "
+                    "aws_secret_access_key, credential_process or SSO settings) in "
+                    f"{_files()}; like botocore, rolesession does not fall back to other credentials",
+                )
+            return hops, ("profile", value, value)
         current = value
 
 
-def _source_session(profiles: Mapping[str, Mapping[str, Any]], root: Root) -> boto3.Session:
-    """The session whose credentials sign the innermost hop; shared per profile and environment."""
+def _has_static_keys(values: Mapping[str, Any]) -> bool:
+    """botocore's test: either key of a key pair makes a profile a static-key source."""
+    return "aws_access_key_id" in values or "aws_secret_access_key" in values
+
+
+def _files() -> str:
+    """Where botocore reads the shared files from, for messages."""
+    config = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    credentials = os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    return f"{config} or {credentials}"
+
+
+def _source_session(profiles: Mapping[str, Mapping[str, Any]], root: Root, named: str) -> boto3.Session:
+    """The session whose credentials sign the innermost hop; shared per profile and environment.
+
+    A botocore session of the named profile (its settings, e.g. the instance
+    metadata endpoint or the SSO client's) whose credentials come only from
+    the root: a source profile's own providers, as botocore resolves a
+    ``source_profile`` (no environment variables, no container or instance
+    fall-back), or one named ``credential_source``.
+    """
     from ._environment import environment_fingerprint
 
     kind, value, profile = root
-    key = (kind, value, profile, environment_fingerprint())
+    key = (kind, value, profile, named, environment_fingerprint())
     state = _state.state
     with state.lock:
         cached = state.profile_sources.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    if kind == "profile":
-        session = boto3.Session(profile_name=value)
-    elif kind == "own_keys":
-        values = profiles[profile]
-        session = boto3.Session(
-            aws_access_key_id=values.get("aws_access_key_id"),
-            aws_secret_access_key=values.get("aws_secret_access_key"),
-            aws_session_token=values.get("aws_session_token"),
-            region_name=values.get("region"),
-        )
+    if kind in ("profile", "own_keys"):
+        session = boto3.Session(botocore_session=_profile_source(value, named))
     else:
-        session = boto3.Session(botocore_session=_credential_source(value))
+        session = boto3.Session(botocore_session=_credential_source(value, named))
     with state.lock:
         state.profile_sources[key] = session
     return session
 
 
-def _credential_source(value: str) -> botocore.session.Session:
-    """A botocore session whose credentials come from one named source, as botocore resolves it."""
+def _profile_source(profile: str, named: str) -> botocore.session.Session:
+    """Credentials from ``profile`` alone, through botocore's profile providers."""
     from . import _botocore
 
-    session = _botocore.new_session()
+    session = _botocore.new_session(named)
+    providers = botocore.credentials.ProfileProviderBuilder(session).providers(
+        profile_name=profile, disable_env_vars=True
+    )
+    # None found (the walk checked the keys that make a provider apply) is the fetch's
+    # "no source credentials" error, which names the profile.
+    session.register_component("credential_provider", botocore.credentials.CredentialResolver(providers))
+    return session
+
+
+def _credential_source(value: str, named: str) -> botocore.session.Session:
+    """A botocore session of the named profile whose credentials come from one named source,
+    as botocore resolves it."""
+    from . import _botocore
+
+    session = _botocore.new_session(named)
     provider: Any
     if value == "Environment":
         provider = botocore.credentials.EnvProvider()
@@ -252,28 +309,45 @@ def _hop(
     mfa_token: Any,
     common: dict[str, Any],
     long_term: bool,
+    named: str,
 ) -> RoleSession:
-    from ._api import assume_role, assume_role_with_web_identity, mfa_session
+    """One role profile's session, built as `assume_role` (and siblings) build theirs,
+    its clients configured by the named profile."""
+    from ._requests import (
+        assume_role_recipe,
+        check_assume_role_keywords,
+        mfa_session_recipe,
+        web_identity_recipe,
+    )
 
     role = values["role_arn"]
     session_name = values.get("role_session_name")
     duration = _int(values, profile, "duration_seconds")
     if innermost and root[0] == "web_identity":
-        for key in ("mfa_serial", "external_id", "session_tags", "source_identity"):
-            if key in values:
-                raise fail(f"[profile {profile}] {key}", "does not apply with web_identity_token_file")
-        return assume_role_with_web_identity(
-            role, token_file=root[1], session_name=session_name, duration=duration, **common
-        )
+        ignored = [key for key in _NOT_FOR_WEB_IDENTITY if key in values]
+        if ignored:
+            # botocore's web identity provider reads none of them: neither do we, but say so.
+            logger.warning(
+                "[profile %s] web_identity_token_file: %s ignored, as botocore ignores %s",
+                profile,
+                ", ".join(ignored),
+                "it" if len(ignored) == 1 else "them",
+            )
+        recipe = web_identity_recipe(
+            role, token=None, token_file=root[1], provider_id=None, session_name=session_name,
+            duration=duration, policy=None, policy_arns=None, **common,
+        )  # fmt: skip
+        return _session(recipe, named)
     serial = values.get("mfa_serial")
     code = _code_provider(profile, values, serial, mfa_token) if serial is not None else None
     if serial is not None and innermost and long_term:
         # One code per MFA session, for any number of roles: GetSessionToken first.
         assert code is not None
-        parent = mfa_session(serial, code, source=parent, **common)
+        parent = _session(
+            mfa_session_recipe(serial, code, source=parent, duration=43200, **common), named
+        )
         serial = code = None
-    return assume_role(
-        role,
+    checked = check_assume_role_keywords(
         source=parent,
         session_name=session_name,
         duration=duration,
@@ -285,6 +359,16 @@ def _hop(
         mfa_token=code,
         **common,
     )
+    return _session(assume_role_recipe(role, checked), named)
+
+
+def _session(recipe: Any, named: str) -> RoleSession:
+    """The session of ``recipe`` with the named profile's client settings."""
+    from ._requests import Recipe
+    from ._session import session_for
+
+    source = recipe.source.replace(profile=named)
+    return session_for(Recipe(source, recipe.parent, recipe.cache, recipe.refresh))
 
 
 def _code_provider(profile: str, values: Mapping[str, Any], serial: str, given: Any) -> Any:
@@ -332,7 +416,22 @@ class NoCode:
 def _profile_name(profile: str | None) -> str:
     if profile is not None:
         return check_str(profile, "profile")
-    return os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+    # botocore's order: AWS_DEFAULT_PROFILE, then AWS_PROFILE.
+    return os.environ.get("AWS_DEFAULT_PROFILE") or os.environ.get("AWS_PROFILE") or "default"
+
+
+def _region(values: Mapping[str, Any], profile: str) -> str | None:
+    """The session's region: ``AWS_REGION``, ``AWS_DEFAULT_REGION``, then the named profile's.
+
+    botocore reads ``AWS_DEFAULT_REGION`` over the profile; ``AWS_REGION``
+    (which botocore does not read, and every other SDK does) comes first.
+    """
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        value = os.environ.get(name)
+        if value:
+            return check_region(value, name, origin=f"the environment variable {name}")
+    region: str | None = _value(values, profile, "region")
+    return region
 
 
 def _value(values: Mapping[str, Any], profile: str, key: str) -> Any:
@@ -370,29 +469,3 @@ def _list(text: Any) -> list[str] | None:
     if text is None:
         return None
     return [part.strip() for part in str(text).split(",") if part.strip()]
-
-
-def _endpoint(config: Mapping[str, Any], values: Mapping[str, Any]) -> str | None:
-    """The STS endpoint a profile names: its ``services`` section's ``sts``, else its ``endpoint_url``."""
-    services = values.get("services")
-    if isinstance(services, str):
-        section = config.get("services", {}).get(services, {})
-        sts = section.get("sts") if isinstance(section, Mapping) else None
-        if isinstance(sts, Mapping) and isinstance(sts.get("endpoint_url"), str):
-            return str(sts["endpoint_url"])
-    url = values.get("endpoint_url")
-    return url if isinstance(url, str) else None
-
-
-def _endpoint_config(values: Mapping[str, Any], user: Any) -> Any:
-    """The profile's FIPS and dual-stack settings, under the user's own ``sts_config``."""
-    flags: dict[str, Any] = {}
-    for key in ("use_fips_endpoint", "use_dualstack_endpoint"):
-        text = values.get(key)
-        if isinstance(text, str):
-            flags[key] = text.strip().lower() == "true"
-    if not flags:
-        return user
-    config = botocore.config.Config(**flags)
-    return config if user is None else config.merge(user)
-

@@ -120,7 +120,9 @@ class RoleSession(boto3.Session):
         self._refresh_policy = refresh
         self._credentials = SessionCredentials(fetcher, refresh)
         self._make_lock = threading.RLock()  # resource() calls client()
-        botocore_session = _botocore.new_session()
+        # A profile's session is that profile's (its endpoints, ca_bundle, retries ...), as
+        # boto3.Session(profile_name=...) would be; only the credentials are ours.
+        botocore_session = _botocore.new_session(fetcher.source.profile)
         botocore_session.register_component("credential_provider", _Resolver(self._credentials))
         retry = _RejectionRetry(self._credentials)
         events = botocore_session.get_component("event_emitter")

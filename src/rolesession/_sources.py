@@ -147,6 +147,9 @@ class Source:
     policy: str | None = None  # compact JSON, sorted keys
     policy_arns: tuple[str, ...] = ()
     sts_endpoint_url: str | None = None
+    #: The shared-config profile whose client settings the STS clients and the
+    #: session's own clients take (`from_profile`); ``None``: botocore's default.
+    profile: str | None = None
     # Compared by value (botocore's Config has no __eq__): see ``_config``.
     sts_config: botocore.config.Config | None = field(default=None, compare=False)
     _config: Hashable = field(default=None, init=False, repr=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import time
 from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -64,13 +65,24 @@ def background_config(user: botocore.config.Config | None) -> botocore.config.Co
     return longer if user is None else longer.merge(user)
 
 
-def merged_config(user: botocore.config.Config | None, *, unsigned: bool = False) -> botocore.config.Config:
-    config = STS_DEFAULTS if user is None else STS_DEFAULTS.merge(user)
+#: The same without retries: for a profile that configures its own (``max_attempts``, ``retry_mode``).
+_STS_DEFAULTS_OWN_RETRIES = botocore.config.Config(
+    connect_timeout=3, read_timeout=5, user_agent_extra="rolesession", max_pool_connections=64
+)
+
+
+def merged_config(
+    user: botocore.config.Config | None, *, unsigned: bool = False, own_retries: bool = False
+) -> botocore.config.Config:
+    """The library's STS defaults under the user's ``Config``; ``own_retries``: the
+    profile configures retries, so ours do not override them."""
+    defaults = _STS_DEFAULTS_OWN_RETRIES if own_retries else STS_DEFAULTS
+    config = defaults if user is None else defaults.merge(user)
     user_retries = getattr(user, "retries", None)
     if user_retries is not None:
         # Config.merge replaces the whole ``retries`` dict: keep standard mode
         # and 3 attempts unless the user's dict says otherwise.
-        retries: Any = {**_RETRIES, **user_retries}
+        retries: Any = {**({} if own_retries else _RETRIES), **user_retries}
         if "max_attempts" in user_retries and "total_max_attempts" not in user_retries:
             del retries["total_max_attempts"]  # botocore would let ours win over the user's
         config = config.merge(botocore.config.Config(retries=retries))
@@ -118,16 +130,19 @@ def _freeze(value: Any) -> Hashable:
 
 def client_for(
     credentials: Any,
-    region: str,
+    region: str | None,
     endpoint_url: str | None,
     config: botocore.config.Config | None,
+    profile: str | None = None,
 ) -> Any:
     """A shared STS client signing with ``credentials`` (``None``: unsigned).
 
+    ``profile``: the shared-config profile whose client settings apply (a
+    `from_profile` session's); ``None``: botocore's default profile.
     Clients are thread-safe once built; building one is not, hence the lock.
     The pool keeps a bounded number per signer (``_state``).
     """
-    key = (region, endpoint_url, config_key(config))
+    key = (region, endpoint_url, config_key(config), profile)
     state = _state.state
     with state.lock:
         client = _state.client_table(credentials).get(key)
@@ -137,24 +152,43 @@ def client_for(
         with state.lock:
             client = _state.client_table(credentials).get(key)
         if client is None:
-            client = _new_client(credentials, region, endpoint_url, config)
+            client = _new_client(credentials, region, endpoint_url, config, profile)
             with state.lock:
                 _state.client_table(credentials)[key] = client
     return client
 
 
+#: Where botocore reads a profile's retry settings besides the profile itself.
+_RETRY_VARIABLES = ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE")
+
+
 def _new_client(
-    credentials: Any, region: str, endpoint_url: str | None, config: botocore.config.Config | None
+    credentials: Any,
+    region: str | None,
+    endpoint_url: str | None,
+    config: botocore.config.Config | None,
+    profile: str | None = None,
 ) -> Any:
-    session = _botocore.new_session()
-    # STS is always called on the regional endpoint, whatever the environment.
-    session.set_config_variable("sts_regional_endpoints", "regional")
+    # A profile's client is built as botocore builds a profile's (the AWS CLI's
+    # ``--profile``): its endpoint settings, services section, FIPS and
+    # dual-stack, ``sts_regional_endpoints``, ``ca_bundle`` and retries apply,
+    # with the environment's variables over them. Only the credentials are ours.
+    session = _botocore.new_session(profile)
+    own_retries = False
+    if profile is None:
+        # Without a profile, STS is always called on the regional endpoint, whatever the environment.
+        session.set_config_variable("sts_regional_endpoints", "regional")
+    else:
+        scoped = session.get_scoped_config()
+        own_retries = any(scoped.get(k) for k in ("max_attempts", "retry_mode")) or any(
+            os.environ.get(name) for name in _RETRY_VARIABLES
+        )
     session.register_component("credential_provider", _GivenCredentials(credentials))
     client = session.create_client(
         "sts",
         region_name=region,
         endpoint_url=endpoint_url,
-        config=merged_config(config, unsigned=credentials is None),
+        config=merged_config(config, unsigned=credentials is None, own_retries=own_retries),
     )
     for event, handler in _state.sts_client_hooks:  # rolesession.testing's recorder
         client.meta.events.register(event, handler)
@@ -411,5 +445,3 @@ def is_chaining_error(exc: BaseException) -> bool:
         and error_code(cause) == "ValidationError"
         and "role chaining" in error_message(cause).lower()
     )
-
-

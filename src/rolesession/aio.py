@@ -249,7 +249,9 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
     def __init__(self, sync: RoleSession) -> None:
         self._class_hooks: list[tuple[str, Any, Any, tuple[Any, ...]]] = []
         self._class_hooks_lock = threading.Lock()
-        super().__init__()
+        # A from_profile session's clients take that profile's settings (endpoints,
+        # ca_bundle, retries ...), as the synchronous session's do; only the credentials are ours.
+        super().__init__(profile=sync.describe().get("profile"))
         # The process-wide loader: models loaded once for sync and async clients, and a
         # search path list that does not grow by one per ``aioboto3.Session`` hand-over.
         self.register_component("data_loader", _botocore.shared_loader())

@@ -21,6 +21,8 @@ __all__ = ["Walk", "configured_profiles", "walk"]
 
 #: Keys that end a walk with credentials botocore does not read from a profile.
 _NO_PROFILE_SOURCES = ("credential_source", "web_identity_token_file")
+#: Either key makes a source profile a static-key source for botocore.
+_STATIC_KEYS = ("aws_access_key_id", "aws_secret_access_key")
 
 
 def configured_profiles() -> Mapping[str, Mapping[str, Any]]:
@@ -64,7 +66,8 @@ class Walk:
 
 
 def walk(name: str, profiles: Mapping[str, Mapping[str, Any]] | None = None) -> Walk:
-    """Follow ``source_profile`` from ``name`` while profiles define ``role_arn``.
+    """Follow ``source_profile`` from ``name`` while profiles define ``role_arn``
+    (and, as botocore, until a source profile with static keys).
 
     Where the walk cannot go on (a loop, a profile that is not configured,
     one that is its own source), the last profile reached is the root:
@@ -86,4 +89,9 @@ def walk(name: str, profiles: Mapping[str, Mapping[str, Any]] | None = None) -> 
         source = values.get("source_profile")
         if not isinstance(source, str) or source == current:
             return Walk(tuple(hops), current)
+        following = profiles.get(source)
+        if isinstance(following, Mapping) and any(key in following for key in _STATIC_KEYS):
+            # botocore's rule (and from_profile's): a source profile's own keys end the
+            # walk, whatever else it defines -- its role_arn is not assumed.
+            return Walk(tuple(hops), source)
         current = source
