@@ -1,8 +1,10 @@
 """``rolesession cache -- COMMAND ...`` (SPEC "Profiles and MFA sessions", CLI).
 
 Runs any ``credential_process`` helper and keeps its Version 1 output in the
-CLI's file cache, keyed by the command line and the user, single-flight
-across processes, re-run only when less than 15 minutes would be left.
+CLI's file cache, keyed by what can change its answer (the command line,
+the executable, the directory for relative paths, ``AWS_*`` and
+``--key-env`` variables, the user), single-flight across processes, re-run
+only when less than 15 minutes would be left.
 
 The helper here is a small Python script that appends a line to a counter
 file each time it runs, so the tests count runs across separate
@@ -303,3 +305,139 @@ def test_the_helper_goes_after_a_double_dash(argv: list[str], capsys: pytest.Cap
 def test_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cache", "--help"]) == 0
     assert "credential_process = rolesession cache -- " in capsys.readouterr().out
+
+
+# -- the key: what can change the helper's answer (SPEC "Meeting the user's setup") ----------------
+
+GET_CREDS = """#!{python}
+import json, os, datetime
+expiration = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).isoformat()
+with open("runs", "a") as counter:
+    counter.write("run\\n")
+key = {key!r} + os.environ.get("ACCOUNT", "NONE")
+print(json.dumps({{"Version": 1, "AccessKeyId": key, "SecretAccessKey": "s", "SessionToken": "t",
+                  "Expiration": expiration}}))
+"""
+
+
+def cache_in(cwd: Path, *argv: str, **env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "rolesession", "cache", *argv], capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL, check=False, cwd=cwd, env={**os.environ, **env},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["AccessKeyId"])
+
+
+def project(tmp_path: Path, name: str) -> Path:
+    directory = tmp_path / name
+    directory.mkdir()
+    script = directory / "get-creds"
+    script.write_text(GET_CREDS.format(python=sys.executable, key=f"ASIA{name.upper()}"))
+    script.chmod(0o700)
+    return directory
+
+
+def test_a_relative_helper_in_two_projects_has_two_entries(tmp_path: Path) -> None:
+    a, b = project(tmp_path, "projecta"), project(tmp_path, "projectb")
+    assert cache_in(a, "--", "./get-creds") == "ASIAPROJECTANONE"
+    assert cache_in(b, "--", "./get-creds") == "ASIAPROJECTBNONE"  # not project A's keys
+    assert cache_in(a, "--", "./get-creds") == "ASIAPROJECTANONE"  # each from its own entry
+    assert runs(a / "runs") == 1 and runs(b / "runs") == 1
+    # Run as "python get-creds": a relative argument is as good as a relative command.
+    assert cache_in(b, "--", sys.executable, "get-creds") == "ASIAPROJECTBNONE"
+    assert cache_in(a, "--", sys.executable, "get-creds") == "ASIAPROJECTANONE"
+
+
+def test_key_env_separates_what_a_variable_changes(tmp_path: Path) -> None:
+    a = project(tmp_path, "projecta")
+    assert cache_in(a, "--key-env", "ACCOUNT", "--", "./get-creds", ACCOUNT="DEV") == "ASIAPROJECTADEV"
+    assert cache_in(a, "--key-env", "ACCOUNT", "--", "./get-creds", ACCOUNT="PROD") == "ASIAPROJECTAPROD"
+    assert cache_in(a, "--key-env", "ACCOUNT", "--", "./get-creds", ACCOUNT="DEV") == "ASIAPROJECTADEV"
+    assert runs(a / "runs") == 2
+
+
+def test_every_aws_variable_is_in_the_key(tmp_path: Path) -> None:
+    a = project(tmp_path, "projecta")
+    assert cache_in(a, "--", "./get-creds", AWS_PROFILE="dev") == "ASIAPROJECTANONE"
+    assert cache_in(a, "--", "./get-creds", AWS_PROFILE="prod") == "ASIAPROJECTANONE"
+    assert cache_in(a, "--", "./get-creds", AWS_PROFILE="dev") == "ASIAPROJECTANONE"
+    assert runs(a / "runs") == 2
+
+
+def test_the_key_follows_the_executable_path_and_the_directory(tmp_path: Path) -> None:
+    a, b = project(tmp_path, "projecta"), project(tmp_path, "projectb")
+    env = {"PATH": str(a)}
+    base = helper_key(["get-creds"], environ=env, cwd=str(tmp_path))
+    assert helper_key(["get-creds"], environ={"PATH": str(b)}, cwd=str(tmp_path)) != base
+    assert helper_key(["get-creds"], environ=env, cwd=str(b)) == base  # from PATH: cwd plays no part
+    assert helper_key(["./get-creds"], environ=env, cwd=str(a)) != helper_key(
+        ["./get-creds"], environ=env, cwd=str(b)
+    )
+    assert helper_key(["get-creds"], ["ACCOUNT"], environ=env, cwd=str(a)) != base  # unset is a value
+    assert helper_key(["get-creds"], ["ACCOUNT"], environ={**env, "ACCOUNT": ""}, cwd=str(a)) != helper_key(
+        ["get-creds"], ["ACCOUNT"], environ=env, cwd=str(a)
+    )
+
+
+@pytest.mark.parametrize("value", ["", "A=B"])
+def test_a_key_env_that_is_not_a_name_exits_2(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cache", "--key-env", value, "--", "true"]) == 2
+    assert "--key-env" in capsys.readouterr().err
+
+
+# -- a helper resolving its own profile (the loop guard) -------------------------------------------
+
+LOOPING_HELPER = """
+import os, subprocess, sys
+# The test's own brake: without rolesession's guard this would go on for ever.
+depth = int(os.environ.get("TEST_DEPTH", "0"))
+if depth >= 3:
+    sys.exit(9)
+os.environ["TEST_DEPTH"] = str(depth + 1)
+options = sys.argv[1:]
+inner = subprocess.run([sys.executable, "-m", "rolesession", "cache", *options, "--", sys.executable,
+                        __file__, *options], capture_output=True, text=True)
+sys.stderr.write(inner.stderr)
+sys.exit(inner.returncode)
+"""
+
+
+@pytest.mark.parametrize("options", [[], ["--no-cache"]], ids=["cached", "no-cache"])
+def test_a_helper_that_runs_itself_through_rolesession_cache_exits_3(
+    options: list[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "looping.py"
+    script.write_text(LOOPING_HELPER)
+    done = cache_cli(*options, "--", sys.executable, str(script), *options)
+    assert done.returncode == 5  # the outer run: its helper failed
+    assert "exited with status 3" in done.stderr  # the inner run found the loop and exited 3
+    assert "loops" in done.stderr and str(script) in done.stderr
+    assert entries() == []
+
+
+def test_a_helper_leaving_a_process_on_its_stdout_does_not_hold_the_run(tmp_path: Path) -> None:
+    # An SSO helper that opens a browser: the browser inherits stdout (and stderr) and lives on.
+    script = tmp_path / "opens_a_browser.py"
+    pid_file = tmp_path / "browser.pid"
+    script.write_text(
+        "import datetime, json, subprocess, sys\n"
+        "browser = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(browser.pid))\n"
+        "now = datetime.datetime.now(datetime.timezone.utc)\n"
+        "expiration = (now + datetime.timedelta(hours=1)).isoformat()\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': 'ASIABROWSER', 'SecretAccessKey': 's',\n"
+        "                  'SessionToken': 't', 'Expiration': expiration}), flush=True)\n"
+    )
+    try:
+        with open(tmp_path / "stderr", "w") as stderr:  # the browser holds this one: not a pipe we wait on
+            done = subprocess.run(
+                [sys.executable, "-m", "rolesession", "cache", "--", sys.executable, str(script)],
+                stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, text=True, timeout=120,
+                check=False,
+            )  # fmt: skip
+        assert done.returncode == 0, (tmp_path / "stderr").read_text()
+        assert json.loads(done.stdout)["AccessKeyId"] == "ASIABROWSER"
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), 9)

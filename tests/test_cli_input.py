@@ -172,3 +172,74 @@ def test_output_into_a_closed_pipe_ends_quietly(argv: list[str], moto_server: st
     os.close(write)
     assert done.returncode in (0, 141), done.stderr
     assert done.stderr == ""
+
+
+# -- durations and MFA serials ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("3600", 3600), ("3600s", 3600), ("45m", 2700), ("2h", 7200), ("90m", 5400), ("1h30m", 5400),
+     ("1h30m15s", 5415), ("1h15s", 3615), ("12h", 43200), (" 1h30m ", 5400)],
+)  # fmt: skip
+def test_durations_may_be_compound(
+    text: str, seconds: int, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rolesession.cli.parser import parse_args
+
+    assert parse_args(["assume", ROLE, "--duration", text]).duration == seconds
+
+
+@pytest.mark.parametrize(
+    "text", ["", "h", "1h30", "30m1h", "1h1h", "1.5h", "1d", "-900", "1 h", "m30", "1hm"]
+)
+def test_a_duration_that_is_not_one_exits_2_naming_duration(
+    text: str, sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["assume", ROLE, "--duration", text, "--no-cache"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "--duration" in one_line(err) and out == "" and sts_calls.count() == 0
+
+
+@pytest.mark.parametrize(
+    "serial",
+    [
+        "arn:aws:iam::1234:mfa/me",
+        "arn:aws:iam::123456789012:role/me",
+        "short",
+        "arn:aws:sts::123456789012:mfa/me",
+    ],
+)
+@pytest.mark.parametrize("command", [["assume", ROLE], ["exec", ROLE]])
+def test_an_invalid_mfa_serial_exits_2_naming_it(
+    serial: str, command: list[str], sts_calls: StsRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tail = ["--", "true"] if command[0] == "exec" else []
+    code = main([*command, "--mfa-serial", serial, "--mfa-command", "echo 123456", "--no-cache", *tail])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "--mfa-serial" in one_line(err) and out == "" and sts_calls.count() == 0
+
+
+@pytest.mark.parametrize(
+    "serial", ["arn:aws:iam::123456789012:mfa/me", "arn:aws-us-gov:iam::123456789012:u2f/a/b", "GAHT12345678"]
+)
+def test_valid_mfa_serials_are_accepted(serial: str) -> None:
+    from rolesession.cli.parser import parse_args
+
+    assert parse_args(["assume", ROLE, "--mfa-serial", serial]).mfa_serial == serial
+
+
+def test_the_exec_help_example_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from rolesession.cli.parser import EXEC_EXAMPLES, parse_args
+
+    for line in EXEC_EXAMPLES.replace("\\\n", " ").splitlines():
+        argv = line.split("#")[0].split()[1:]  # without "rolesession"
+        split = argv.index("--")
+        parse_args(argv)  # every option value in the example passes its check
+        assert argv[split + 1 :]
+    serials = re.findall(r"--mfa-serial (\S+)", EXEC_EXAMPLES)
+    assert serials == ["arn:aws:iam::123456789012:mfa/me"]

@@ -369,3 +369,57 @@ def test_the_endpoint_compares_the_token_in_constant_time(monkeypatch: pytest.Mo
             except urllib.error.HTTPError as exc:
                 assert exc.code == status
     assert compared == [(b"wrong", server.token.encode()), (server.token.encode(), server.token.encode())]
+
+
+# -- trickling clients: bounded threads, bounded header time (issue: 60 connections held 60 threads) --
+
+
+def handler_threads() -> int:
+    return sum("process_request_thread" in thread.name for thread in threading.enumerate())
+
+
+def test_trickling_clients_hold_neither_threads_nor_requests_for_long() -> None:
+    stop = threading.Event()
+    closed: list[float] = []
+    peak = [0]
+
+    def trickle() -> None:
+        """Send a request one byte at a time, well inside the idle timeout, until closed."""
+        sock = socket.create_connection(running.address, timeout=30)
+        started = time.monotonic()
+        try:
+            for byte in f"GET {PATH} HTTP/1.1\r\nHost: x\r\n".encode() * 100:
+                if stop.is_set():
+                    return
+                sock.sendall(bytes([byte]))
+                peak[0] = max(peak[0], handler_threads())
+                time.sleep(0.1)
+        except OSError:  # reset or closed by the server
+            closed.append(time.monotonic() - started)
+        finally:
+            sock.close()
+
+    baseline = handler_threads()  # other servers' (a session-wide moto server's keep-alive threads)
+    with CredentialServer(lambda: dict(FAKE), idle_timeout=5, head_timeout=1.0, max_connections=8) as running:
+        clients = [threading.Thread(target=trickle) for _ in range(60)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join(120)
+        stop.set()
+        assert peak[0] <= baseline + 8  # never a thread per trickling connection
+        assert len(closed) == 60  # every one was cut off, though it never paused for the idle timeout
+        assert max(closed) < 60  # each sends for 340 s if let be (load-proof bound)
+        assert get(running.url, running.token) == (200, FAKE)  # and the endpoint still serves
+
+
+def test_a_request_over_several_packets_in_time_is_served() -> None:
+    with CredentialServer(lambda: dict(FAKE), head_timeout=10) as running:
+        head = f"GET {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: {running.token}\r\n\r\n".encode()
+        client = socket.create_connection(running.address, timeout=10)
+        for i in range(0, len(head), 7):
+            client.sendall(head[i : i + 7])
+            time.sleep(0.01)
+        answer = client.recv(65536)
+        client.close()
+        assert answer.startswith(b"HTTP/1.0 200") and b"AccessKeyId" in answer

@@ -3,24 +3,58 @@
 Used by the CLI (``--mfa-command``, ``--saml-assertion-command``, the
 prompt) and by profiles (``mfa_process``, the prompt).
 
-The commands run without a shell (``shlex``-split), with the terminal's
-stdin and stderr (so ``ykman`` can ask for a touch and a password manager
-for its passphrase); only their stdout is read. Nothing they print is ever
-logged or put in an error message: it is a secret.
+The commands run without a shell (``shlex``-split); only their stdout is
+read. Nothing they print is ever logged or put in an error message: it is
+a secret.
+
+* In the foreground (the main thread, not a background refresh) a command
+  has the terminal's stdin and stderr, so ``ykman`` can ask for a touch and
+  a password manager for its passphrase.
+* Anywhere else -- a background refresh, the ``exec --server`` endpoint's
+  threads -- its stdin is ``/dev/null``: the terminal belongs to whatever
+  runs there (``exec``'s command), and a helper must not read the answer a
+  person typed for it. It runs in a process group of its own, killed when
+  the read ends.
+* Its output is read up to a bound (`MFA_OUTPUT_LIMIT`,
+  `SAML_OUTPUT_LIMIT`): beyond it the command is killed and fails.
+* The read ends when the command has exited and `EXIT_GRACE` has passed,
+  even if a grandchild it left in the background still holds stdout open.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 import re
+import selectors
 import shlex
+import signal
 import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
 
-__all__ = ["CommandAssertion", "CommandError", "CommandMfaCode", "PromptMfaCode", "last_mfa_code"]
+from . import _workers as workers
+
+__all__ = [
+    "CommandAssertion", "CommandError", "CommandMfaCode", "PromptMfaCode", "TooMuchOutput", "last_mfa_code",
+    "read_bounded",
+]
 
 #: A person may have to touch a key or unlock a vault first.
 COMMAND_TIMEOUT = 120.0
+#: What an MFA command may print: a code, perhaps in a list of accounts
+#: (``ykman oath accounts code``). ``yes 123456`` is stopped here.
+MFA_OUTPUT_LIMIT = 64 * 1024
+#: A SAML assertion is at most 100,000 characters (STS's limit); a command
+#: may wrap its base64 in lines, so a little more is read before failing.
+SAML_OUTPUT_LIMIT = 128 * 1024
+#: After the command exits, how long output from what it left behind (a
+#: grandchild holding stdout) is still read before the read ends.
+EXIT_GRACE = 0.5
 
 # "Standalone": not part of a longer number or word, so "ykman oath accounts
 # code" lines ("AWS:alice  123456") and bare OTP output both work.
@@ -29,6 +63,10 @@ _MFA_CODE_RE = re.compile(r"(?<![0-9A-Za-z_])[0-9]{6}(?![0-9A-Za-z_])")
 
 class CommandError(Exception):
     """The command could not give a secret; the message says why, never what it printed."""
+
+
+class TooMuchOutput(CommandError):
+    """The command printed more than it may (`read_bounded`'s ``limit``)."""
 
 
 def last_mfa_code(output: str) -> str | None:
@@ -48,23 +86,103 @@ def split_command(command: str, option: str) -> list[str]:
     return argv
 
 
-def run_for_stdout(argv: list[str]) -> str:
+def in_foreground() -> bool:
+    """Whether a command run now may have the terminal: the main thread, outside a background refresh."""
+    return threading.current_thread() is threading.main_thread() and not workers.in_background()
+
+
+def run_for_stdout(argv: list[str], *, limit: int = MFA_OUTPUT_LIMIT, foreground: bool | None = None) -> str:
+    """Run ``argv`` and return what it printed (at most ``limit`` bytes), if it exited with 0.
+
+    ``foreground`` (default: `in_foreground`) gives it the terminal's stdin;
+    otherwise its stdin is ``/dev/null`` and it runs in a process group of
+    its own, killed with what it started when the read ends.
+    """
     name = argv[0]
+    if foreground is None:
+        foreground = in_foreground()
     try:
-        done = subprocess.run(
-            argv, stdout=subprocess.PIPE, text=True, timeout=COMMAND_TIMEOUT, check=False
-        )
+        process = subprocess.Popen(
+            argv, stdin=None if foreground else subprocess.DEVNULL, stdout=subprocess.PIPE,
+            **({} if foreground else _own_process_group()),
+        )  # fmt: skip
     except FileNotFoundError:
         raise CommandError(f"{name}: command not found") from None
     except PermissionError:
         raise CommandError(f"{name}: permission denied") from None
-    except subprocess.TimeoutExpired:
-        raise CommandError(f"{name} did not finish within {COMMAND_TIMEOUT:.0f} s") from None
     except OSError as exc:
         raise CommandError(f"{name} could not be run ({exc.strerror or type(exc).__name__})") from None
-    if done.returncode != 0:
-        raise CommandError(f"{name} exited with status {done.returncode}")
-    return done.stdout
+    deadline = time.monotonic() + COMMAND_TIMEOUT
+    try:
+        output = read_bounded(process, name, limit, deadline)
+        status = process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise CommandError(f"{name} did not finish within {COMMAND_TIMEOUT:.0f} s") from None
+    finally:
+        _end(process, group=not foreground)
+    if status != 0:
+        raise CommandError(f"{name} exited with status {status}")
+    return output.decode("utf-8", "replace")
+
+
+def _own_process_group() -> dict[str, Any]:
+    if sys.platform == "win32":
+        return {}
+    if sys.version_info >= (3, 11):
+        return {"process_group": 0}
+    return {"preexec_fn": os.setpgrp}  # pragma: no cover - Python 3.10
+
+
+def read_bounded(process: subprocess.Popen[bytes], name: str, limit: int, deadline: float) -> bytes:
+    """Read stdout until EOF, or the command's exit plus `EXIT_GRACE`; at most ``limit`` bytes.
+
+    Raises `TooMuchOutput` when the command prints more than ``limit``, and
+    ``subprocess.TimeoutExpired`` at ``deadline`` (``time.monotonic()``).
+    Also used for ``rolesession cache``'s helpers.
+    """
+    assert process.stdout is not None
+    if sys.platform == "win32":  # no select() on pipes: a plain bounded read
+        data = process.stdout.read(limit + 1)
+        if len(data) > limit:
+            raise TooMuchOutput(f"{name} printed more than {limit} bytes: not a secret it may give")
+        return data
+    fd = process.stdout.fileno()
+    chunks: list[bytes] = []
+    size = 0
+    exited: float | None = None
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if exited is None and process.poll() is not None:
+                exited = now
+            if exited is not None and now >= exited + EXIT_GRACE:
+                break  # what it left running holds stdout: what it printed itself is here
+            if now >= deadline:
+                raise subprocess.TimeoutExpired(process.args, deadline - now)
+            # Short waits: the command's exit is noticed even while a grandchild keeps the pipe open.
+            if not selector.select(min(0.05, deadline - now)):
+                continue
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            size += len(data)
+            if size > limit:
+                raise TooMuchOutput(f"{name} printed more than {limit} bytes: not a secret it may give")
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def _end(process: subprocess.Popen[bytes], *, group: bool) -> None:
+    """Kill the command if it still runs (and, with ``group``, everything it started); reap it."""
+    if group and sys.platform != "win32":
+        with suppress(OSError):  # the whole group is gone already
+            os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    assert process.stdout is not None
+    process.stdout.close()
 
 
 class CommandMfaCode:
@@ -128,7 +246,7 @@ class CommandAssertion:
         self.cache_identity = "saml-assertion-command:" + shlex.join(self.argv)
 
     def __call__(self) -> str:
-        assertion = "".join(run_for_stdout(self.argv).split())
+        assertion = "".join(run_for_stdout(self.argv, limit=SAML_OUTPUT_LIMIT).split())
         if not assertion:
             raise CommandError(f"{self.argv[0]} printed no SAML assertion")
         return assertion

@@ -21,6 +21,7 @@ from .._credentials import RoleCredentials, to_iso
 from .._environment import configured_region
 from .._errors import SourceCredentialsError
 from .._profiles import NoCode
+from .._refresh import RefreshPolicy
 from .._session import RoleSession, environ_of
 from .._sts import merged_config, translate, unreachable
 from .._validation import check_endpoint_url, check_region
@@ -50,8 +51,9 @@ HAND_OUT_MINIMUM = 15 * 60
 #: invocation instead of being abandoned at exit.
 BACKGROUND_GRACE = 10.0
 
-#: Variables that would name other credentials than the endpoint's to the
-#: child of ``exec --server`` (they come first in the SDKs' chains).
+#: Variables that would name other credentials than the role's to ``exec``'s
+#: command (some come before the container endpoint, or beat the
+#: environment's keys, in an SDK's chain).
 _OTHER_CREDENTIALS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -102,16 +104,21 @@ def role_profile(args: argparse.Namespace) -> Walk | None:
     return found if found.is_role else None
 
 
-def build_session(args: argparse.Namespace) -> RoleSession:
-    """The last hop's session: a role ``--profile`` first, if any, then every ``ROLE_ARN`` in turn."""
+def build_session(args: argparse.Namespace, refresh: RefreshPolicy | None = None) -> RoleSession:
+    """The last hop's session: a role ``--profile`` first, if any, then every ``ROLE_ARN`` in turn.
+
+    ``refresh``: every hop's `RefreshPolicy` (default: the library's).
+    """
     arns: list[str] = args.role_arns
     profile = role_profile(args)
     _check_combinations(args, len(arns), profile)
     cache = make_cache(args)
     every = {"region": args.region, "sts_endpoint_url": args.sts_endpoint_url, "cache": cache}
+    if refresh is not None:
+        every["refresh"] = refresh
     last = _last_hop_keywords(args)
     if profile is not None:
-        session = _profile_session(args, profile, cache)
+        session = _profile_session(args, profile, cache, refresh)
     else:
         session = _first_hop(args, arns[0], every, last if len(arns) == 1 else {})
         arns = arns[1:]
@@ -121,7 +128,9 @@ def build_session(args: argparse.Namespace) -> RoleSession:
     return session
 
 
-def _profile_session(args: argparse.Namespace, profile: Walk, cache: Any) -> RoleSession:
+def _profile_session(
+    args: argparse.Namespace, profile: Walk, cache: Any, refresh: RefreshPolicy | None = None
+) -> RoleSession:
     """The role a role profile describes, by `from_profile` (its MFA session in the file cache too)."""
     from .._api import from_profile
 
@@ -131,6 +140,7 @@ def _profile_session(args: argparse.Namespace, profile: Walk, cache: Any) -> Rol
         region=args.region,
         sts_endpoint_url=args.sts_endpoint_url,
         cache=cache,
+        refresh=refresh,
     )
 
 
@@ -324,7 +334,22 @@ def _may_prompt() -> bool:
 
 
 def _environ(session: RoleSession, creds: RoleCredentials) -> dict[str, str]:
+    """The credentials' variables, and the region's only when one was given or found configured."""
     return environ_of(creds, session.region_name)
+
+
+def _env_lines(session: RoleSession, creds: RoleCredentials) -> str:
+    """``export`` lines for ``eval``; and ``unset`` of the profile variables the shell has.
+
+    A profile named in ``AWS_PROFILE`` would otherwise stay beside the role's
+    keys: botocore lets the keys win (measured), but a tool that honours
+    the profile first would sign as it.
+    """
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in _environ(session, creds).items()]
+    named = [name for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in os.environ]
+    if named:
+        lines.append("unset " + " ".join(named))
+    return "\n".join(lines)
 
 
 def _credentials_object(creds: RoleCredentials) -> dict[str, Any]:
@@ -340,10 +365,15 @@ def _credentials_object(creds: RoleCredentials) -> dict[str, Any]:
 
 
 def assume(args: argparse.Namespace) -> int:
-    session = build_session(args)
-    creds = hand_out(session, wait=True)
+    failures = _shared_failures(args)
+    if failures is None:
+        session = build_session(args)
+        creds = hand_out(session, wait=True)
+    else:
+        with failures.attempt() as marker:
+            session, creds = _hand_out_sharing(args, failures, marker)
     if args.format == "env":
-        text = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in _environ(session, creds).items())
+        text = _env_lines(session, creds)
     elif args.format == "json":
         text = json.dumps(_credentials_object(creds), indent=2)  # STS's Credentials object
     else:
@@ -353,6 +383,44 @@ def assume(args: argparse.Namespace) -> int:
     # file cache rather than abandon it at exit (once per invocation otherwise).
     session.get_credentials().wait_for_background(BACKGROUND_GRACE)
     return 0
+
+
+def _shared_failures(args: argparse.Namespace) -> Any:
+    """The failure marker `assume` shares with its other runs (``None`` with ``--no-cache``)."""
+    from .failures import SharedFailures, marker_key
+    from .options import OPTIONS
+
+    cache = make_cache(args)
+    if cache is None:
+        return None
+    request = {option.dest: getattr(args, option.dest, None) for option in OPTIONS}
+    return SharedFailures(cache, marker_key({"command": "assume", "role_arns": args.role_arns, **request}))
+
+
+#: While another run's refresh has just failed: refresh only in the last seconds,
+#: so reading the valid credentials cached starts no background attempt.
+_NO_REFRESH = RefreshPolicy(advisory=2.0, mandatory=1.0, jitter=False)
+
+
+def _hand_out_sharing(
+    args: argparse.Namespace, failures: Any, marker: Any
+) -> tuple[RoleSession, RoleCredentials]:
+    """`hand_out`, sharing a failed refresh with the other runs (`cli.failures`).
+
+    While another run's failed refresh holds, the valid credentials cached
+    are handed out without another attempt; a refresh that fails here,
+    handing out the valid ones, is recorded for the others.
+    """
+    import time
+
+    if marker is not None and marker.holds(time.time()):
+        session = build_session(args, refresh=_NO_REFRESH)
+        return session, session.get_credentials().hand_out(0, wait=True)
+    session = build_session(args)
+    creds = hand_out(session, wait=True)
+    if creds.expiry - time.time() < HAND_OUT_MINIMUM and creds.lifetime >= HAND_OUT_MINIMUM + 60:
+        failures.served_stale(marker, creds.expiry - 60)
+    return session, creds
 
 
 def whoami(args: argparse.Namespace) -> int:
@@ -393,12 +461,18 @@ def caller_identity(args: argparse.Namespace) -> dict[str, str]:
 
 
 def exec_(args: argparse.Namespace) -> int:
+    from .shared_files import child_profile, isolated_files
+
     session = build_session(args)
     # Fail now (exit 3/4/5), not inside the command. The endpoint hands out
     # fresh credentials by itself, so with --server nothing waits for a refresh.
     creds = hand_out(session, wait=not args.server)
     env = loops.outer_environment(dict(os.environ))
-    with command_holding(session):
+    profile = child_profile(args.profile, env)  # whose settings it gets, before AWS_PROFILE goes
+    for name in _OTHER_CREDENTIALS:
+        env.pop(name, None)
+    # The command signs as the role whatever the user's ~/.aws files hold.
+    with command_holding(session), isolated_files(env, profile) as env:
         if not args.server:
             env.update(_environ(session, creds))
             return run_command(args.exec_command, env)
@@ -408,10 +482,8 @@ def exec_(args: argparse.Namespace) -> int:
 def _serve_and_run(session: RoleSession, command: list[str], env: dict[str, str]) -> int:
     from .server import CredentialServer
 
-    for name in _OTHER_CREDENTIALS:
-        env.pop(name, None)
-    region = session.region_name or ""
-    env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
+    if session.region_name is not None:  # else the user's own AWS_REGION (if any) stays
+        env.update({"AWS_REGION": session.region_name, "AWS_DEFAULT_REGION": session.region_name})
     with CredentialServer(lambda: container_credentials(session)) as server:
         env.update(server.environ())
         return run_command(command, env)

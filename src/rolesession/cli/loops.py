@@ -13,6 +13,11 @@ A run that finds the profile it is about to resolve already listed there
 exits 3 naming the loop, and the run above it, seeing that in botocore's
 error, says the same.
 
+``rolesession cache -- COMMAND`` records its helper's command line the same
+way: a helper that resolves the very profile whose ``credential_process``
+runs it would otherwise wait for its own lock (or, with ``--no-cache``,
+fork without end); the inner run exits 3 naming the command.
+
 For a role profile (``--profile prod`` with ``role_arn`` and
 ``source_profile = base``) the profile recorded is the root of its walk,
 ``base``: its credentials are the ones botocore resolves, perhaps by running
@@ -23,19 +28,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote, unquote
 
 from .errors import CliError
 
-__all__ = ["VARIABLE", "explain", "outer_environment", "resolving", "source_profile"]
+__all__ = ["VARIABLE", "explain", "outer_environment", "resolving", "resolving_helper", "source_profile"]
 
 VARIABLE = "ROLESESSION_RESOLVING_PROFILES"
 EXIT_NO_SOURCE = 3
 # In every loop message; how the run above recognises its child's refusal.
 _MARKER = "resolving its source credentials runs rolesession again"
 _PREFIX = "rolesession: error: "
+#: How a ``cache`` helper's command line is listed in the variable (no profile looks like it).
+_HELPER = "cache -- "
 
 # What the variable held when the outermost `resolving` block began, for
 # the command ``exec`` runs (it is not part of the loop).
@@ -79,16 +87,42 @@ def loop_message(listed: list[str], profile: str) -> str:
     )
 
 
+def helper_loop_message(command: str) -> str:
+    return (
+        f"the credential_process helper {command!r} loops: {_MARKER} (rolesession cache) with the "
+        "same helper; give the helper a profile whose credentials do not come from this "
+        "credential_process"
+    )
+
+
 @contextmanager
 def resolving(profile: str | None) -> Iterator[None]:
     """Record ``profile`` for the children of this block; exit 3 if it is already recorded."""
-    before = os.environ.get(VARIABLE)
     listed = _listed()
     if profile is not None and profile in listed:
         raise CliError(loop_message(listed, profile), exit_code=EXIT_NO_SOURCE)
+    with _recording(profile, listed):
+        yield
+
+
+@contextmanager
+def resolving_helper(argv: list[str]) -> Iterator[None]:
+    """Record a ``cache`` helper's command line for its children; exit 3 if it is already recorded."""
+    command = shlex.join(argv)
+    listed = _listed()
+    if _HELPER + command in listed:
+        raise CliError(helper_loop_message(command), exit_code=EXIT_NO_SOURCE)
+    with _recording(_HELPER + command, listed):
+        yield
+
+
+@contextmanager
+def _recording(item: str | None, listed: list[str]) -> Iterator[None]:
+    """Add ``item`` to the variable for the block (the children it starts inherit it)."""
+    before = os.environ.get(VARIABLE)
     _outer.append(before)
-    if profile is not None:
-        os.environ[VARIABLE] = ",".join(quote(p, safe="") for p in [*listed, profile])
+    if item is not None:
+        os.environ[VARIABLE] = ",".join(quote(p, safe="") for p in [*listed, item])
     try:
         yield
     finally:

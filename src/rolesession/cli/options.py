@@ -19,8 +19,12 @@ __all__ = [
     "GROUPS", "OPTIONS", "Option", "add_role_options", "fill_defaults", "given_role_options", "option_for",
 ]
 
-_DURATION_RE = re.compile(r"([0-9]+)([smh]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+#: Plain seconds, or hours, minutes and seconds in that order, each at most once
+#: and each with its unit (``1h30`` is ambiguous: refused).
+_DURATION_RE = re.compile(r"(?:([0-9]{1,6})h)?(?:([0-9]{1,6})m)?(?:([0-9]{1,6})s)?|([0-9]{1,6})")
+#: An MFA device's ARN (virtual ``mfa/`` or U2F ``u2f/``), when the serial is an ARN at all
+#: (hardware tokens have plain serial numbers such as ``GAHT12345678``).
+_MFA_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:(?:mfa|u2f)/[\w+=,.@/-]+")
 #: A session policy is at most 2048 characters in its compact form; a file
 #: may be indented generously, but nothing valid comes near this.
 POLICY_FILE_LIMIT = 32 * 1024
@@ -30,11 +34,32 @@ POLICY_FILE_LIMIT = 32 * 1024
 
 
 def duration(text: str) -> int:
-    """``3600``, ``3600s``, ``60m`` or ``1h``, in seconds (the range is the library's check)."""
+    """``3600``, ``3600s``, ``90m``, ``2h``, ``1h30m`` or ``1h30m15s``, in seconds.
+
+    The range is the library's check (``duration`` is 900-43200 s); here
+    only the form: hours, minutes, seconds in that order, each at most once.
+    """
     match = _DURATION_RE.fullmatch(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 3600, 45m, 2h)")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if match is None or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a duration (e.g. 3600, 45m, 2h, 1h30m)")
+    hours, minutes, seconds, plain = (int(group or 0) for group in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + plain
+
+
+def mfa_serial(text: str) -> str:
+    """An MFA device: a serial number, or an MFA device ARN (checked as the library checks it)."""
+    from .._errors import InvalidParameterError
+    from .._validation import check_mfa_serial
+
+    try:
+        serial = check_mfa_serial(text, "mfa_serial")
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
+    if serial.startswith("arn:") and not _MFA_ARN_RE.fullmatch(serial):
+        raise argparse.ArgumentTypeError(
+            f"{serial!r} is not an MFA device ARN (arn:aws:iam::<12-digit account>:mfa/<name>)"
+        )
+    return serial
 
 
 def tag(text: str) -> tuple[str, str]:
@@ -107,7 +132,7 @@ OPTIONS: tuple[Option, ...] = (
            ("region",), argparse={"metavar": "REGION"}),
     Option("--sts-endpoint-url", EVERY, "STS endpoint (VPC endpoint, local STS)",
            ("sts_endpoint_url",), argparse={"metavar": "URL"}),
-    Option("--duration", LAST, "900-43200 s; also 45m, 2h", ("duration",), role_only=True,
+    Option("--duration", LAST, "900-43200 s; also 45m, 2h, 1h30m", ("duration",), role_only=True,
            argparse={"type": duration, "metavar": "SECONDS"}, identity=False),
     Option("--policy", LAST, "session policy document", ("policy",), role_only=True,
            argparse={"type": policy, "metavar": "JSON|@FILE"}, identity=False),
@@ -127,7 +152,7 @@ OPTIONS: tuple[Option, ...] = (
            "assumed as its keys say, and ROLE_ARNs chain on from it", ("source", "profile"),
            argparse={"metavar": "NAME"}),
     Option("--mfa-serial", FIRST, "MFA device serial number or ARN", ("mfa_serial",), role_only=True,
-           argparse={"metavar": "ARN"}),
+           argparse={"type": mfa_serial, "metavar": "ARN"}),
     Option("--mfa-command", FIRST,
            "command printing the MFA code (run without a shell; the last 6-digit number it prints)",
            ("mfa_token",), role_only=True, argparse={"metavar": "CMD"}),

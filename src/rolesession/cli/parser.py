@@ -20,7 +20,8 @@ ASSUME_EXAMPLES = """\
 EXEC_EXAMPLES = """\
   rolesession exec arn:aws:iam::123456789012:role/Deploy -- terraform plan
   rolesession exec --profile prod --server -- ./long-running-migration.py   # refreshed while it runs
-  rolesession exec arn:aws:iam::123456789012:role/Admin --mfa-serial arn:aws:iam::1234:mfa/me -- aws s3 ls"""
+  rolesession exec arn:aws:iam::123456789012:role/Admin \\
+      --mfa-serial arn:aws:iam::123456789012:mfa/me -- aws s3 ls"""
 WHOAMI_EXAMPLES = """\
   rolesession whoami                                   # the source credentials
   rolesession whoami --profile prod                    # a role profile's role
@@ -66,6 +67,12 @@ environment:
                          (here: {default_directory()}); --no-cache bypasses it
 
 documentation: {DOCS}"""
+
+
+def _variable_name(text: str) -> str:
+    if not text or "=" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an environment variable name")
+    return text
 
 
 def _verbose(parser: argparse.ArgumentParser) -> None:
@@ -146,17 +153,24 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser(
         "cache", help="run a credential_process helper, caching its output (e.g. aws-sso-util)",
         epilog=f"{EXIT_CODES}\n\ndocumentation: {DOCS}cli/",
-        usage="%(prog)s [--no-cache] [-v] -- COMMAND [ARG ...]",
+        usage="%(prog)s [--no-cache] [--key-env VAR] [-v] -- COMMAND [ARG ...]",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run COMMAND, a credential_process helper printing the Version 1 JSON document, "
-        "and cache its\noutput in the credential file cache (keyed by the command line and your user), "
-        "shared by every\nprocess: it runs again only when less than 15 minutes would be left. "
-        "Output without an\nExpiration (long-lived keys) is passed through and never cached.\n\n"
+        "and cache its\noutput in the credential file cache, shared by every process: it runs again "
+        "only when less\nthan 15 minutes would be left. The entry is keyed by the command line, the "
+        "executable it\nresolves to, the working directory (for relative paths), every AWS_* "
+        "variable, each --key-env\nvariable and your user. Output without an "
+        "Expiration (long-lived keys) is passed\nthrough and never cached.\n\n"
         "example, in ~/.aws/config:\n"
         "  [profile sso-admin]\n"
         "  credential_process = rolesession cache -- aws-sso-util credential-process --profile sso-admin-src",
     )
     cache.add_argument("--no-cache", action="store_true", help="run COMMAND every time; cache nothing")
+    cache.add_argument(
+        "--key-env", action="append", default=[], metavar="VAR", type=_variable_name,
+        help="an environment variable (besides AWS_*) that changes what COMMAND prints, "
+        "e.g. ACCOUNT: its value is part of the cache key (repeatable)",
+    )
     cache.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
         help="say on stderr when COMMAND runs",

@@ -6,8 +6,15 @@ password manager, a corporate broker) runs once per ``aws`` command. Put
 ``rolesession cache --`` in front of it and its output is kept in the
 CLI's `FileCache`:
 
-* the key is the command line and the user (`cache_key`), so another
-  helper, or the same one with other arguments, has an entry of its own;
+* the key (`helper_key`) is what can change the helper's answer: its
+  command line, the executable it resolves to, the working directory when
+  the command or an argument is a relative path, every ``AWS_*`` variable,
+  the variables named with ``--key-env``, and the user -- so another helper,
+  the same one with other arguments, in another project or for another
+  account has an entry of its own;
+* a helper that resolves the profile whose ``credential_process`` runs it
+  exits 3 naming the loop (`loops.resolving_helper`), instead of waiting for
+  its own lock;
 * the helper runs again only when less than 15 minutes would be left --
   the window in which botocore itself comes back for new credentials;
 * one process runs it at a time (the entry's cross-process lock); those
@@ -25,14 +32,18 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._credentials import RoleCredentials, to_epoch, to_iso
 from .._file_cache import FileCache
 from .._keys import cache_key
+from .._secret_commands import TooMuchOutput, read_bounded
+from . import loops
 from .errors import CliError
 
 __all__ = ["MIN_LEFT", "Document", "parse_document", "run_cache"]
@@ -114,21 +125,66 @@ class Document:
 def run_cache(args: argparse.Namespace) -> int:
     """Print the helper's document: from the cache while it has 15 minutes left, else from a new run."""
     argv: list[str] = args.helper_command
-    if args.no_cache:
-        document = _run_helper(argv)
-    else:
-        document = _cached_or_run(FileCache(lock_timeout=LOCK_TIMEOUT), argv)
+    with loops.resolving_helper(argv):
+        if args.no_cache:
+            document = _run_helper(argv)
+        else:
+            key = helper_key(argv, args.key_env)
+            document = _cached_or_run(FileCache(lock_timeout=LOCK_TIMEOUT), argv, key)
     print(json.dumps(document.as_json()), flush=True)
     return 0
 
 
-def helper_key(argv: list[str]) -> str:
-    """The cache key of a helper's output: its command line and the user running it."""
-    return cache_key({"operation": "credential_process", "command": argv}, _user())
+def helper_key(
+    argv: list[str],
+    key_env: Sequence[str] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> str:
+    """The cache key of a helper's output: everything that can change what it prints.
+
+    Its command line; the executable it resolves to (``PATH`` as it is now);
+    the working directory when the command or one of its arguments is a
+    relative path that exists (``./get-creds``, ``python creds.py``); every
+    ``AWS_*`` variable and each variable named in ``key_env`` (unset and
+    empty differ); and the user running it.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = os.getcwd() if cwd is None else cwd
+    material = {
+        "operation": "credential_process",
+        "command": argv,
+        "executable": _executable(argv[0], environ, cwd),
+        "cwd": cwd if _relative_paths(argv, cwd) else None,
+        "environment": {
+            name: environ.get(name)
+            for name in sorted({n for n in environ if n.startswith("AWS_")} | set(key_env))
+        },
+    }
+    return cache_key(material, _user())
 
 
-def _cached_or_run(cache: FileCache, argv: list[str]) -> Document:
-    key = helper_key(argv)
+def _executable(name: str, environ: Mapping[str, str], cwd: str) -> str | None:
+    """The file the helper's first word runs (symbolic links resolved); ``None`` if there is none."""
+    if os.sep in name or (os.altsep is not None and os.altsep in name):
+        found: str | None = os.path.join(cwd, name)
+    else:
+        found = shutil.which(name, path=environ.get("PATH", os.defpath))
+        if found is not None:
+            found = os.path.join(cwd, found)  # a relative PATH entry is relative to cwd
+    return None if found is None else os.path.realpath(found)
+
+
+def _relative_paths(argv: list[str], cwd: str) -> bool:
+    """Whether the command, or an argument naming an existing file, is a path relative to ``cwd``."""
+    first, *rest = argv
+    if not os.path.isabs(first) and (os.sep in first or (os.altsep or os.sep) in first):
+        return True
+    return any(not os.path.isabs(a) and os.path.exists(os.path.join(cwd, a)) for a in rest if a)
+
+
+def _cached_or_run(cache: FileCache, argv: list[str], key: str) -> Document:
     asked = time.time()
     document = _cached(cache, key)
     if document is not None:
@@ -167,15 +223,20 @@ def _run_helper(argv: list[str]) -> Document:
     except OSError as exc:
         raise CliError(f"cannot run the helper {name!r}: {exc.strerror or type(exc).__name__}") from None
     with process:
-        assert process.stdout is not None
-        output = process.stdout.read(OUTPUT_LIMIT + 1)
-        if len(output) > OUTPUT_LIMIT:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        try:
+            # Until EOF, or its exit plus a moment: a browser it started may hold stdout for hours.
+            output = read_bounded(process, name, OUTPUT_LIMIT, deadline)
+            status = process.wait(max(0.0, deadline - time.monotonic()))
+        except TooMuchOutput:
             process.kill()
             raise CliError(
                 f"the helper {name!r} printed more than {OUTPUT_LIMIT} bytes: not a credential_process "
                 "document"
-            )
-        status = process.wait()
+            ) from None
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise CliError(f"the helper {name!r} did not finish within {LOCK_TIMEOUT:.0f} s") from None
     if status != 0:
         how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
         raise CliError(f"the helper {name!r} {how} (its output is not shown: it may hold secrets)")

@@ -14,7 +14,9 @@ import http.client
 import json
 import logging
 import secrets
+import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +35,13 @@ PATH = "/rolesession/credentials"
 IDLE_TIMEOUT = 10.0
 #: The request line and headers together; an SDK's request is well under 1 KiB.
 MAX_REQUEST_HEAD = 16 * 1024
+#: From a request's first byte, how long its request line and headers may
+#: take in all: a client trickling a byte at a time never reaches the idle
+#: timeout, but reaches this.
+HEAD_TIMEOUT = 5.0
+#: Connections served at once; more are closed as they arrive. An SDK makes
+#: one request at a time: the rest could only be holding threads.
+MAX_CONNECTIONS = 16
 
 Provide = Callable[[], dict[str, str]]
 
@@ -40,11 +49,35 @@ Provide = Callable[[], dict[str, str]]
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, provide: Provide, token: str, idle_timeout: float) -> None:
+    def __init__(
+        self, provide: Provide, token: str, idle_timeout: float, head_timeout: float, max_connections: int
+    ) -> None:
         super().__init__((HOST, 0), _Handler)
         self.provide = provide
         self.token = token.encode("ascii")
         self.idle_timeout = idle_timeout
+        self.head_timeout = head_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_connections = max_connections
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, at most `MAX_CONNECTIONS`: beyond that the
+        # connection is closed at once instead of holding another thread.
+        if not self._slots.acquire(blocking=False):
+            logger.debug("the credential endpoint refused a connection: %d are open", self._max_connections)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # socketserver prints a traceback on stderr -- the child's terminal --
@@ -56,27 +89,63 @@ class _HeadTooLarge(http.client.HTTPException):
     """The request line and headers exceed `MAX_REQUEST_HEAD`."""
 
 
-class _CappedReader:
-    """The request's input, allowing at most ``limit`` bytes of request line and headers."""
+class _HeadReader:
+    """A connection's input, allowing each request at most ``limit`` bytes and
+    ``head_timeout`` seconds (from its first byte) of request line and headers.
 
-    def __init__(self, raw: Any, limit: int) -> None:
-        self._raw = raw
-        self._left = limit
+    It reads the socket itself, with the time left as each read's timeout,
+    so a client sending a byte at a time cannot stretch a request out.
+    Requests here have no body: what follows the headers is the next request.
+    """
+
+    def __init__(self, sock: socket.socket, limit: int, idle_timeout: float, head_timeout: float) -> None:
+        self._sock = sock
+        self._limit = limit
+        self._idle = idle_timeout
+        self._head_timeout = head_timeout
+        self._buffer = b""
+        self.next_request()
+
+    def next_request(self) -> None:
+        self._left = self._limit
+        self._deadline: float | None = None
 
     def readline(self, size: int = -1) -> bytes:
         allowed = self._left + 1 if size < 0 else min(size, self._left + 1)
-        line: bytes = self._raw.readline(allowed)
+        while True:
+            end = self._buffer.find(b"\n", 0, allowed)
+            if end >= 0 or len(self._buffer) >= allowed:
+                cut = end + 1 if end >= 0 else allowed
+                break
+            data = self._receive()
+            if not data:  # the client closed: what there is
+                cut = len(self._buffer)
+                break
+            self._buffer += data
+        line, self._buffer = self._buffer[:cut], self._buffer[cut:]
         self._left -= len(line)
         if self._left < 0:
             # Raised inside header parsing, BaseHTTPRequestHandler answers 431.
-            raise _HeadTooLarge(f"request head over {MAX_REQUEST_HEAD} bytes")
+            raise _HeadTooLarge(f"request head over {self._limit} bytes")
         return line
+
+    def _receive(self) -> bytes:
+        timeout = self._idle
+        if self._deadline is not None:
+            timeout = min(timeout, self._deadline - time.monotonic())
+            if timeout <= 0:
+                raise TimeoutError("request head not received in time")
+        self._sock.settimeout(timeout)
+        data = self._sock.recv(4096)
+        if self._deadline is None:  # the request's first byte: its clock starts
+            self._deadline = time.monotonic() + self._head_timeout
+        return data
 
     def read(self, size: int = -1) -> bytes:
         return b""  # no request here has a body worth reading
 
     def close(self) -> None:
-        self._raw.close()
+        pass  # the socket is the handler's to close
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -85,10 +154,21 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.request.settimeout(self.server.idle_timeout)  # reads and writes alike
         super().setup()
-        self._raw_rfile = self.rfile
+        self._raw_rfile = self.rfile  # unused (the head reader reads the socket), closed in finish
+        self._head = _HeadReader(
+            self.request, MAX_REQUEST_HEAD, self.server.idle_timeout, self.server.head_timeout
+        )
+        self.rfile = self._head  # type: ignore[assignment]
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._raw_rfile.close()
 
     def handle_one_request(self) -> None:
-        self.rfile = _CappedReader(self._raw_rfile, MAX_REQUEST_HEAD)  # type: ignore[assignment]
+        self._head.next_request()
+        self.request.settimeout(self.server.idle_timeout)
         try:
             super().handle_one_request()
         except _HeadTooLarge:  # a request line that long: no answer deserved
@@ -138,16 +218,27 @@ class CredentialServer:
     runs in the background). When it raises, the request gets a 500 with the
     error's class and message; the first failure after a success is logged
     as a WARNING, the rest of the episode at DEBUG. Connections idle for
-    ``idle_timeout`` seconds are closed. Use as a context manager: the server
-    stops when the block ends.
+    ``idle_timeout`` seconds are closed, as are requests whose line and
+    headers take more than ``head_timeout`` from their first byte; at most
+    ``max_connections`` are served at once (more are closed on arrival).
+    Use as a context manager: the server stops when the block ends.
     """
 
-    def __init__(self, provide: Provide, *, idle_timeout: float = IDLE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        provide: Provide,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        head_timeout: float = HEAD_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.token = secrets.token_urlsafe(32)  # 256 random bits
         self._lock = threading.Lock()
         self._provide = provide
         self._failing = False
-        self._server = _Server(self._provide_one_at_a_time, self.token, idle_timeout)
+        self._server = _Server(
+            self._provide_one_at_a_time, self.token, idle_timeout, head_timeout, max_connections
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="rolesession-credential-server", daemon=True
         )
