@@ -392,6 +392,11 @@ class _AgedOnce:
 
 def _max_read_latency(read: Callable[[], object], seconds: float, readers: int) -> float:
     """Readers call ``read`` about every 0.2 ms for ``seconds``; the slowest read in seconds."""
+    return max(_slowest_reads(read, seconds, readers))
+
+
+def _slowest_reads(read: Callable[[], object], seconds: float, readers: int) -> list[float]:
+    """Readers call ``read`` about every 0.2 ms for ``seconds``; each reader's slowest read."""
     worst = [0.0] * readers
     start = threading.Barrier(readers + 1)
 
@@ -410,7 +415,7 @@ def _max_read_latency(read: Callable[[], object], seconds: float, readers: int) 
     start.wait()
     for t in threads:
         t.join()
-    return max(worst)
+    return worst
 
 
 READERS = 4

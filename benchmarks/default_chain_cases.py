@@ -15,7 +15,6 @@ import statistics
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +28,7 @@ from rolesession.testing import reset
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from cases import Log, Result, _median_per_call  # noqa: E402
+from cases import Log, Result, _median_per_call, _slowest_reads  # noqa: E402
 from default_chain_fakes import ContainerServer, ProcessHelper  # noqa: E402
 
 #: Just under botocore's 2-second container timeout, so that its own refresh succeeds too.
@@ -112,21 +111,7 @@ def installed_hot_path(quick: bool, log: Log) -> Result:
 
 def _readers_waiting(read: Callable[[], object], seconds: float, readers: int) -> tuple[float, int]:
     """Slowest read, and how many readers had a read over 10 ms."""
-    worst = [0.0] * readers
-
-    def reader(i: int) -> None:
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            read()
-            worst[i] = max(worst[i], time.perf_counter() - t0)
-            time.sleep(0.0002)
-
-    threads = [threading.Thread(target=reader, args=(i,)) for i in range(readers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    worst = _slowest_reads(read, seconds, readers)
     return max(worst), sum(1 for w in worst if w > 0.010)
 
 

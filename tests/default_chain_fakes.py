@@ -23,9 +23,10 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from helpers import LoopbackServer
 
 SECRET = "fake-secret-fake-secret-fake-secret-0123"
 
@@ -36,8 +37,11 @@ def credentials_document(key: str, lifetime: float, *, token_name: str = "Token"
             "Expiration": expiration}  # fmt: skip
 
 
-class _Server:
-    """A threaded loopback HTTP server; subclasses answer ``(method, path, headers)``."""
+class _Server(LoopbackServer):
+    """A loopback fake of a credentials endpoint; subclasses ``reply(method, path, headers)``.
+
+    ``hold()``/``release()`` make it hang, ``delay`` slows every answer.
+    """
 
     kind = "FAKE"
 
@@ -46,35 +50,17 @@ class _Server:
         self.fail: int | None = None
         self.delay = 0.0
         self.issued: list[str] = []
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._open = threading.Event()
         self._open.set()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                outer.requests.append((self.command, self.path, dict(self.headers)))
-                outer._open.wait(30)
-                if outer.delay:
-                    time.sleep(outer.delay)
-                status, body = outer.answer(self.command, self.path, self.headers)  # case-insensitive
-                data = (body if isinstance(body, str) else json.dumps(body)).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__()
 
     def answer(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
+        self._open.wait(30)
+        if self.delay:
+            time.sleep(self.delay)
+        return self.reply(method, path, headers)  # headers: case-insensitive
+
+    def reply(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
         raise NotImplementedError
 
     def issue(self) -> tuple[int, Any]:
@@ -95,9 +81,8 @@ class _Server:
         self._open.set()
 
     def close(self) -> None:
-        self.release()
-        self.server.shutdown()
-        self.server.server_close()
+        self.release()  # a held request would keep its thread (and shutdown) waiting
+        super().close()
 
     def __enter__(self) -> Any:
         return self
@@ -118,7 +103,7 @@ class MetadataServer(_Server):
     #: again with its expiry moved this many seconds past now.
     extend: float | None = None
 
-    def answer(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
+    def reply(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
         if method == "PUT" and path == "/latest/api/token":
             if "X-aws-ec2-metadata-token-ttl-seconds" not in headers:
                 return 400, "missing TTL"
@@ -147,7 +132,7 @@ class ContainerServer(_Server):
         self.token = token
         super().__init__(lifetime)
 
-    def answer(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
+    def reply(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
         if method != "GET" or path != "/creds":
             return 404, "not found"
         if self.token is not None and headers.get("Authorization") != self.token:
@@ -215,7 +200,7 @@ class SsoPortal(_Server):
     kind = "SSO"
     ACCESS_TOKEN = "sso-access-token-0123456789"
 
-    def answer(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
+    def reply(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
         if method != "GET" or not path.startswith("/federation/credentials"):
             return 404, "not found"
         if headers.get("x-amz-sso_bearer_token") != self.ACCESS_TOKEN:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 import threading
 import time
@@ -185,6 +186,60 @@ class LocalSts:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 answering GET and PUT with JSON or text.
+
+    Subclasses give ``answer(method, path, headers) -> (status, body)``; a
+    ``dict`` body is sent as JSON. ``requests`` records ``(method, path,
+    headers)`` of every request. `JsonServer` answers fixed routes.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                outer.requests.append((self.command, self.path, dict(self.headers)))
+                status, body = outer.answer(self.command, self.path, self.headers)
+                data = (body if isinstance(body, str) else json.dumps(body)).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class JsonServer(LoopbackServer):
+    """Answers ``routes`` -- ``{(method, path): body or zero-argument callable}`` -- and 404 elsewhere."""
+
+    def __init__(self, routes: dict[tuple[str, str], Any]) -> None:
+        self.routes = routes
+        super().__init__()
+
+    def answer(self, method: str, path: str, headers: Any) -> tuple[int, Any]:
+        body = self.routes.get((method, path.split("?")[0]))
+        if callable(body):
+            body = body()
+        return (404, "") if body is None else (200, body)
 
 
 def concurrently(n: int, fn: Any) -> list[Any]:

@@ -15,7 +15,6 @@ import json
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 
 import rolesession
 import rolesession.testing
+from helpers import JsonServer
 from rolesession import InvalidParameterError, RoleSession, TokenError
 from rolesession.testing import StsRecorder
 
@@ -283,7 +283,7 @@ def test_the_command_lines_walk_ends_where_from_profiles_does():
 
 
 def test_without_a_source_profiles_credentials_nothing_else_signs(tmp_path, monkeypatch, sts_mock, sts_calls):
-    server = _JsonServer({("GET", "/creds"): _temporary_credentials("ASIAFROMTHECONTAINER")})
+    server = JsonServer({("GET", "/creds"): _temporary_credentials("ASIAFROMTHECONTAINER")})
     try:
         write_config(tmp_path, monkeypatch, role_profile("a", HUB, "b") + "[profile b]\nregion = eu-west-1\n")
         monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{server.url}/creds")
@@ -348,45 +348,6 @@ def test_credential_source_environment(tmp_path, monkeypatch, sts_mock, sts_call
     assert signer(session) == "AKIAFROMTHEENVIRONMT"
 
 
-class _JsonServer:
-    """A loopback HTTP server answering GET (and PUT) paths with JSON or text; counts requests."""
-
-    def __init__(self, routes: dict[tuple[str, str], Any]) -> None:
-        self.routes = routes
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                path = self.path.split("?")[0]
-                outer.requests.append((self.command, self.path, dict(self.headers)))
-                body = outer.routes.get((self.command, path))
-                if callable(body):
-                    body = body()
-                if body is None:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                data = (body if isinstance(body, str) else json.dumps(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _temporary_credentials(key: str, minutes: int = 60) -> dict[str, str]:
     expiration = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
     return {
@@ -398,7 +359,7 @@ def _temporary_credentials(key: str, minutes: int = 60) -> dict[str, str]:
 
 
 def test_credential_source_ecs_container(tmp_path, monkeypatch, sts_mock, sts_calls):
-    server = _JsonServer({("GET", "/creds"): _temporary_credentials("ASIAFROMTHECONTAINER")})
+    server = JsonServer({("GET", "/creds"): _temporary_credentials("ASIAFROMTHECONTAINER")})
     try:
         write_config(
             tmp_path, monkeypatch, f"[profile ecs]\nrole_arn = {HUB}\ncredential_source = EcsContainer\n"
@@ -413,7 +374,7 @@ def test_credential_source_ecs_container(tmp_path, monkeypatch, sts_mock, sts_ca
 
 def test_credential_source_ec2_instance_metadata(tmp_path, monkeypatch, sts_mock, sts_calls):
     credentials = {**_temporary_credentials("ASIAFROMTHEINSTANCE1"), "Code": "Success"}
-    server = _JsonServer(
+    server = JsonServer(
         {
             ("PUT", "/latest/api/token"): "imds-session-token",
             ("GET", "/latest/meta-data/iam/security-credentials/"): "InstanceRole",
@@ -458,7 +419,7 @@ def test_a_web_identity_profile(tmp_path, monkeypatch, sts_mock, sts_calls):
 
 
 @pytest.fixture
-def sso_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_JsonServer]:
+def sso_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JsonServer]:
     """A fake IAM Identity Center portal (``GET /federation/credentials``) and a cached SSO token."""
     issued: list[str] = []
 
@@ -475,7 +436,7 @@ def sso_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Jso
             }
         }
 
-    server = _JsonServer({("GET", "/federation/credentials"): credentials})
+    server = JsonServer({("GET", "/federation/credentials"): credentials})
     home = tmp_path / "home"
     cache = home / ".aws" / "sso" / "cache"
     cache.mkdir(parents=True)

@@ -23,14 +23,12 @@ there, so a botocore change fails loudly rather than compares nothing.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -183,42 +181,6 @@ class Recorder:
 
 
 # -- loopback fakes -------------------------------------------------------------------------------------
-
-
-class JsonServer:
-    """A loopback HTTP server answering GET/PUT paths with JSON or text."""
-
-    def __init__(self, routes: dict[tuple[str, str], Any]) -> None:
-        self.routes = routes
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                body = outer.routes.get((self.command, self.path.split("?")[0]))
-                if callable(body):
-                    body = body(self)
-                if body is None:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                data = (body if isinstance(body, str) else json.dumps(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # -- scenarios -------------------------------------------------------------------------------------------

@@ -26,12 +26,12 @@ import boto3
 import pytest
 
 import rolesession
+from helpers import JsonServer
 from rolesession.testing import reset
 
 from .harness import (
     BOTOCORE_SESSION_NAME,
     MFA_CODE,
-    JsonServer,
     Recorder,
     Run,
     Scenario,
@@ -206,10 +206,10 @@ def _expiring(key: str) -> dict[str, str]:
     }
 
 
-def _sso_credentials(recorder: Recorder) -> Callable[[Any], dict[str, Any]]:
+def _sso_credentials(recorder: Recorder) -> Callable[[], dict[str, Any]]:
     serial = iter(range(10_000))
 
-    def answer(handler: Any) -> dict[str, Any]:
+    def answer() -> dict[str, Any]:
         key = f"ASIACONFORMSSO{next(serial):06d}"
         recorder.label(key, "sso:Dev")
         expiration = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
