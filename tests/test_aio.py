@@ -271,6 +271,23 @@ def test_an_async_profile_sessions_clients_take_the_profiles_settings(moto_serve
     )
 
 
+def test_from_environment_serves_the_default_chain_to_async_clients(moto_server, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTKEY01")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "environment-secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    session = aio.from_environment()
+    assert isinstance(session, aio.AioRoleSession)
+    assert session.sync.describe()["provider"] == "env"  # the sync engine's session, viewed
+
+    async def signer() -> str:
+        async with session.create_client("sts", endpoint_url=moto_server) as sts:
+            await sts.get_caller_identity()  # signed and accepted
+        credentials = await session.get_credentials()
+        return str((await credentials.get_frozen_credentials()).access_key)
+
+    assert run(signer()) == "AKIAENVIRONMENTKEY01"
+
+
 def test_the_same_checks_as_the_sync_entry_points():
     with pytest.raises(rolesession.InvalidParameterError) as info:
         aio.assume_role(ROLE, duration=5)

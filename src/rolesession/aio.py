@@ -46,7 +46,7 @@ import boto3
 import botocore.config
 from botocore.credentials import ReadOnlyCredentials
 
-from . import _api, _botocore
+from . import _api, _botocore, _default_chain
 from ._cache import DEFAULT_CACHE, CacheArg
 from ._credentials import to_datetime
 from ._errors import TokenError
@@ -62,6 +62,7 @@ __all__ = [
     "assume_role_with_saml",
     "assume_role_with_web_identity",
     "chain",
+    "from_environment",
     "from_profile",
     "mfa_session",
 ]
@@ -483,6 +484,23 @@ def from_profile(
             cache=cache,
             refresh=refresh,
         )
+    )
+
+
+def from_environment(
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> AioRoleSession:
+    """`rolesession.from_environment` for aiobotocore-based code (aioboto3, s3fs ...).
+
+    The same engine as the synchronous session: what botocore's default chain
+    finds, refreshed in the background and never on the event loop.
+    """
+    return _view(
+        _default_chain.from_environment(profile=profile, region=region, cache=cache, refresh=refresh)
     )
 
 
