@@ -164,9 +164,10 @@ def test_a_profile_without_a_role_is_the_source_as_before(
     assert session.parent is not None and session.parent.get_credentials().access_key == BASE_KEY
     assert not isinstance(session.parent, rolesession.RoleSession)
 
-    code, out, err = in_process(capsys, "assume", "--profile", "base")
-    assert (code, out) == (2, "")
-    assert "a ROLE_ARN, or --profile naming a profile that defines role_arn" in err
+    # With no ROLE_ARN, the profile's own credentials (what the default chain finds in it).
+    code, out, err = in_process(capsys, "assume", "--profile", "base", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["AccessKeyId"] == BASE_KEY
     assert sts_calls.count() == 0
 
 

@@ -18,6 +18,7 @@ from botocore.parsers import ResponseParserError
 
 from .._api import assume_role, assume_role_with_saml, assume_role_with_web_identity
 from .._credentials import RoleCredentials, to_iso
+from .._default_chain import from_environment
 from .._environment import configured_region
 from .._errors import SourceCredentialsError
 from .._profiles import NoCode
@@ -116,6 +117,10 @@ def build_session(args: argparse.Namespace, refresh: RefreshPolicy | None = None
     every = {"region": args.region, "sts_endpoint_url": args.sts_endpoint_url, "cache": cache}
     if refresh is not None:
         every["refresh"] = refresh
+    if profile is None and not arns:
+        # No role: what botocore's default chain finds (in --profile, if named), on the engine
+        # -- e.g. instance or SSO credentials handed to a child that only knows the container endpoint.
+        return from_environment(profile=args.profile, region=args.region, cache=cache, refresh=refresh)
     last = _last_hop_keywords(args)
     if profile is not None:
         session = _profile_session(args, profile, cache, refresh)
@@ -244,10 +249,8 @@ def _check_combinations(args: argparse.Namespace, arns: int, profile: Walk | Non
         _check_with_role_profile(args, arns, given)
     elif arns == 0 and given:
         raise UsageError(f"{given[0]} applies to an assumed role: give a ROLE_ARN")
-    elif arns == 0 and args.command != "whoami":
-        raise UsageError(
-            f"{args.command} needs a ROLE_ARN, or --profile naming a profile that defines role_arn"
-        )
+    elif arns == 0 and args.command != "whoami" and args.sts_endpoint_url is not None:
+        raise UsageError("--sts-endpoint-url applies to an assumed role: give a ROLE_ARN")
     web, saml = args.web_identity_token_file is not None, args.saml_assertion_command is not None
     if web and saml:
         raise UsageError("--web-identity-token-file and --saml-assertion-command exclude each other")
