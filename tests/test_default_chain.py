@@ -470,3 +470,39 @@ def test_install_takes_only_a_role_session():
     with pytest.raises(InvalidParameterError) as caught:
         rolesession.install(boto3.Session())  # type: ignore[arg-type]
     assert caught.value.parameter == "session"
+
+
+# -- many processes on one role profile ----------------------------------------------------------------
+
+
+_ONE_PROCESS = """
+import sys, rolesession
+session = rolesession.from_environment(cache=rolesession.FileCache(sys.argv[1]))
+print(session.get_credentials().get_frozen_credentials().access_key)
+"""
+
+
+def test_eight_processes_on_one_role_profile_with_a_file_cache_make_one_sts_call(tmp_path, monkeypatch):
+    # The role profile is what the default chain finds (AWS_PROFILE); its STS is a loopback
+    # endpoint that counts. Eight processes started together: one AssumeRole, one key for all.
+    import subprocess
+    import sys
+
+    from helpers import LocalSts
+
+    with LocalSts() as sts:
+        write_config(
+            tmp_path, monkeypatch,
+            f"[profile deploy]\nrole_arn = {ROLE}\nsource_profile = base\nendpoint_url = {sts.url}\n",
+            f"[base]\naws_access_key_id = {SOURCE_KEY}\naws_secret_access_key = {SOURCE_SECRET}\n",
+        )  # fmt: skip
+        monkeypatch.setenv("AWS_PROFILE", "deploy")
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        cache = tmp_path / "cache"
+        argv = [sys.executable, "-c", _ONE_PROCESS, str(cache)]
+        processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(8)]
+        keys = {process.communicate(timeout=120)[0].strip() for process in processes}
+        assert all(process.returncode == 0 for process in processes)
+    assert len(sts.requests) == 1 and sts.requests[0]["signer"] == SOURCE_KEY
+    assert keys == {"ASIALOCAL00000000001"}
