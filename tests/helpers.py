@@ -242,6 +242,19 @@ class JsonServer(LoopbackServer):
         return (404, "") if body is None else (200, body)
 
 
+def sso_role_credentials(key: str, seconds: float = 3600) -> dict[str, Any]:
+    """The SSO portal's ``GET /federation/credentials`` answer for ``key``, valid ``seconds``."""
+    expiration = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    return {
+        "roleCredentials": {
+            "accessKeyId": key,
+            "secretAccessKey": "sso-secret-sso-secret-sso-secret-12",
+            "sessionToken": "sso-session-token",
+            "expiration": int(expiration.timestamp() * 1000),
+        }
+    }
+
+
 def concurrently(n: int, fn: Any) -> list[Any]:
     """``fn()`` in ``n`` threads released together by a barrier; their results, in thread order."""
     barrier = threading.Barrier(n)

@@ -22,7 +22,7 @@ import pytest
 
 import rolesession
 import rolesession.testing
-from helpers import JsonServer
+from helpers import JsonServer, sso_role_credentials
 from rolesession import InvalidParameterError, RoleSession, TokenError
 from rolesession.testing import StsRecorder
 
@@ -426,15 +426,7 @@ def sso_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Json
     def credentials() -> dict[str, Any]:
         key = f"ASIASSOPORTALKEY{len(issued):04d}"
         issued.append(key)
-        expiration = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
-        return {
-            "roleCredentials": {
-                "accessKeyId": key,
-                "secretAccessKey": "sso-secret-sso-secret-sso-secret-12",
-                "sessionToken": "sso-session-token",
-                "expiration": int(expiration.timestamp() * 1000),
-            }
-        }
+        return sso_role_credentials(key)
 
     server = JsonServer({("GET", "/federation/credentials"): credentials})
     home = tmp_path / "home"

@@ -26,7 +26,7 @@ import boto3
 import pytest
 
 import rolesession
-from helpers import JsonServer
+from helpers import JsonServer, sso_role_credentials
 from rolesession.testing import reset
 
 from .harness import (
@@ -212,15 +212,7 @@ def _sso_credentials(recorder: Recorder) -> Callable[[], dict[str, Any]]:
     def answer() -> dict[str, Any]:
         key = f"ASIACONFORMSSO{next(serial):06d}"
         recorder.label(key, "sso:Dev")
-        expiration = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
-        return {
-            "roleCredentials": {
-                "accessKeyId": key,
-                "secretAccessKey": "sso-secret-sso-secret-sso-secret-12",
-                "sessionToken": "sso-session-token",
-                "expiration": int(expiration.timestamp() * 1000),
-            }
-        }
+        return sso_role_credentials(key)
 
     return answer
 

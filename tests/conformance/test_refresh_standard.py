@@ -30,14 +30,16 @@ pytestmark = pytest.mark.usefixtures("sts_mock")
 
 
 class Held:
-    """A session with 1-hour credentials fetched at the frozen start, and what it saw."""
+    """A session with 1-hour credentials fetched at the frozen start, and what it saw.
 
-    def __init__(self, **policy: Any) -> None:
+    ``make(refresh)`` makes the session (default: `assume_role` of ROLE for an hour).
+    """
+
+    def __init__(self, make: Any = None, **policy: Any) -> None:
         self.events: list[RefreshEvent] = []
         policy.setdefault("jitter", False)
-        self.session = rolesession.assume_role(
-            ROLE, duration=HOUR, refresh=RefreshPolicy(on_event=self.events.append, **policy)
-        )
+        refresh = RefreshPolicy(on_event=self.events.append, **policy)
+        self.session = (make or _assume_for_an_hour)(refresh)
         self.credentials = self.session.get_credentials()
         self.first = self.read()
 
@@ -52,6 +54,10 @@ class Held:
 
     def outcomes(self) -> list[tuple[str, str | None]]:
         return [(e.outcome, e.error_code) for e in self.events]
+
+
+def _assume_for_an_hour(refresh: RefreshPolicy) -> rolesession.RoleSession:
+    return rolesession.assume_role(ROLE, duration=HOUR, refresh=refresh)
 
 
 def expire_answers_in(sts: StsRecorder, seconds: float) -> None:

@@ -22,7 +22,9 @@ from botocore.exceptions import ClientError
 import rolesession
 from default_chain_fakes import ContainerServer
 from helpers import reject_signed_with
-from rolesession import CredentialRefreshError, RefreshEvent, RefreshPolicy
+from rolesession import CredentialRefreshError
+
+from . import test_refresh_standard as standard
 
 HOUR = 3600
 ADVISORY = 900  # 1-hour credentials: the last 15 minutes
@@ -45,26 +47,12 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[ContainerServer]:
         server.close()
 
 
-class Held:
-    """A default-chain session holding the endpoint's first set, and what it reported."""
+class Held(standard.Held):
+    """`test_refresh_standard.Held` on a default-chain session holding the endpoint's first set."""
 
     def __init__(self, **policy: Any) -> None:
-        self.events: list[RefreshEvent] = []
-        policy.setdefault("jitter", False)
-        self.session = rolesession.from_environment(
-            cache=None, refresh=RefreshPolicy(on_event=self.events.append, **policy)
-        )
+        super().__init__(lambda refresh: rolesession.from_environment(cache=None, refresh=refresh), **policy)
         assert self.session.describe()["provider"] == "container-role"
-        self.credentials = self.session.get_credentials()
-        self.first = self.read()
-
-    def read(self) -> Any:
-        return self.credentials.get_frozen_credentials()
-
-    def read_and_settle(self) -> Any:
-        value = self.read()
-        self.credentials.wait_for_background(10)
-        return value
 
 
 def test_valid_held_set_is_served_without_a_call(endpoint, frozen):
