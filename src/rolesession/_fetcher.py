@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError
 
 from . import _keys, _state, _sts
 from . import _workers as workers
-from ._credentials import RoleCredentials
+from ._credentials import RoleCredentials, to_iso
 from ._environment import default_source, where_botocore_looked
 from ._errors import AssumeRoleError, RoleSessionError, SourceCredentialsError, TokenError
 from ._redaction import redact
@@ -211,6 +211,19 @@ class Fetcher:
     # -- STS -----------------------------------------------------------------------------------
 
     def _call_sts(self, duration: int | None, signer: Any) -> RoleCredentials:
+        creds = self._ask(duration, signer)
+        if not creds.expiry > creds.received:
+            # A stale answer (a replaying proxy, a broken cache in front of STS or of a
+            # container endpoint): a failed refresh, never credentials to hand out.
+            raise AssumeRoleError(
+                f"{self.source.operation} for {self.source.label} returned credentials that had "
+                f"already expired (Expiration {to_iso(creds.expiration)})",
+                role_arn=self.source.role_arn,
+                code="StaleResponse",
+            )
+        return creds
+
+    def _ask(self, duration: int | None, signer: Any) -> RoleCredentials:
         source = self.source
         fetch_own = getattr(source, "fetch_credentials", None)
         if fetch_own is not None:  # not an STS call: a botocore provider the source wraps

@@ -132,12 +132,6 @@ class ProviderSource(Source):
             raise SourceCredentialsError(
                 f"{self.label}: the provider's expiry time is not a date", role_arn=None
             ) from exc
-        if not expiration > received:
-            # A stale answer (the standard's "stale response"): a failed refresh, as from
-            # STS, never credentials to hand out (and re-fetch on every read).
-            raise SourceCredentialsError(
-                f"{self.label}: the provider returned credentials that had already expired", role_arn=None
-            )
         return RoleCredentials(
             access_key=str(metadata["access_key"]),
             secret_key=str(metadata["secret_key"]),

@@ -244,15 +244,6 @@ def call(
             role_arn=source.role_arn,
             code="InvalidResponse",
         ) from exc
-    if not creds.expiry > received:
-        # A stale answer (a replaying proxy, a broken cache in front of STS):
-        # a failed refresh, never credentials to hand out.
-        raise AssumeRoleError(
-            f"{source.operation} for {label} returned credentials that had already expired "
-            f"(Expiration {to_iso(creds.expiration)})",
-            role_arn=source.role_arn,
-            code="StaleResponse",
-        )
     logger.info(
         "%s %s: credentials until %s (%.0f ms)",
         source.operation,
