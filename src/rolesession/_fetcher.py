@@ -24,10 +24,10 @@ from . import _workers as workers
 from ._credentials import RoleCredentials, to_iso
 from ._environment import default_source, where_botocore_looked
 from ._errors import AssumeRoleError, RoleSessionError, SourceCredentialsError, TokenError
+from ._limits import CHAINED_MAX_DURATION
 from ._redaction import redact
 from ._refresh import Accept, Fetched
-from ._sources import AssumeRoleSource, Source
-from ._validation import CHAINED_MAX_DURATION
+from ._sources import Source
 
 __all__ = ["Fetcher", "OneShot"]
 
@@ -249,7 +249,7 @@ class Fetcher:
 
     def _should_rechain(self, duration: int | None, exc: AssumeRoleError) -> bool:
         """STS says the source holds role credentials and the duration is over an hour."""
-        if not isinstance(self.source, AssumeRoleSource) or self.chained:
+        if not self.source.chains or self.chained:
             return False
         if duration is None or duration <= CHAINED_MAX_DURATION or not _sts.is_chaining_error(exc):
             return False

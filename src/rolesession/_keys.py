@@ -24,9 +24,21 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["KEY_PATTERN", "CallerIdentity", "cache_key", "caller_of_secret", "digest", "is_key", "key_for"]
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+__all__ = [
+    "KEY_PATTERN",
+    "CallerIdentity",
+    "cache_key",
+    "caller_of_secret",
+    "config_key",
+    "digest",
+    "is_key",
+    "key_for",
+]
 
 #: What stands for the caller: a string (any cache), or a callable object
 #: (in-process caches only).
@@ -80,3 +92,31 @@ def key_for(material: Mapping[str, Any], caller: CallerIdentity, *, persistent: 
     if persistent:
         return None
     return (cache_key(material, "callable"), caller)
+
+
+def config_key(config: Config | None) -> Hashable:
+    """A hashable value standing for a ``Config``'s options: equal options, equal keys.
+
+    botocore's ``Config`` compares by identity; a user passing an equal
+    ``Config`` built per call must still get the warm session and the shared
+    client back.
+    """
+    if config is None:
+        return None
+    # The class of the instance, not an import: this module loads without botocore.
+    names = sorted(type(config).OPTION_DEFAULTS)
+    return tuple((name, _freeze(getattr(config, name, None))) for name in names)
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((str(k), _freeze(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(_freeze(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(_freeze(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return value  # type: ignore[no-any-return]

@@ -18,6 +18,8 @@ __all__ = [
     "ASSERTION_LENGTH",
     "CHAINED_MAX_DURATION",
     "DEFAULT_DURATION",
+    "DEFAULT_DURATIONS",
+    "DURATIONS",
     "LONGEST_LIFETIME",
     "MAX_DURATION",
     "MAX_DURATIONS",
@@ -43,13 +45,32 @@ DEFAULT_DURATION: Final = 3_600
 #: GetSessionToken's default (and ``mfa_session``'s): 12 hours.
 SESSION_TOKEN_DEFAULT_DURATION: Final = 43_200
 
-#: The longest session each operation can issue, by operation name.
-MAX_DURATIONS: Final = {
-    "AssumeRole": MAX_DURATION,
-    "AssumeRoleWithWebIdentity": MAX_DURATION,
-    "AssumeRoleWithSAML": MAX_DURATION,
-    "GetSessionToken": SESSION_TOKEN_MAX_DURATION,
+#: ``DurationSeconds`` each operation takes, (shortest, longest), by operation name.
+#: The role operations' longest is further bounded by the role's ``MaxSessionDuration``.
+DURATIONS: Final = {
+    "AssumeRole": (MIN_DURATION, MAX_DURATION),
+    "AssumeRoleWithWebIdentity": (MIN_DURATION, MAX_DURATION),
+    "AssumeRoleWithSAML": (MIN_DURATION, MAX_DURATION),
+    "GetSessionToken": (MIN_DURATION, SESSION_TOKEN_MAX_DURATION),
+    "GetFederationToken": (MIN_DURATION, 129_600),
+    # IAM Roles Anywhere-style scoped credentials: any length up to 36 hours.
+    "GetScopedCredentials": (1, 129_600),
+    # Root tasks in a member account: at most 15 minutes.
+    "AssumeRoot": (0, 900),
+    # An outbound JWT, not credentials: 1 minute to 1 hour.
+    "GetWebIdentityToken": (60, 3_600),
 }
+#: What each operation issues when no ``DurationSeconds`` is sent.
+DEFAULT_DURATIONS: Final = {
+    "AssumeRole": DEFAULT_DURATION,
+    "AssumeRoleWithWebIdentity": DEFAULT_DURATION,
+    "AssumeRoleWithSAML": DEFAULT_DURATION,
+    "GetSessionToken": SESSION_TOKEN_DEFAULT_DURATION,
+    "GetFederationToken": 43_200,
+    "AssumeRoot": 900,
+}
+#: The longest session each operation can issue, by operation name.
+MAX_DURATIONS: Final = {operation: longest for operation, (_, longest) in DURATIONS.items()}
 #: The longest lifetime any credentials from STS can have: a cached entry
 #: living longer was not written from an STS answer.
 LONGEST_LIFETIME: Final = max(MAX_DURATIONS.values())

@@ -26,8 +26,12 @@ import botocore.config
 from ._cache import DEFAULT_CACHE, check_cache, default_cache
 from ._environment import check_region_of_partition, configured_region, default_session_name
 from ._errors import InvalidParameterError
+from ._limits import ASSERTION_LENGTH, TOKEN_LENGTH
 from ._refresh import RefreshPolicy
 from ._sources import (
+    EVERY_HOP,
+    FIRST_HOP,
+    LAST_HOP,
     AssumeRoleSource,
     SamlSource,
     SessionTokenSource,
@@ -36,7 +40,6 @@ from ._sources import (
     by_identity,
 )
 from ._validation import (
-    SESSION_TOKEN_MAX_DURATION,
     check_duration,
     check_endpoint_url,
     check_external_id,
@@ -86,17 +89,13 @@ class Recipe:
     refresh: RefreshPolicy | None
 
 
-#: The keywords of ``assume_role()`` that configure a hop (``chain`` and
-#: ``fan_out`` set the source themselves).
-HOP_KEYWORDS = frozenset(
-    {
-        "session_name", "duration", "policy", "policy_arns", "tags", "transitive_tag_keys",
-        "external_id", "source_identity", "mfa_serial", "mfa_token", "region", "sts_endpoint_url",
-        "sts_config", "cache", "refresh",
-    }
-)
-_FIRST_HOP_ONLY = frozenset({"mfa_serial", "mfa_token"})
-_LAST_HOP_ONLY = frozenset({"policy", "policy_arns", "tags", "transitive_tag_keys"})
+#: How each keyword of ``assume_role()`` that configures a hop reaches a chain's hops
+#: (``chain`` and ``fan_out`` set the source themselves): the `AssumeRoleSource`
+#: fields' declared hop rules, and the recipe's own cache and refresh policy.
+_HOP_RULES = {**AssumeRoleSource.hop_rules(), "cache": EVERY_HOP, "refresh": EVERY_HOP}
+HOP_KEYWORDS = frozenset(_HOP_RULES)
+_FIRST_HOP_ONLY = frozenset(k for k, rule in _HOP_RULES.items() if rule == FIRST_HOP)
+_LAST_HOP_ONLY = frozenset(k for k, rule in _HOP_RULES.items() if rule == LAST_HOP)
 
 
 # -- what every entry point takes ---------------------------------------------------------
@@ -269,9 +268,9 @@ def web_identity_recipe(
         raise fail("token_file", f"{path} does not exist or is not a file")
     if path is not None:
         path = os.path.abspath(path)  # re-read for years: a later chdir must not lose it
-    checked_token = (
-        None if token is None else check_secret_provider(token, "token", 4, 20_000, "a web identity token")
-    )
+    checked_token = None
+    if token is not None:
+        checked_token = check_secret_provider(token, "token", *TOKEN_LENGTH, "a web identity token")
     if provider_id is not None:
         provider_id = check_str(provider_id, "provider_id")
         if not 4 <= len(provider_id) <= 2048:
@@ -295,7 +294,7 @@ def saml_recipe(role_arn: Any, principal_arn: Any, *, assertion: Any, **common: 
     principal = check_principal_arn(principal_arn, "principal_arn")
     if partition_of(principal) != partition_of(arn):
         raise fail("principal_arn", "must be in the same partition as role_arn")
-    checked_assertion = check_secret_provider(assertion, "assertion", 4, 100_000, "a SAML assertion")
+    checked_assertion = check_secret_provider(assertion, "assertion", *ASSERTION_LENGTH, "a SAML assertion")
     checked = _common(**common)
     source = SamlSource(
         **_source_fields(
@@ -352,7 +351,7 @@ def mfa_session_recipe(
             partition,
             origin="" if checked["region"] else "configured for the source or the environment",
         ),
-        duration=check_duration(duration, "duration", SESSION_TOKEN_MAX_DURATION),
+        duration=check_duration(duration, "duration", SessionTokenSource.max_duration),
         sts_endpoint_url=checked["sts_endpoint_url"],
         sts_config=checked["sts_config"],
         mfa_serial=serial,

@@ -21,18 +21,25 @@ value. Secrets never appear in ``repr``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-import botocore.config
-
-from ._environment import partition_region
 from ._errors import TokenError
-from ._keys import CallerIdentity, caller_of_secret, digest
-from ._limits import ASSERTION_LENGTH, DEFAULT_DURATION, SESSION_TOKEN_DEFAULT_DURATION, TOKEN_LENGTH
-from ._sts import config_key
+from ._keys import CallerIdentity, caller_of_secret, config_key, digest
+from ._limits import (
+    ASSERTION_LENGTH,
+    DEFAULT_DURATION,
+    DEFAULT_DURATIONS,
+    DURATIONS,
+    MAX_DURATION,
+    TOKEN_LENGTH,
+)
 from ._validation import is_mfa_code
+
+if TYPE_CHECKING:  # this module loads without botocore (the CLI's fast path)
+    import botocore.config
 
 __all__ = [
     "AssumeRoleSource",
@@ -99,6 +106,97 @@ def unwrap(value: Any) -> Any:
     return value.fn if isinstance(value, ByIdentity) else value
 
 
+# -- the parameter table ----------------------------------------------------------------------
+
+#: Hop rules: which hops of a `chain` (or of a profile chain) a keyword given
+#: for the whole chain reaches.
+EVERY_HOP = "every"
+FIRST_HOP = "first"
+LAST_HOP = "last"
+
+
+@dataclass(frozen=True)
+class Param:
+    """Everything about one `Source` field, said once (the field's ``metadata["param"]``).
+
+    The request (`Source.params`), the cache key (`Source.key_material`), the
+    secrets hidden from ``describe()`` and pickles' warnings, the keyword sets
+    of `chain` and `fan_out` (`hop_keywords`), the profile keys and the CLI
+    flags are all read from these declarations.
+    """
+
+    #: STS's name for it (``RoleSessionName``); ``None``: not sent as is.
+    wire: str | None = None
+    #: The wire form of a value (default: the value itself); empty values are never sent.
+    to_wire: Callable[[Any], Any] | None = None
+    #: What the secret is called in messages ("MFA code"); ``None``: not a secret. A
+    #: secret is never in the request dict, the cache key, ``describe()`` or a repr
+    #: (`Source.secret_params` sends it).
+    secret: str | None = None
+    #: Part of the cache key (secrets never are: the caller's identity covers them).
+    keyed: bool = False
+    #: The key material's form of a value (default: the value itself).
+    to_key: Callable[[Any], Any] | None = None
+    #: Which hops of a chain a chain-wide keyword reaches (``None``: not a hop keyword).
+    hop: str | None = None
+    #: The shared-config key a role profile sets it with (``None``: none).
+    profile_key: str | None = None
+    #: The CLI option that sets it (``None``: none).
+    cli_flag: str | None = None
+    #: The name of the `_validation` function that checks it.
+    check: str | None = None
+
+
+def param(
+    default: Any = dataclasses.MISSING, *, shown: bool = True, compare: bool = True, **spec: Any
+) -> Any:
+    """A `Source` field declared with its `Param` (``spec``); ``shown=False`` keeps it out of ``repr``."""
+    meta = {"param": Param(**spec)}
+    if default is dataclasses.MISSING:
+        return field(repr=shown, compare=compare, metadata=meta)
+    return field(default=default, repr=shown, compare=compare, metadata=meta)
+
+
+#: The session name, declared alike by every operation that sends one.
+_SESSION_NAME: Final[Mapping[str, Any]] = {
+    "wire": "RoleSessionName", "keyed": True, "hop": EVERY_HOP, "profile_key": "role_session_name",
+    "cli_flag": "--session-name", "check": "check_session_name",
+}  # fmt: skip
+
+
+def spec_of(f: dataclasses.Field[Any]) -> Param | None:
+    """The `Param` a field declares, if any."""
+    spec = f.metadata.get("param")
+    return spec if isinstance(spec, Param) else None
+
+
+def _sorted(value: Any) -> list[Any]:
+    return sorted(value)
+
+
+def _tag_pairs(value: Any) -> list[list[str]]:
+    return [list(t) for t in value]
+
+
+def _tags_wire(value: Any) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in value]
+
+
+def _arns_wire(value: Any) -> list[dict[str, str]]:
+    return [{"arn": arn} for arn in value]
+
+
+#: The cache key format: these names are in every key, with this value when
+#: a source has no such field (keys are persistent -- `FileCache`, the CLI's
+#: cache -- so an operation added later must not change an existing key: its
+#: new parameters join only its own keys).
+KEY_FORMAT: Final[Mapping[str, Any]] = MappingProxyType({
+    "role_arn": None, "session_name": None, "policy": None, "policy_arns": (), "tags": (),
+    "transitive_tag_keys": (), "external_id": None, "source_identity": None, "mfa_serial": None,
+    "provider_id": None, "principal_arn": None, "sts_endpoint_url": None, "partition": None,
+})  # fmt: skip
+
+
 # -- hints -------------------------------------------------------------------------------
 
 _HINTS = {
@@ -139,21 +237,41 @@ class Source:
     from_sts: ClassVar[bool] = True
     #: What STS issues when no ``DurationSeconds`` is sent.
     default_duration: ClassVar[int] = DEFAULT_DURATION
+    #: The longest ``DurationSeconds`` the operation takes (`_limits.DURATIONS`).
+    max_duration: ClassVar[int] = MAX_DURATION
+    #: Whether STS caps the session at one hour when the signing credentials
+    #: are a role's (role chaining): then a longer duration is retried capped.
+    chains: ClassVar[bool] = False
 
-    role_arn: str | None
+    # Each field declares its request parameter, cache key part, hop rule,
+    # profile key and CLI option once (`Param`); see `params`, `key_material`.
+    role_arn: str | None = param(wire="RoleArn", keyed=True, check="check_role_arn")
     #: The region the user configured (argument, source, environment, profile),
     #: or ``None``: no region is invented for the session's own clients.
-    region: str | None
-    partition: str
-    duration: int | None = None
-    policy: str | None = None  # compact JSON, sorted keys
-    policy_arns: tuple[str, ...] = ()
-    sts_endpoint_url: str | None = None
+    region: str | None = param(hop=EVERY_HOP, cli_flag="--region", check="check_region")
+    partition: str = param(keyed=True)
+    # Sent and keyed as the effective duration (`params`, `key_material`).
+    duration: int | None = param(
+        None, wire="DurationSeconds", hop=EVERY_HOP, profile_key="duration_seconds",
+        cli_flag="--duration", check="check_duration",
+    )  # fmt: skip
+    policy: str | None = param(  # compact JSON, sorted keys
+        None, wire="Policy", keyed=True, hop=LAST_HOP, cli_flag="--policy", check="check_policy"
+    )
+    policy_arns: tuple[str, ...] = param(
+        (), wire="PolicyArns", to_wire=_arns_wire, keyed=True, to_key=_sorted, hop=LAST_HOP,
+        cli_flag="--policy-arn", check="check_policy_arns",
+    )  # fmt: skip
+    sts_endpoint_url: str | None = param(
+        None, keyed=True, hop=EVERY_HOP, cli_flag="--sts-endpoint-url", check="check_endpoint_url"
+    )
     #: The shared-config profile whose client settings the STS clients and the
     #: session's own clients take (`from_profile`); ``None``: botocore's default.
     profile: str | None = None
     # Compared by value (botocore's Config has no __eq__): see ``_config``.
-    sts_config: botocore.config.Config | None = field(default=None, compare=False)
+    sts_config: botocore.config.Config | None = param(  # noqa: RUF009 (a dataclasses.field)
+        None, compare=False, hop=EVERY_HOP
+    )
     _config: Hashable = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -162,16 +280,53 @@ class Source:
     @property
     def sts_region(self) -> str:
         """Where STS is called: the configured region, else the partition's default."""
-        return self.region or partition_region(self.partition)
+        if self.region:
+            return self.region
+        from ._environment import partition_region  # botocore: only when a client is made
+
+        return partition_region(self.partition)
 
     @property
     def label(self) -> str:
         """How messages name what is assumed."""
         return self.role_arn or self.operation
 
+    # -- the table ---------------------------------------------------------------------
+
+    @classmethod
+    def table(cls) -> tuple[tuple[str, Param], ...]:
+        """Each declared field's name and `Param`, in field order."""
+        table = cls.__dict__.get("_table")
+        if table is None:  # once per class (the dataclass's fields exist only after decoration)
+            table = tuple((f.name, spec) for f in dataclasses.fields(cls) if (spec := spec_of(f)) is not None)
+            cls._table = table  # type: ignore[attr-defined]
+        return table
+
+    @classmethod
+    def secret_fields(cls) -> frozenset[str]:
+        """The fields holding secrets (never in a repr, ``describe()``, the request dict or a key)."""
+        return frozenset(name for name, spec in cls.table() if spec.secret is not None)
+
+    @classmethod
+    def hop_rules(cls) -> dict[str, str]:
+        """The fields a chain-wide keyword may set, and which hops each reaches."""
+        return {name: spec.hop for name, spec in cls.table() if spec.hop is not None}
+
+    @classmethod
+    def profile_keys(cls) -> dict[str, str]:
+        """The role profile's keys for this operation's fields: shared-config key -> field."""
+        return {spec.profile_key: name for name, spec in cls.table() if spec.profile_key is not None}
+
+    def static_secret(self) -> str | None:
+        """What static secret this source holds ("MFA code"), if any: a pickle would carry it."""
+        for name, spec in self.table():
+            if spec.secret is not None and isinstance(getattr(self, name), str):
+                return spec.secret
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Every field but the secrets (a token, an assertion or an MFA code provider)."""
-        hidden = {"sts_config", "_config", "mfa_token", "token", "assertion"}
+        hidden = {"sts_config", "_config", *self.secret_fields()}
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in hidden}
         return {"operation": self.operation, **fields}
 
@@ -182,14 +337,16 @@ class Source:
     # -- the request ----------------------------------------------------------------
 
     def params(self, duration: int | None) -> dict[str, Any]:
-        """The STS call's parameters, secrets excluded (see `secret_params`)."""
-        p: dict[str, Any] = {"RoleArn": self.role_arn}
-        if duration is not None:
-            p["DurationSeconds"] = duration
-        if self.policy is not None:
-            p["Policy"] = self.policy
-        if self.policy_arns:
-            p["PolicyArns"] = [{"arn": arn} for arn in self.policy_arns]
+        """The STS call's parameters, secrets excluded (see `secret_params`); ``duration``
+        is the effective one (a chained hop's is capped). Unset values are not sent."""
+        p: dict[str, Any] = {}
+        for name, spec in self.table():
+            if spec.wire is None or spec.secret is not None:
+                continue
+            value = duration if name == "duration" else getattr(self, name)
+            if value is None or value == ():
+                continue
+            p[spec.wire] = value if spec.to_wire is None else spec.to_wire(value)
         return p
 
     def secret_params(self, spend: Spend) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -197,24 +354,18 @@ class Source:
         return {}, ()
 
     def key_material(self, duration: int | None) -> dict[str, Any]:
-        """What the cache key covers, apart from the caller's identity."""
-        return {
+        """What the cache key covers, apart from the caller's identity: the operation, the
+        effective duration, every keyed field (`KEY_FORMAT`'s empty value where it has none)."""
+        material: dict[str, Any] = {
             "operation": self.operation,
-            "role_arn": self.role_arn,
-            "session_name": None,
+            **KEY_FORMAT,
             "duration": duration if duration is not None else self.default_duration,
-            "policy": self.policy,
-            "policy_arns": sorted(self.policy_arns),
-            "tags": [],
-            "transitive_tag_keys": [],
-            "external_id": None,
-            "source_identity": None,
-            "mfa_serial": None,
-            "provider_id": None,
-            "principal_arn": None,
-            "sts_endpoint_url": self.sts_endpoint_url,
-            "partition": self.partition,
         }
+        for name, spec in self.table():
+            if spec.keyed:
+                value = getattr(self, name)
+                material[name] = value if spec.to_key is None else spec.to_key(value)
+        return material
 
     def caller(self, signer_key: str | None) -> CallerIdentity:
         """Who is asking, for the cache key: by default whoever signs the call."""
@@ -242,47 +393,40 @@ class AssumeRoleSource(Source):
 
     operation: ClassVar[str] = "AssumeRole"
     method: ClassVar[str] = "assume_role"
+    max_duration: ClassVar[int] = DURATIONS["AssumeRole"][1]
+    chains: ClassVar[bool] = True
 
-    session_name: str
-    tags: tuple[tuple[str, str], ...] = ()
-    transitive_tag_keys: tuple[str, ...] = ()
-    external_id: str | None = None
-    source_identity: str | None = None
-    mfa_serial: str | None = None
-    mfa_token: SecretProvider | None = field(default=None, repr=False)
-
-    def params(self, duration: int | None) -> dict[str, Any]:
-        p = super().params(duration)
-        p["RoleSessionName"] = self.session_name
-        if self.tags:
-            p["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
-        if self.transitive_tag_keys:
-            p["TransitiveTagKeys"] = list(self.transitive_tag_keys)
-        if self.external_id is not None:
-            p["ExternalId"] = self.external_id
-        if self.source_identity is not None:
-            p["SourceIdentity"] = self.source_identity
-        if self.mfa_serial is not None:
-            p["SerialNumber"] = self.mfa_serial
-        return p
+    session_name: str = param(**_SESSION_NAME)
+    tags: tuple[tuple[str, str], ...] = param(
+        (), wire="Tags", to_wire=_tags_wire, keyed=True, to_key=_tag_pairs, hop=LAST_HOP,
+        profile_key="session_tags", cli_flag="--tag", check="check_tags",
+    )  # fmt: skip
+    transitive_tag_keys: tuple[str, ...] = param(
+        (), wire="TransitiveTagKeys", to_wire=list, keyed=True, to_key=_sorted, hop=LAST_HOP,
+        profile_key="transitive_session_tags", cli_flag="--tag", check="check_transitive_tag_keys",
+    )  # fmt: skip
+    external_id: str | None = param(
+        None, wire="ExternalId", keyed=True, hop=EVERY_HOP, profile_key="external_id",
+        cli_flag="--external-id", check="check_external_id",
+    )  # fmt: skip
+    source_identity: str | None = param(
+        None, wire="SourceIdentity", keyed=True, hop=EVERY_HOP, profile_key="source_identity",
+        cli_flag="--source-identity", check="check_source_identity",
+    )  # fmt: skip
+    mfa_serial: str | None = param(
+        None, wire="SerialNumber", keyed=True, hop=FIRST_HOP, profile_key="mfa_serial",
+        cli_flag="--mfa-serial", check="check_mfa_serial",
+    )  # fmt: skip
+    mfa_token: SecretProvider | None = param(  # noqa: RUF009 (a dataclasses.field)
+        None, shown=False, wire="TokenCode", secret="MFA code", hop=FIRST_HOP, cli_flag="--mfa-command",
+        check="check_mfa_token",
+    )  # fmt: skip
 
     def secret_params(self, spend: Spend) -> tuple[dict[str, str], tuple[str, ...]]:
         if self.mfa_serial is None or self.mfa_token is None:
             return {}, ()
         code = mfa_code(self.mfa_token, spend, self)
         return {"TokenCode": code}, (code,)
-
-    def key_material(self, duration: int | None) -> dict[str, Any]:
-        material = super().key_material(duration)
-        material.update(
-            session_name=self.session_name,
-            tags=[list(t) for t in self.tags],
-            transitive_tag_keys=sorted(self.transitive_tag_keys),
-            external_id=self.external_id,
-            source_identity=self.source_identity,
-            mfa_serial=self.mfa_serial,
-        )
-        return material
 
     def one_shot(self) -> str | None:
         return "MFA code" if self.mfa_serial is not None and isinstance(self.mfa_token, str) else None
@@ -302,17 +446,16 @@ class WebIdentitySource(Source):
     retry_codes: ClassVar[frozenset[str]] = frozenset({"InvalidIdentityToken", "IDPCommunicationError"})
     attempts: ClassVar[int] = 3
 
-    session_name: str
-    token: SecretProvider | None = field(default=None, repr=False)
-    token_file: str | None = None
-    provider_id: str | None = None
-
-    def params(self, duration: int | None) -> dict[str, Any]:
-        p = super().params(duration)
-        p["RoleSessionName"] = self.session_name
-        if self.provider_id is not None:
-            p["ProviderId"] = self.provider_id
-        return p
+    session_name: str = param(**_SESSION_NAME)
+    token: SecretProvider | None = param(  # noqa: RUF009 (a dataclasses.field)
+        None, shown=False, wire="WebIdentityToken", secret="web identity token", check="check_secret_provider"
+    )
+    # Not keyed: the token it holds is the caller (`caller`).
+    token_file: str | None = param(
+        None, profile_key="web_identity_token_file", cli_flag="--web-identity-token-file",
+        check="check_optional_path",
+    )  # fmt: skip
+    provider_id: str | None = param(None, wire="ProviderId", keyed=True)
 
     def secret_params(self, spend: Spend) -> tuple[dict[str, str], tuple[str, ...]]:
         # A static token may be sent again: it is the caller's, valid until it expires.
@@ -324,11 +467,6 @@ class WebIdentitySource(Source):
             token = self.read_token_file()
         _check_length(token, "web identity token", TOKEN_LENGTH, self)
         return {"WebIdentityToken": token}, (token,)
-
-    def key_material(self, duration: int | None) -> dict[str, Any]:
-        material = super().key_material(duration)
-        material.update(session_name=self.session_name, provider_id=self.provider_id)
-        return material
 
     def caller(self, signer_key: str | None) -> CallerIdentity:
         if self.token is None:
@@ -369,13 +507,13 @@ class SamlSource(Source):
     method: ClassVar[str] = "assume_role_with_saml"
     signed: ClassVar[bool] = False
 
-    principal_arn: str
-    assertion: SecretProvider = field(repr=False)
-
-    def params(self, duration: int | None) -> dict[str, Any]:
-        p = super().params(duration)
-        p["PrincipalArn"] = self.principal_arn
-        return p
+    principal_arn: str = param(
+        wire="PrincipalArn", keyed=True, cli_flag="--principal-arn", check="check_principal_arn"
+    )
+    assertion: SecretProvider = param(  # noqa: RUF009 (a dataclasses.field)
+        shown=False, wire="SAMLAssertion", secret="SAML assertion", cli_flag="--saml-assertion-command",
+        check="check_secret_provider",
+    )  # fmt: skip
 
     def secret_params(self, spend: Spend) -> tuple[dict[str, str], tuple[str, ...]]:
         if isinstance(self.assertion, str):
@@ -385,11 +523,6 @@ class SamlSource(Source):
             assertion = from_provider(self.assertion, "SAML assertion", self)
         _check_length(assertion, "SAML assertion", ASSERTION_LENGTH, self)
         return {"SAMLAssertion": assertion}, (assertion,)
-
-    def key_material(self, duration: int | None) -> dict[str, Any]:
-        material = super().key_material(duration)
-        material.update(principal_arn=self.principal_arn)
-        return material
 
     def caller(self, signer_key: str | None) -> CallerIdentity:
         return caller_of_secret(self.assertion)
@@ -421,25 +554,22 @@ class SessionTokenSource(Source):
 
     operation: ClassVar[str] = "GetSessionToken"
     method: ClassVar[str] = "get_session_token"
-    default_duration: ClassVar[int] = SESSION_TOKEN_DEFAULT_DURATION
+    default_duration: ClassVar[int] = DEFAULT_DURATIONS["GetSessionToken"]
+    max_duration: ClassVar[int] = DURATIONS["GetSessionToken"][1]
 
-    mfa_serial: str
-    mfa_token: SecretProvider | None = field(default=None, repr=False)
+    mfa_serial: str = param(
+        wire="SerialNumber", keyed=True, profile_key="mfa_serial", cli_flag="--mfa-serial",
+        check="check_mfa_serial",
+    )  # fmt: skip
+    mfa_token: SecretProvider | None = param(  # noqa: RUF009 (a dataclasses.field)
+        None, shown=False, wire="TokenCode", secret="MFA code", cli_flag="--mfa-command",
+        check="check_mfa_token",
+    )  # fmt: skip
 
-    @property
-    def sts_region(self) -> str:
-        """Where STS is called: the configured region, else the partition's default."""
-        return self.region or partition_region(self.partition)
 
     @property
     def label(self) -> str:
         return f"the MFA session of {self.mfa_serial}"
-
-    def params(self, duration: int | None) -> dict[str, Any]:
-        p: dict[str, Any] = {"SerialNumber": self.mfa_serial}
-        if duration is not None:
-            p["DurationSeconds"] = duration
-        return p
 
     def secret_params(self, spend: Spend) -> tuple[dict[str, str], tuple[str, ...]]:
         if self.mfa_token is None:
@@ -450,11 +580,6 @@ class SessionTokenSource(Source):
             )
         code = mfa_code(self.mfa_token, spend, self)
         return {"TokenCode": code}, (code,)
-
-    def key_material(self, duration: int | None) -> dict[str, Any]:
-        material = super().key_material(duration)
-        material.update(mfa_serial=self.mfa_serial)
-        return material
 
     def one_shot(self) -> str | None:
         return "MFA code" if isinstance(self.mfa_token, str) else None

@@ -14,7 +14,7 @@ import email.utils
 import logging
 import os
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import botocore.config
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 from ._credentials import RoleCredentials, to_iso
 from ._environment import unknown_region_hint
 from ._errors import AssumeRoleError, SourceCredentialsError
+from ._keys import config_key
 from ._redaction import protect_botocore_loggers, scrubbing, secret_forms
 
 logger = logging.getLogger("rolesession")
@@ -101,31 +102,6 @@ class _GivenCredentials:
         return self._credentials
 
 
-def config_key(config: botocore.config.Config | None) -> Hashable:
-    """A hashable value standing for a ``Config``'s options: equal options, equal keys.
-
-    botocore's ``Config`` compares by identity; a user passing an equal
-    ``Config`` built per call must still get the warm session and the shared
-    client back.
-    """
-    if config is None:
-        return None
-    names = sorted(botocore.config.Config.OPTION_DEFAULTS)
-    return tuple((name, _freeze(getattr(config, name, None))) for name in names)
-
-
-def _freeze(value: Any) -> Hashable:
-    if isinstance(value, Mapping):
-        return ("map", tuple(sorted((str(k), _freeze(v)) for k, v in value.items())))
-    if isinstance(value, (list, tuple)):
-        return ("seq", tuple(_freeze(v) for v in value))
-    if isinstance(value, (set, frozenset)):
-        return ("set", frozenset(_freeze(v) for v in value))
-    try:
-        hash(value)
-    except TypeError:
-        return ("id", id(value))
-    return value  # type: ignore[no-any-return]
 
 
 def client_for(
