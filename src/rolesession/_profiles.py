@@ -36,6 +36,7 @@ from ._errors import InvalidParameterError, TokenError
 from ._refresh import RefreshPolicy
 from ._secret_commands import CommandError, CommandMfaCode, PromptMfaCode
 from ._session import RoleSession
+from ._sources import AssumeRoleSource
 from ._validation import check_endpoint_url, check_instance, check_mfa_token, check_region, check_str, fail
 
 __all__ = ["resolve_profile"]
@@ -320,9 +321,11 @@ def _hop(
         web_identity_recipe,
     )
 
+    # The profile keys of AssumeRole's parameters, as its fields declare them (field -> key).
+    key = {name: k for k, name in AssumeRoleSource.profile_keys().items()}
     role = values["role_arn"]
-    session_name = values.get("role_session_name")
-    duration = _int(values, profile, "duration_seconds")
+    session_name = values.get(key["session_name"])
+    duration = _int(values, profile, key["duration"])
     if innermost and root[0] == "web_identity":
         ignored = [key for key in _NOT_FOR_WEB_IDENTITY if key in values]
         if ignored:
@@ -338,7 +341,7 @@ def _hop(
             duration=duration, policy=None, policy_arns=None, **common,
         )  # fmt: skip
         return _session(recipe, named)
-    serial = values.get("mfa_serial")
+    serial = values.get(key["mfa_serial"])
     code = _code_provider(profile, values, serial, mfa_token) if serial is not None else None
     if serial is not None and innermost and long_term:
         # One code per MFA session, for any number of roles: GetSessionToken first.
@@ -351,10 +354,10 @@ def _hop(
         source=parent,
         session_name=session_name,
         duration=duration,
-        external_id=values.get("external_id"),
-        source_identity=values.get("source_identity"),
-        tags=_tags(values, profile),
-        transitive_tag_keys=_list(values.get("transitive_session_tags")),
+        external_id=values.get(key["external_id"]),
+        source_identity=values.get(key["source_identity"]),
+        tags=_tags(values, profile, key["tags"]),
+        transitive_tag_keys=_list(values.get(key["transitive_tag_keys"])),
         mfa_serial=serial,
         mfa_token=code,
         **common,
@@ -451,9 +454,9 @@ def _int(values: Mapping[str, Any], profile: str, key: str) -> int | None:
         raise fail(f"[profile {profile}] {key}", f"{text[:40]!r} is not a number of seconds") from None
 
 
-def _tags(values: Mapping[str, Any], profile: str) -> dict[str, str] | None:
-    """aws-vault's ``session_tags = key1=value1,key2=value2``."""
-    text = _value(values, profile, "session_tags")
+def _tags(values: Mapping[str, Any], profile: str, name: str) -> dict[str, str] | None:
+    """aws-vault's ``session_tags = key1=value1,key2=value2`` (``name``: the key)."""
+    text = _value(values, profile, name)
     if text is None:
         return None
     tags: dict[str, str] = {}

@@ -34,3 +34,13 @@ def well_typed_calls_pass(session: rolesession.RoleSession) -> None:
     assert_type(last, rolesession.RoleSession)
     results = rolesession.fan_out([ROLE], lambda s: s.region_name, session_name="audit")
     assert_type(results, list[rolesession.FanOutResult[str]])
+
+
+def misspelt_keywords_of_every_entry_point_fail(session: rolesession.RoleSession) -> None:
+    # Each sync entry point names its keywords: none of them takes ``**kwargs: Any``.
+    rolesession.assume_role(ROLE, duraton=900)  # type: ignore[call-arg]
+    rolesession.assume_role_with_web_identity(ROLE, token_fiel="/t")  # type: ignore[call-arg]
+    rolesession.assume_role_with_saml(ROLE, ROLE, assertion="x", polcy={})  # type: ignore[call-arg]
+    rolesession.mfa_session("GAHT12345678", "123456", duraton=900)  # type: ignore[call-arg]
+    rolesession.from_profile("dev", regoin="eu-west-1")  # type: ignore[call-arg]
+    session.scoped(polcy={})  # type: ignore[call-arg]
