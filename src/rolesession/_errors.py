@@ -15,6 +15,7 @@ __all__ = [
     "InvalidParameterError",
     "RoleSessionError",
     "SourceCredentialsError",
+    "StsError",
     "TokenError",
 ]
 
@@ -110,7 +111,14 @@ class CredentialRefreshError(RoleSessionError):
 
 
 class AssumeRoleError(CredentialRefreshError):
-    """STS refused the request or could not be reached.
+    """STS refused the request or could not be reached -- for every operation
+    (``AssumeRole``, ``AssumeRoleWithWebIdentity``, ``AssumeRoleWithSAML``,
+    ``GetSessionToken``).
+
+    `StsError` is the same class under the name that says so (``except
+    rolesession.StsError`` and ``except rolesession.AssumeRoleError`` catch
+    the same errors). Its ``__name__`` stays ``AssumeRoleError``: the name
+    logs, ``fan_out`` JSON lines and older pickles already carry.
 
     Attributes:
         role_arn: the role asked for.
@@ -127,7 +135,7 @@ class AssumeRoleError(CredentialRefreshError):
         ```python
         try:
             session.identity()
-        except rolesession.AssumeRoleError as exc:
+        except rolesession.StsError as exc:        # or its old name, rolesession.AssumeRoleError
             if exc.code == "AccessDenied":
                 ...  # the trust policy, an ExternalId or MFA condition, or an SCP
         ```
@@ -139,6 +147,10 @@ class AssumeRoleError(CredentialRefreshError):
         super().__init__(message, role_arn=role_arn)
         self.code = code
         self._init_kwargs = {"role_arn": role_arn, "code": code}
+
+
+StsError = AssumeRoleError
+"""`AssumeRoleError` under the name that says what it is: any STS refusal, for all four operations."""
 
 
 class TokenError(CredentialRefreshError):

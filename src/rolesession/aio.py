@@ -258,8 +258,7 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         self.register_component("data_loader", _botocore.shared_loader())
         self.sync = sync
         engine = sync.get_credentials()
-        fetcher = engine._fetcher
-        source = fetcher.source  # type: ignore[attr-defined]
+        source = sync.recipe.source
         providers = [
             value
             for value in (getattr(source, name, None) for name in ("mfa_token", "token", "assertion"))
