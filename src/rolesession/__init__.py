@@ -83,7 +83,7 @@ __all__ = [
 for _public in (
     CredentialCache, MemoryCache, CredentialRefreshError, InvalidParameterError, RoleSessionError,
     SourceCredentialsError, StsError, TokenError, Policy, Recipe, RefreshEvent,
-    RefreshPolicy, RoleSession,
+    RefreshPolicy, RoleSession, session_from_recipe,
 ):  # fmt: skip
     _public.__module__ = __name__
 del _public

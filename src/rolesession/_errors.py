@@ -39,10 +39,17 @@ class RoleSessionError(Exception):
         # Exceptions pickle as ``cls(*args)``; keyword-only state would be
         # lost, so every subclass keeps its constructor arguments in
         # ``_init_kwargs`` and is rebuilt from them.
-        return (_rebuild, (type(self), self.args, getattr(self, "_init_kwargs", {})))
+        # By the public class (``getattr(rolesession.X, "_unpickle")``), never a function of
+        # this private module: a pickle must not depend on where the library keeps its code.
+        return (type(self)._unpickle, (self.args, getattr(self, "_init_kwargs", {})))
+
+    @classmethod
+    def _unpickle(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return cls(*args, **kwargs)
 
 
 def _rebuild(cls: type[RoleSessionError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # What errors pickled by earlier releases refer to: keep it.
     return cls(*args, **kwargs)
 
 

@@ -197,7 +197,7 @@ def _static_secret(source: Source) -> str | None:
 def _shippable_cache(cache: Any) -> Any:
     if cache is None:
         return None
-    if cache is default_cache() or not getattr(cache, "persistent", True):
+    if cache is DEFAULT_CACHE or cache is default_cache() or not getattr(cache, "persistent", True):
         return _DEFAULT  # in-memory caches stay home: the receiver uses its own default
     try:
         pickle.dumps(cache)
