@@ -407,7 +407,8 @@ def session_for(
     with _state.state.lock:
         registry = _state.warm_sessions()
         session = registry.get(key)
-        if session is None or session._recipe.origin != recipe.origin or not _can_serve(session):
+        # A from_profile() session travels as its profile: not shared with a plain hop's.
+        if session is None or session._recipe.profile != recipe.profile or not _can_serve(session):
             session = registry[key] = new()
     return session
 
