@@ -223,3 +223,137 @@ def test_a_pickled_session_refreshes_inside_its_worker(proxy):
         _, first, renewed = pool.submit(refresh_inside, session).result(timeout=60)
     assert renewed != first
     assert proxy.count("AssumeRole") >= 2
+
+
+# -- the stable format ---------------------------------------------------------------------------------
+
+STORED = os.path.join(os.path.dirname(__file__), "data", "recipe-v1.pickle")
+
+
+def globals_named(data: bytes) -> set[str]:
+    """Every ``module.name`` a pickle refers to (what unpickling imports)."""
+    import pickletools
+
+    names: set[str] = set()
+    strings: list[str] = []
+    for op, arg, _ in pickletools.genops(data):
+        if op.name in ("GLOBAL", "INST"):
+            names.add(str(arg).replace(" ", "."))
+        elif isinstance(arg, str):
+            strings.append(arg)
+        if op.name == "STACK_GLOBAL":
+            names.add(f"{strings[-2]}.{strings[-1]}")
+    return names
+
+
+def test_a_session_pickles_as_versioned_plain_data(sts_mock):
+    session = rolesession.chain([HUB, TARGET], duration=900)
+    rebuild, (data,) = session.__reduce__()
+    assert rebuild is rolesession.session_from_recipe
+    assert data["format"] == "rolesession.recipe" and data["version"] == 1
+    assert data["root"] == {"kind": "default"}
+    assert [hop["parameters"]["role_arn"] for hop in data["hops"]] == [HUB, TARGET]
+    assert rolesession.session_from_recipe(data) is session  # identical recipe: the same session
+
+
+def test_session_from_recipe_refuses_what_it_cannot_read():
+    with pytest.raises(InvalidParameterError) as info:
+        rolesession.session_from_recipe(
+            {"format": "rolesession.recipe", "version": 99, "root": {}, "hops": []}
+        )
+    assert info.value.parameter == "data" and "version 99" in str(info.value)
+    with pytest.raises(InvalidParameterError):
+        rolesession.session_from_recipe({"format": "something else"})
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda tmp: rolesession.chain([HUB, TARGET], duration=900), id="chain"),
+        pytest.param(
+            lambda tmp: rolesession.assume_role_with_web_identity(
+                ROLE, token=token_from_disk, cache=FileCache(tmp)
+            ),
+            id="web-identity",
+        ),
+        pytest.param(
+            lambda tmp: rolesession.assume_role(
+                ROLE, refresh=rolesession.RefreshPolicy(advisory=600, mandatory=60)
+            ),
+            id="refresh-policy",
+        ),
+        pytest.param(lambda tmp: rolesession.Policy.allow("s3:GetObject", "arn:aws:s3:::b/*"), id="policy"),
+        pytest.param(lambda tmp: rolesession.RefreshPolicy(mandatory=60), id="refresh"),
+        pytest.param(lambda tmp: FileCache(tmp), id="file-cache"),
+        pytest.param(
+            lambda tmp: rolesession.AssumeRoleError("no", role_arn=ROLE, code="AccessDenied"), id="error"
+        ),
+        pytest.param(lambda tmp: rolesession.InvalidParameterError.of("duration", "too long"), id="invalid"),
+        pytest.param(lambda tmp: rolesession.TokenError("no token", role_arn=ROLE), id="token-error"),
+    ],
+)
+def test_no_pickle_names_a_private_module(sts_mock, tmp_path, make):
+    names = globals_named(pickle.dumps(make(tmp_path)))
+    assert names and not [name for name in names if name.startswith("rolesession._")], names
+
+
+def test_a_profile_session_pickle_names_no_private_module(sts_mock, tmp_path, monkeypatch):
+    (tmp_path / "config").write_text(f"[profile hub]\nrole_arn = {HUB}\nsource_profile = base\n")
+    (tmp_path / "credentials").write_text("[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    session = rolesession.from_profile("hub", mfa_token=fresh_code)
+    assert session.recipe.profile == "hub"
+    data = pickle.dumps(session)
+    assert not [name for name in globals_named(data) if name.startswith("rolesession._")]
+    assert session.__reduce__()[1][0]["root"]["profile"] == "hub"
+
+
+def test_a_pickle_stored_by_an_earlier_release_unpickles_into_a_working_lazy_session(sts_mock, sts_calls):
+    # tests/data/make_recipe_pickle.py made it; never regenerate it: later releases must read these bytes.
+    with open(STORED, "rb") as stored:
+        session = pickle.loads(stored.read())
+    assert isinstance(session, rolesession.RoleSession)
+    assert sts_calls.count() == 0  # lazy
+    assert session.chain == (HUB, TARGET) and session.session_name == "stored" and session.duration == 900
+    assert session.describe()["external_id"] == "partner-42"
+    assert session.policy_arns == ("arn:aws:iam::aws:policy/ReadOnlyAccess",)
+    assert session.identity()["Account"] == "111122223333"
+    assert sts_calls.count() == 2
+    assert session.cache is rolesession.default_cache()  # the receiver's default cache
+
+
+# -- the recipe a session keeps ------------------------------------------------------------------------
+
+
+def test_every_session_keeps_its_recipe(sts_mock):
+    hub = rolesession.assume_role(HUB, duration=900)
+    target = hub.assume_role(TARGET)
+    assert isinstance(target.recipe, rolesession.Recipe)
+    assert target.recipe.operation == "AssumeRole" and target.recipe.source.role_arn == TARGET
+    assert target.recipe.parent is hub and target.recipe.parent_recipe is hub.recipe
+    assert [hop.source.role_arn for hop in target.recipe.hops()] == [HUB, TARGET]
+    assert hub.recipe.parent is None and hub.recipe.origin is None
+    assert target.recipe.cache is target.cache and target.recipe.refresh is None
+    assert "secret" not in repr(target.recipe).lower()
+
+
+def test_scoped_is_the_recipe_with_other_policies(sts_mock):
+    session = rolesession.assume_role(ROLE)
+    narrow = session.scoped(policy_arns=["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    assert narrow.recipe == session.recipe.replace(source=narrow.recipe.source)
+    assert narrow.recipe.source.policy_arns == ("arn:aws:iam::aws:policy/ReadOnlyAccess",)
+    assert session.scoped(policy_arns=["arn:aws:iam::aws:policy/ReadOnlyAccess"]) is narrow  # warm
+
+
+# -- clearer names, old ones kept --------------------------------------------------------------------
+
+
+def test_the_clearer_names_and_their_older_aliases_are_the_same_objects(sts_mock):
+    assert rolesession.build_role_arn("123456789012", "Reader") == ROLE
+    assert rolesession.role_arn is rolesession.build_role_arn
+    assert rolesession.chain is rolesession.assume_role_chain
+    assert rolesession.assume_role_chain([HUB, TARGET]).chain == (HUB, TARGET)
+    assert rolesession.StsError is rolesession.AssumeRoleError
+    with pytest.raises(rolesession.AssumeRoleError):
+        raise rolesession.StsError("refused", role_arn=ROLE, code="AccessDenied")

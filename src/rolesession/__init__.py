@@ -12,12 +12,15 @@ from typing import Any
 
 from ._api import (
     assume_role,
+    assume_role_chain,
     assume_role_with_saml,
     assume_role_with_web_identity,
+    build_role_arn,
     chain,
     from_profile,
     mfa_session,
     role_arn,
+    session_from_recipe,
 )
 from ._cache import CredentialCache, MemoryCache, default_cache
 from ._default_chain import from_environment, install, uninstall
@@ -27,9 +30,11 @@ from ._errors import (
     InvalidParameterError,
     RoleSessionError,
     SourceCredentialsError,
+    StsError,
     TokenError,
 )
 from ._policy import Policy
+from ._recipe import Recipe
 from ._refresh import RefreshEvent, RefreshPolicy
 from ._session import RoleSession
 
@@ -48,15 +53,19 @@ __all__ = [
     "InvalidParameterError",
     "MemoryCache",
     "Policy",
+    "Recipe",
     "RefreshEvent",
     "RefreshPolicy",
     "RoleSession",
     "RoleSessionError",
     "SourceCredentialsError",
+    "StsError",
     "TokenError",
     "assume_role",
+    "assume_role_chain",
     "assume_role_with_saml",
     "assume_role_with_web_identity",
+    "build_role_arn",
     "chain",
     "default_cache",
     "fan_out",
@@ -65,8 +74,19 @@ __all__ = [
     "install",
     "mfa_session",
     "role_arn",
+    "session_from_recipe",
     "uninstall",
 ]
+
+# Public classes carry the public module's name, so a pickle (of a session's recipe, an error,
+# a cache, a policy) names ``rolesession.X``, never a private module that may move.
+for _public in (
+    CredentialCache, MemoryCache, CredentialRefreshError, InvalidParameterError, RoleSessionError,
+    SourceCredentialsError, StsError, TokenError, Policy, Recipe, RefreshEvent,
+    RefreshPolicy, RoleSession, session_from_recipe,
+):  # fmt: skip
+    _public.__module__ = __name__
+del _public
 
 
 def __getattr__(name: str) -> Any:
@@ -74,6 +94,7 @@ def __getattr__(name: str) -> Any:
     if name == "FileCache":
         from ._file_cache import FileCache
 
+        FileCache.__module__ = __name__  # as the classes above
         return FileCache
     if name in ("fan_out", "FanOutResult"):
         from . import _fanout as fanout

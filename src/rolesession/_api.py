@@ -17,7 +17,19 @@ import botocore.config
 
 from ._cache import DEFAULT_CACHE, CacheArg
 from ._keywords import Duration, PolicyLike
+from ._recipe import Recipe
 from ._refresh import RefreshPolicy
+from ._requests import (
+    assume_role_recipe,
+    chain_recipes,
+    check_assume_role_keywords,
+    check_source,
+    mfa_session_recipe,
+    saml_recipe,
+    web_identity_recipe,
+)
+from ._session import RoleSession, session_for
+from ._travel import travelling
 from ._validation import ROLE_ARN_RE, check_str, fail
 
 if TYPE_CHECKING:
@@ -25,21 +37,19 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._keywords import HopKeywords
-    from ._session import RoleSession
 
 __all__ = [
     "assume_role",
+    "assume_role_chain",
     "assume_role_with_saml",
     "assume_role_with_web_identity",
+    "build_role_arn",
     "chain",
     "from_profile",
     "mfa_session",
     "role_arn",
+    "session_from_recipe",
 ]
-
-
-# The request-building and session modules are imported on first use:
-# ``import rolesession`` stays light (their dataclasses cost milliseconds).
 
 
 def assume_role(
@@ -110,9 +120,6 @@ def assume_role(
         session.client("s3").list_buckets()
         ```
     """
-    from ._requests import assume_role_recipe, check_assume_role_keywords, check_source
-    from ._session import session_for
-
     checked = check_assume_role_keywords(
         source=check_source(source),
         session_name=session_name,
@@ -197,9 +204,6 @@ def assume_role_with_web_identity(
         )
         ```
     """
-    from ._requests import web_identity_recipe
-    from ._session import session_for
-
     recipe = web_identity_recipe(
         role_arn,
         token=token,
@@ -268,9 +272,6 @@ def assume_role_with_saml(
         )
         ```
     """
-    from ._requests import saml_recipe
-    from ._session import session_for
-
     recipe = saml_recipe(
         role_arn,
         principal_arn,
@@ -287,13 +288,15 @@ def assume_role_with_saml(
     return session_for(recipe)
 
 
-def chain(
+def assume_role_chain(
     steps: Iterable[str | Mapping[str, Any]],
     *,
     source: boto3.Session | None = None,
     **common: Unpack[HopKeywords],
 ) -> RoleSession:
-    """Assume a chain of roles, each hop from the previous one's credentials.
+    """Assume a chain of roles, each hop from the previous one's credentials
+    (``chain`` is the same function under its older name; ``session.chain``
+    is the tuple of what a session was assumed through).
 
     Each step is a role ARN or a dict of `assume_role` keywords with
     ``role_arn``. ``common`` keywords apply to every hop, except
@@ -317,16 +320,13 @@ def chain(
 
     Example:
         ```python
-        target = rolesession.chain(
+        target = rolesession.assume_role_chain(
             ["arn:aws:iam::111111111111:role/Hub", {"role_arn": "arn:aws:iam::222222222222:role/Target",
                                                      "external_id": "partner-42"}],
             duration=3600,
         )
         ```
     """
-    from ._requests import Recipe, chain_recipes
-    from ._session import session_for
-
     parent: Any = source
     session: RoleSession | None = None
     for hop, cache, refresh in chain_recipes(steps, source, common):
@@ -382,9 +382,6 @@ def mfa_session(
         prod = mfa.assume_role("arn:aws:iam::210987654321:role/Admin")  # no second code
         ```
     """
-    from ._requests import mfa_session_recipe
-    from ._session import session_for
-
     recipe = mfa_session_recipe(
         mfa_serial,
         mfa_token,
@@ -471,8 +468,8 @@ def from_profile(
     )
 
 
-def role_arn(account_id: str | int, role_name: str, *, path: str = "/", partition: str = "aws") -> str:
-    """Build and check a role ARN.
+def build_role_arn(account_id: str | int, role_name: str, *, path: str = "/", partition: str = "aws") -> str:
+    """Build and check a role ARN (``role_arn`` is the same function under its older name).
 
     Args:
         account_id: the 12-digit account (an ``int`` is zero-padded).
@@ -489,7 +486,7 @@ def role_arn(account_id: str | int, role_name: str, *, path: str = "/", partitio
 
     Example:
         ```python
-        rolesession.role_arn("123456789012", "Admin")  # 'arn:aws:iam::123456789012:role/Admin'
+        rolesession.build_role_arn("123456789012", "Admin")  # 'arn:aws:iam::123456789012:role/Admin'
         ```
     """
     if isinstance(account_id, bool) or not isinstance(account_id, (str, int)):
@@ -510,3 +507,53 @@ def role_arn(account_id: str | int, role_name: str, *, path: str = "/", partitio
     if not ROLE_ARN_RE.fullmatch(arn) or len(arn) > 2048:
         raise fail("role_name", f"{role_name[:100]!r} is not a valid role name")
     return arn
+
+
+role_arn = build_role_arn
+"""The older name of `build_role_arn` (the same function), kept working."""
+chain = assume_role_chain
+"""The older name of `assume_role_chain` (the same function), kept working."""
+
+
+def session_from_recipe(data: Mapping[str, Any]) -> RoleSession:
+    """A lazy session from a recipe's plain data: how a pickled `RoleSession` is rebuilt.
+
+    A `RoleSession` pickles as ``(session_from_recipe, (data,))``, where
+    ``data`` is ``{"format": "rolesession.recipe", "version": 1, "root": ...,
+    "hops": [...]}`` -- dicts, lists, strings, numbers, ``None`` and public
+    classes only, never credentials. This release reads every version up to
+    its own, so a session pickled by an older release unpickles in a newer one.
+    The root is this process's default credential chain, or the profile a
+    `from_profile` session was resolved from (resolved here); the cache is this
+    process's default cache unless the data carries a persistent one;
+    identical recipes share one session. Nothing calls STS until first use.
+
+    Args:
+        data: the recipe's plain data (the second item of ``session.__reduce__()``).
+
+    Returns:
+        The session, lazy.
+
+    Raises:
+        InvalidParameterError: ``data`` is not a recipe, or of a later version.
+
+    Example:
+        ```python
+        import pickle
+        session = rolesession.assume_role("arn:aws:iam::123456789012:role/Auditor")
+        same = pickle.loads(pickle.dumps(session))   # rolesession.session_from_recipe(data) inside
+        assert same.role_arn == session.role_arn
+        ```
+    """
+    received = travelling(data)
+    parent: Any = None
+    if received.profile is not None:
+        from ._profiles import resolve_profile
+
+        name, keywords = received.profile
+        parent = resolve_profile(name, **keywords)
+    session: Any = parent
+    for source, cache, refresh in received.hops:
+        session = session_for(Recipe(source, parent, cache, refresh))
+        parent = session
+    return session  # type: ignore[no-any-return]

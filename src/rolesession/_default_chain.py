@@ -220,7 +220,7 @@ class _Chain:
         identify: Any = None,
     ) -> RoleSession:
         from ._provider_source import ProviderSource
-        from ._requests import Recipe
+        from ._recipe import Recipe
         from ._session import session_for
 
         source = ProviderSource(

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidParameterError",
     "RoleSessionError",
     "SourceCredentialsError",
+    "StsError",
     "TokenError",
 ]
 
@@ -38,10 +39,17 @@ class RoleSessionError(Exception):
         # Exceptions pickle as ``cls(*args)``; keyword-only state would be
         # lost, so every subclass keeps its constructor arguments in
         # ``_init_kwargs`` and is rebuilt from them.
-        return (_rebuild, (type(self), self.args, getattr(self, "_init_kwargs", {})))
+        # By the public class (``getattr(rolesession.X, "_unpickle")``), never a function of
+        # this private module: a pickle must not depend on where the library keeps its code.
+        return (type(self)._unpickle, (self.args, getattr(self, "_init_kwargs", {})))
+
+    @classmethod
+    def _unpickle(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return cls(*args, **kwargs)
 
 
 def _rebuild(cls: type[RoleSessionError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # What errors pickled by earlier releases refer to: keep it.
     return cls(*args, **kwargs)
 
 
@@ -110,7 +118,14 @@ class CredentialRefreshError(RoleSessionError):
 
 
 class AssumeRoleError(CredentialRefreshError):
-    """STS refused the request or could not be reached.
+    """STS refused the request or could not be reached -- for every operation
+    (``AssumeRole``, ``AssumeRoleWithWebIdentity``, ``AssumeRoleWithSAML``,
+    ``GetSessionToken``).
+
+    `StsError` is the same class under the name that says so (``except
+    rolesession.StsError`` and ``except rolesession.AssumeRoleError`` catch
+    the same errors). Its ``__name__`` stays ``AssumeRoleError``: the name
+    logs, ``fan_out`` JSON lines and older pickles already carry.
 
     Attributes:
         role_arn: the role asked for.
@@ -127,7 +142,7 @@ class AssumeRoleError(CredentialRefreshError):
         ```python
         try:
             session.identity()
-        except rolesession.AssumeRoleError as exc:
+        except rolesession.StsError as exc:        # or its old name, rolesession.AssumeRoleError
             if exc.code == "AccessDenied":
                 ...  # the trust policy, an ExternalId or MFA condition, or an SCP
         ```
@@ -139,6 +154,10 @@ class AssumeRoleError(CredentialRefreshError):
         super().__init__(message, role_arn=role_arn)
         self.code = code
         self._init_kwargs = {"role_arn": role_arn, "code": code}
+
+
+StsError = AssumeRoleError
+"""`AssumeRoleError` under the name that says what it is: any STS refusal, for all four operations."""
 
 
 class TokenError(CredentialRefreshError):

@@ -523,8 +523,9 @@ class FileCache:
         return f"FileCache(directory={self.directory!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt, not copied: the new process checks the directory for itself.
-        return (_rebuild, (self._given, self.lock_timeout))
+        # Rebuilt, not copied: the new process checks the directory for itself. By the public
+        # class (rolesession.FileCache), never a private module a later release may move.
+        return (type(self), (self._given,), {"lock_timeout": self.lock_timeout})
 
     # -- the directory ----------------------------------------------------------------
 
@@ -934,4 +935,5 @@ def _remove_idle_lock(where: _Dir, name: str, seen: os.stat_result) -> bool:
 
 
 def _rebuild(directory: str | None, lock_timeout: float) -> FileCache:
+    # What pickles made before FileCache pickled by its public name refer to: keep it.
     return FileCache(directory, lock_timeout=lock_timeout)

@@ -33,9 +33,10 @@ import botocore.session
 from . import _state
 from ._cache import DEFAULT_CACHE
 from ._errors import InvalidParameterError, TokenError
+from ._recipe import ProfileOrigin, Recipe
 from ._refresh import RefreshPolicy
 from ._secret_commands import CommandError, CommandMfaCode, PromptMfaCode
-from ._session import RoleSession
+from ._session import RoleSession, session_for
 from ._sources import AssumeRoleSource
 from ._validation import check_endpoint_url, check_instance, check_mfa_token, check_region, check_str, fail
 
@@ -110,6 +111,12 @@ def resolve_profile(
         "cache": cache,
         "refresh": refresh,
     }
+    # Pickled, the session travels as this: a worker resolves the profile itself.
+    origin = ProfileOrigin(
+        name,
+        {"mfa_token": mfa_token, "region": region, "sts_endpoint_url": sts_endpoint_url,
+         "sts_config": sts_config, "cache": cache, "refresh": refresh},
+    )  # fmt: skip
     session: Any = None if root[0] == "web_identity" else _source_session(profiles, root, name)
     for index, hop in enumerate(reversed(hops)):
         values = profiles[hop]
@@ -118,6 +125,7 @@ def resolve_profile(
             session = _hop(
                 hop, values, session, root, innermost=innermost, mfa_token=mfa_token, common=common,
                 long_term=_long_term_keys(profiles, root), named=name,
+                origin=origin if index == len(hops) - 1 else None,
             )
         except InvalidParameterError as exc:
             # The caller's own keywords were checked above: anything else came from the profile.
@@ -126,12 +134,6 @@ def resolve_profile(
                 raise InvalidParameterError.of(f"[profile {hop}] {key}", exc.reason) from None
             raise
     assert isinstance(session, RoleSession)
-    # Pickled, the session travels as this: a worker resolves the profile itself.
-    session._profile_recipe = (
-        name,
-        {"mfa_token": mfa_token, "region": region, "sts_endpoint_url": sts_endpoint_url,
-         "sts_config": sts_config, "cache": cache, "refresh": refresh},
-    )  # fmt: skip
     return session
 
 
@@ -311,6 +313,7 @@ def _hop(
     common: dict[str, Any],
     long_term: bool,
     named: str,
+    origin: ProfileOrigin | None = None,
 ) -> RoleSession:
     """One role profile's session, built as `assume_role` (and siblings) build theirs,
     its clients configured by the named profile."""
@@ -340,7 +343,7 @@ def _hop(
             role, token=None, token_file=root[1], provider_id=None, session_name=session_name,
             duration=duration, policy=None, policy_arns=None, **common,
         )  # fmt: skip
-        return _session(recipe, named)
+        return _session(recipe, named, origin)
     serial = values.get(key["mfa_serial"])
     code = _code_provider(profile, values, serial, mfa_token) if serial is not None else None
     if serial is not None and innermost and long_term:
@@ -362,16 +365,12 @@ def _hop(
         mfa_token=code,
         **common,
     )
-    return _session(assume_role_recipe(role, checked), named)
+    return _session(assume_role_recipe(role, checked), named, origin)
 
 
-def _session(recipe: Any, named: str) -> RoleSession:
-    """The session of ``recipe`` with the named profile's client settings."""
-    from ._requests import Recipe
-    from ._session import session_for
-
-    source = recipe.source.replace(profile=named)
-    return session_for(Recipe(source, recipe.parent, recipe.cache, recipe.refresh))
+def _session(recipe: Recipe, named: str, origin: ProfileOrigin | None = None) -> RoleSession:
+    """The session of ``recipe`` with the named profile's client settings (and ``origin``, the last hop)."""
+    return session_for(recipe.replace(source=recipe.source.replace(profile=named), origin=origin))
 
 
 def _code_provider(profile: str, values: Mapping[str, Any], serial: str, given: Any) -> Any:

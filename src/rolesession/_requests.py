@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -27,6 +26,7 @@ from ._cache import DEFAULT_CACHE, check_cache, default_cache
 from ._environment import check_region_of_partition, configured_region, default_session_name
 from ._errors import InvalidParameterError
 from ._limits import ASSERTION_LENGTH, TOKEN_LENGTH
+from ._recipe import Recipe
 from ._refresh import RefreshPolicy
 from ._sources import (
     EVERY_HOP,
@@ -73,20 +73,6 @@ __all__ = [
     "scoped_source",
     "web_identity_recipe",
 ]
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything one `RoleSession` is made from: what to ask STS, signed by whom, cached where.
-
-    ``parent`` is the session whose credentials sign the call (``None``: the
-    default credential chain; unsigned operations have none).
-    """
-
-    source: Source
-    parent: boto3.Session | None
-    cache: Any
-    refresh: RefreshPolicy | None
 
 
 #: How each keyword of ``assume_role()`` that configures a hop reaches a chain's hops

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import sys
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -21,9 +22,12 @@ import boto3
 from . import _botocore, _state
 from ._credentials import RoleCredentials, to_datetime, to_iso
 from ._environment import environment_fingerprint
+from ._recipe import Recipe
 from ._redaction import protect_botocore_loggers
-from ._refresh import RefreshPolicy, SessionCredentials
+from ._refresh import SessionCredentials
+from ._requests import assume_role_recipe, check_assume_role_keywords, scoped_source
 from ._sts import REJECTION_CODES
+from ._travel import recipe_data
 from ._validation import fail
 
 if TYPE_CHECKING:
@@ -31,7 +35,6 @@ if TYPE_CHECKING:
 
     from ._fetcher import Fetcher, OneShot
     from ._keywords import HopKeywords
-    from ._requests import Recipe
 
 __all__ = ["RoleSession", "session_for"]
 
@@ -109,16 +112,14 @@ class RoleSession(boto3.Session):
         ```
     """
 
-    #: Set on a `from_profile` session: ``(profile, keywords)`` it travels as.
-    _profile_recipe: tuple[str, dict[str, Any]] | None = None
     #: The ``rolesession.aio`` session over this one, made on first use. Kept here, not in a
     #: weak mapping keyed by this session: the view refers to it and would keep it alive.
     _aio_view: Any = None
 
-    def __init__(self, fetcher: Fetcher, refresh: RefreshPolicy | None = None) -> None:
+    def __init__(self, recipe: Recipe, fetcher: Fetcher) -> None:
+        self._recipe = recipe
         self._fetcher = fetcher
-        self._refresh_policy = refresh
-        self._credentials = SessionCredentials(fetcher, refresh)
+        self._credentials = SessionCredentials(fetcher, recipe.refresh)
         self._make_lock = threading.RLock()  # resource() calls client()
         # A profile's session is that profile's (its endpoints, ca_bundle, retries ...), as
         # boto3.Session(profile_name=...) would be; only the credentials are ours.
@@ -133,6 +134,11 @@ class RoleSession(boto3.Session):
     # -- identity --------------------------------------------------------------
 
     @property
+    def recipe(self) -> Recipe:
+        """What this session is made from: source, parent, cache, refresh policy, origin (a `Recipe`)."""
+        return self._recipe
+
+    @property
     def role_arn(self) -> str:
         """The ARN of the role this session assumes."""
         return self._fetcher.source.role_arn  # type: ignore[return-value]
@@ -145,12 +151,12 @@ class RoleSession(boto3.Session):
         session as ``source``, `rolesession.fan_out` with it as ``source``)
         uses this cache too unless it is given one.
         """
-        return self._fetcher.cache
+        return self._recipe.cache
 
     @property
     def parent(self) -> boto3.Session | None:
         """The source session credentials are assumed from (``None``: default chain)."""
-        parent = self._fetcher.parent
+        parent = self._recipe.parent
         return parent if isinstance(parent, boto3.Session) else None
 
     def identity(self) -> dict[str, str]:
@@ -208,7 +214,7 @@ class RoleSession(boto3.Session):
         current: Any = self
         while isinstance(current, RoleSession):
             hops.append(current.role_arn or current.operation)
-            current = current._fetcher.parent
+            current = current._recipe.parent
         return tuple(reversed(hops))
 
     @property
@@ -257,15 +263,14 @@ class RoleSession(boto3.Session):
         Takes the keywords of `rolesession.assume_role` (except ``source``:
         the source is this session).
         """
-        from ._api import assume_role
-
         if "source" in kwargs:
             raise fail(
                 "source",
                 "RoleSession.assume_role() chains from this session; use "
                 "rolesession.assume_role(role_arn, source=...) for another source",
             )
-        return assume_role(role_arn, source=self, **kwargs)
+        checked = check_assume_role_keywords(source=self, **kwargs)
+        return session_for(assume_role_recipe(role_arn, checked))
 
     def scoped(
         self, *, policy: Any = None, policy_arns: Iterable[str] | None = None
@@ -277,11 +282,10 @@ class RoleSession(boto3.Session):
         was already used cannot serve the new session: it raises
         `rolesession.TokenError` when it first needs credentials.
         """
-        from ._requests import Recipe, scoped_source
-
         fetcher = self._fetcher
-        source = scoped_source(fetcher.source, policy, policy_arns)
-        recipe = Recipe(source, fetcher.parent, fetcher.cache, self._refresh_policy)
+        source = scoped_source(self._recipe.source, policy, policy_arns)
+        # A new session, not the profile's: it travels as its own hops.
+        recipe = self._recipe.replace(source=source, origin=None)
         return session_for(recipe, chained=fetcher.chained, one_shot=fetcher.one_shot)
 
     # -- thread-safe factories -------------------------------------------------
@@ -330,9 +334,10 @@ class RoleSession(boto3.Session):
         ``boto3.Session``, or it holds a static MFA code, SAML assertion or
         token, or a callable that cannot be pickled.
         """
-        from ._travel import rebuild, recipe_of
-
-        return (rebuild, recipe_of(self))
+        # By the public name, looked up (not imported: it lives in the layer above this one),
+        # so a pickle names rolesession.session_from_recipe and plain data, never a private module.
+        rebuild = sys.modules["rolesession"].session_from_recipe
+        return (rebuild, (recipe_data(self._recipe),))
 
 
 def environ_of(creds: RoleCredentials, region: str | None) -> dict[str, str]:
@@ -394,7 +399,7 @@ def session_for(
         fetcher = Fetcher(
             recipe.source, parent=recipe.parent, cache=recipe.cache, chained=chained, one_shot=one_shot
         )
-        return RoleSession(fetcher, recipe.refresh)
+        return RoleSession(recipe, fetcher)
 
     if recipe.cache is None:
         return new()
@@ -402,7 +407,8 @@ def session_for(
     with _state.state.lock:
         registry = _state.warm_sessions()
         session = registry.get(key)
-        if session is None or not _can_serve(session):
+        # A from_profile() session travels as its profile: not shared with a plain hop's.
+        if session is None or session._recipe.profile != recipe.profile or not _can_serve(session):
             session = registry[key] = new()
     return session
 

@@ -19,13 +19,16 @@ kinds (docs/security.md).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pickle
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _state
 from ._cache import DEFAULT_CACHE, default_cache
+from ._errors import InvalidParameterError
+from ._recipe import ProfileOrigin, Recipe
 from ._sources import (
     AssumeRoleSource,
     ByIdentity,
@@ -33,15 +36,18 @@ from ._sources import (
     SessionTokenSource,
     Source,
     WebIdentitySource,
+    by_identity,
+    unwrap,
 )
 from ._validation import fail
 
-if TYPE_CHECKING:
-    from ._session import RoleSession
-
-__all__ = ["rebuild", "recipe_of"]
+__all__ = ["FORMAT", "VERSION", "Travelling", "recipe_data", "travelling"]
 
 logger = logging.getLogger("rolesession")
+
+#: What a pickled session's data says it is, and the version of its layout.
+FORMAT = "rolesession.recipe"
+VERSION = 1
 
 #: The two kinds of secret a recipe may carry, and what the WARNING says about each.
 _CARRIED = {
@@ -56,61 +62,109 @@ _CARRIED = {
 }
 #: How a pickled cache says "the receiver's default".
 _DEFAULT = "default"
+#: The source class of each operation named in the data.
+_SOURCES: dict[str, type[Source]] = {
+    cls.operation: cls for cls in (AssumeRoleSource, WebIdentitySource, SamlSource, SessionTokenSource)
+}
 
-Hop = tuple[Source, Any, Any]  # (source, cache, refresh policy)
 
+def recipe_data(recipe: Recipe) -> dict[str, Any]:
+    """``recipe`` as versioned plain data (dicts, lists, str, int, None and public classes).
 
-def recipe_of(session: RoleSession) -> tuple[Any, list[Hop]]:
-    """``(root, hops)`` for pickling ``session``; `InvalidParameterError` if it cannot travel."""
-    from ._session import RoleSession
-
-    hops: list[Hop] = []
-    current: Any = session
-    while isinstance(current, RoleSession):
-        profile = getattr(current, "_profile_recipe", None)
-        if profile is not None:  # a from_profile() session: the worker resolves the profile itself
-            root: Any = ("profile", _shippable_profile(profile))
+    Raises `InvalidParameterError` if it cannot travel; logs a WARNING per
+    process for each kind of secret it carries.
+    """
+    hops: list[dict[str, Any]] = []
+    root: dict[str, Any] = {"kind": "default"}
+    current: Recipe | None = recipe
+    while current is not None:
+        if current.origin is not None:  # a from_profile() session: the worker resolves the profile itself
+            name, keywords = _shippable_profile(current.origin)
+            root = {"kind": "profile", "profile": name, "keywords": keywords}
             break
-        fetcher = current._fetcher
-        source, cache = _shippable_source(fetcher.source), _shippable_cache(fetcher.cache)
+        source, cache = _shippable_source(current.source), _shippable_cache(current.cache)
         _warn_of_carried_secrets(source)
-        hops.append((source, cache, current._refresh_policy))
-        current = fetcher.parent
-    else:
-        if current is not None:
+        hops.append(
+            {"operation": source.operation, "parameters": _parameters(source), "cache": cache,
+             "refresh": current.refresh}
+        )  # fmt: skip
+        parent = current.parent
+        current = current.parent_recipe
+        if current is None and parent is not None:
             raise fail(
                 "session",
-                f"cannot be pickled: its root source is an explicit {type(current).__name__}, whose "
+                f"cannot be pickled: its root source is an explicit {type(parent).__name__}, whose "
                 "credentials cannot travel; build it from the default credential chain (source=None) "
                 "or a profile (rolesession.from_profile), which every worker resolves for itself",
             )
-        root = ("default",)
     hops.reverse()
-    return root, hops
+    return {"format": FORMAT, "version": VERSION, "root": root, "hops": hops}
 
 
-def rebuild(root: Any, hops: list[Hop]) -> RoleSession:
-    """The receiving side: a lazy session for the recipe, shared with identical ones."""
-    from ._requests import Recipe
-    from ._session import session_for
+@dataclasses.dataclass(frozen=True)
+class Travelling:
+    """Received data, checked: the profile to resolve first (or ``None``), then each hop's
+    source, cache and refresh policy (the parent is the previous hop's session)."""
 
-    parent: Any = None
-    if root[0] == "profile":
-        from ._profiles import resolve_profile
+    profile: tuple[str, dict[str, Any]] | None
+    hops: tuple[tuple[Source, Any, Any], ...]
 
-        name, kwargs = root[1]
-        parent = resolve_profile(name, **{**kwargs, "cache": _received_cache(kwargs.get("cache"))})
-    session: Any = parent
-    for source, cache, refresh in hops:
-        session = session_for(Recipe(source, parent, _received_cache(cache), refresh))
-        parent = session
-    return session  # type: ignore[no-any-return]
+
+def travelling(data: object) -> Travelling:
+    """The receiving side: ``data`` (from `recipe_data`) checked and turned into sources."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InvalidParameterError.of("data", f"is not a rolesession recipe (format {FORMAT!r})")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
+        raise InvalidParameterError.of(
+            "data", f"has recipe version {version!r}; this rolesession reads versions 1 to {VERSION}"
+        )
+    root, hops = data.get("root"), data.get("hops")
+    if not isinstance(root, dict) or not isinstance(hops, list):
+        raise InvalidParameterError.of("data", "has no root and hops")
+    profile = None
+    if root.get("kind") == "profile":
+        keywords = dict(root.get("keywords") or {})
+        profile = (str(root["profile"]), {**keywords, "cache": _received_cache(keywords.get("cache"))})
+    elif root.get("kind") != "default":
+        raise InvalidParameterError.of("data", f"has an unknown root {root.get('kind')!r}")
+    built = []
+    for index, hop in enumerate(hops):
+        cls = _SOURCES.get(str(hop.get("operation"))) if isinstance(hop, dict) else None
+        if cls is None:
+            raise InvalidParameterError.of(
+                f"data.hops[{index}]", "names no STS operation this rolesession knows"
+            )
+        source = cls(**{name: _received(value) for name, value in hop["parameters"].items()})
+        built.append((source, _received_cache(hop.get("cache")), hop.get("refresh")))
+    return Travelling(profile, tuple(built))
+
+
+def _parameters(source: Source) -> dict[str, Any]:
+    # Every init field, providers unwrapped to the user's callable and tuples as lists.
+    return {
+        f.name: _plain(unwrap(getattr(source, f.name))) for f in dataclasses.fields(source) if f.init
+    }
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
+
+
+def _received(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_received(item) for item in value)
+    return by_identity(value)  # a callable provider compares by identity again
 
 
 # -- what may travel -----------------------------------------------------------------------------
 
 
 def _shippable_source(source: Source) -> Source:
+    if _SOURCES.get(source.operation) is not type(source):
+        # A source of this machine (a wrapped botocore provider) says itself why it cannot travel.
+        pickle.dumps(source)
+        raise fail("session", f"cannot be pickled: its {source.operation} source cannot travel")
     static = _static_secret(source)
     if static is not None:
         raise fail(
@@ -143,7 +197,7 @@ def _static_secret(source: Source) -> str | None:
 def _shippable_cache(cache: Any) -> Any:
     if cache is None:
         return None
-    if cache is default_cache() or not getattr(cache, "persistent", True):
+    if cache is DEFAULT_CACHE or cache is default_cache() or not getattr(cache, "persistent", True):
         return _DEFAULT  # in-memory caches stay home: the receiver uses its own default
     try:
         pickle.dumps(cache)
@@ -155,8 +209,8 @@ def _shippable_cache(cache: Any) -> Any:
     return cache
 
 
-def _shippable_profile(profile: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    name, kwargs = profile
+def _shippable_profile(origin: ProfileOrigin) -> tuple[str, dict[str, Any]]:
+    name, kwargs = origin.profile, dict(origin.keywords)
     shipped = {**kwargs, "cache": _shippable_cache(kwargs.get("cache"))}
     if callable(shipped.get("mfa_token")):
         _warn_once("callable", what="MFA code", name=_name_of(shipped["mfa_token"]))

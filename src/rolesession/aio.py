@@ -39,7 +39,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import aiobotocore.session
 import boto3
@@ -50,10 +50,14 @@ from . import _api, _botocore, _default_chain
 from ._cache import DEFAULT_CACHE, CacheArg
 from ._credentials import to_datetime
 from ._errors import TokenError
+from ._keywords import PolicyLike
 from ._redaction import protect_botocore_loggers
 from ._refresh import RefreshPolicy, SessionCredentials
 from ._session import RoleSession, _RejectionRetry
 from ._sources import ByIdentity
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "AioRoleSession",
@@ -258,8 +262,7 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         self.register_component("data_loader", _botocore.shared_loader())
         self.sync = sync
         engine = sync.get_credentials()
-        fetcher = engine._fetcher
-        source = fetcher.source  # type: ignore[attr-defined]
+        source = sync.recipe.source
         providers = [
             value
             for value in (getattr(source, name, None) for name in ("mfa_token", "token", "assertion"))
@@ -361,7 +364,7 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
 
     # -- more sessions -------------------------------------------------------------------
 
-    def assume_role(self, role_arn: str, **kwargs: Any) -> AioRoleSession:
+    def assume_role(self, role_arn: str, **kwargs: Unpack[AioHopKeywords]) -> AioRoleSession:
         """Chain one hop from this session (the keywords of `assume_role`)."""
         return _view(self.sync.assume_role(role_arn, **_async_ready(kwargs)))
 
@@ -433,16 +436,43 @@ def _async_ready(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 Duration = int | _dt.timedelta
 
 
-def assume_role(role_arn: str, **kwargs: Any) -> AioRoleSession:
+class AioHopKeywords(TypedDict, total=False):
+    """The keywords of `rolesession.aio.assume_role` but ``source``; ``mfa_token`` may be ``async``."""
+
+    session_name: str | None
+    duration: Duration | None
+    policy: PolicyLike | None
+    policy_arns: Iterable[str] | None
+    tags: Mapping[str, str] | None
+    transitive_tag_keys: Iterable[str] | None
+    external_id: str | None
+    source_identity: str | None
+    mfa_serial: str | None
+    mfa_token: str | Callable[[], Any] | None
+    region: str | None
+    sts_endpoint_url: str | None
+    sts_config: botocore.config.Config | None
+    cache: CacheArg
+    refresh: RefreshPolicy | None
+
+
+class AioAssumeRoleKeywords(AioHopKeywords, total=False):
+    """`AioHopKeywords` and ``source``: a ``boto3.Session`` or an `AioRoleSession`."""
+
+    source: boto3.Session | AioRoleSession | None
+
+
+def assume_role(role_arn: str, **kwargs: Unpack[AioAssumeRoleKeywords]) -> AioRoleSession:
     """`rolesession.assume_role` for aiobotocore: same parameters, same checks.
 
     ``mfa_token`` may be an ``async`` callable. ``source`` may be a
     ``boto3.Session`` (a `RoleSession` included) or an `AioRoleSession`.
     """
-    source = kwargs.get("source")
+    given: dict[str, Any] = dict(kwargs)
+    source = given.get("source")
     if isinstance(source, AioRoleSession):
-        kwargs = {**kwargs, "source": source.sync}
-    return _view(_api.assume_role(role_arn, **_async_ready(kwargs)))
+        given["source"] = source.sync
+    return _view(_api.assume_role(role_arn, **_async_ready(given)))
 
 
 def assume_role_with_web_identity(role_arn: str | None = None, **kwargs: Any) -> AioRoleSession:
@@ -455,7 +485,12 @@ def assume_role_with_saml(role_arn: str, principal_arn: str, **kwargs: Any) -> A
     return _view(_api.assume_role_with_saml(role_arn, principal_arn, **_async_ready(kwargs)))
 
 
-def chain(steps: Iterable[str | Mapping[str, Any]], *, source: Any = None, **common: Any) -> AioRoleSession:
+def chain(
+    steps: Iterable[str | Mapping[str, Any]],
+    *,
+    source: boto3.Session | AioRoleSession | None = None,
+    **common: Unpack[AioHopKeywords],
+) -> AioRoleSession:
     """`rolesession.chain` for aiobotocore."""
     if isinstance(source, AioRoleSession):
         source = source.sync

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing_extensions import assert_type
 
 import rolesession
+import rolesession.aio
 
 ROLE = "arn:aws:iam::123456789012:role/Reader"
 
@@ -44,3 +45,21 @@ def misspelt_keywords_of_every_entry_point_fail(session: rolesession.RoleSession
     rolesession.mfa_session("GAHT12345678", "123456", duraton=900)  # type: ignore[call-arg]
     rolesession.from_profile("dev", regoin="eu-west-1")  # type: ignore[call-arg]
     session.scoped(polcy={})  # type: ignore[call-arg]
+
+
+def aio_keywords_are_checked(aio_session: rolesession.aio.AioRoleSession) -> None:
+    rolesession.aio.assume_role(ROLE, duraton=900)  # type: ignore[call-arg]
+    rolesession.aio.chain([ROLE], regoin="eu-west-1")  # type: ignore[call-arg]
+    aio_session.assume_role(ROLE, polcy={})  # type: ignore[call-arg]
+    rolesession.aio.assume_role(ROLE, duration="1h")  # type: ignore[arg-type]
+    rolesession.aio.chain([ROLE], tags=["team"])  # type: ignore[arg-type]
+
+    async def code() -> str:
+        return "123456"
+
+    hop = rolesession.aio.assume_role(ROLE, source=aio_session, mfa_serial=ROLE, mfa_token=code, duration=900)
+    assert_type(hop, rolesession.aio.AioRoleSession)
+    assert_type(aio_session.assume_role(ROLE, cache=None), rolesession.aio.AioRoleSession)
+    assert_type(
+        rolesession.aio.chain([ROLE], source=aio_session, external_id="ab"), rolesession.aio.AioRoleSession
+    )
