@@ -20,6 +20,7 @@ from ._api import (
     role_arn,
 )
 from ._cache import CredentialCache, MemoryCache, default_cache
+from ._credentials import RoleCredentials
 from ._default_chain import from_environment, install, uninstall
 from ._errors import (
     AssumeRoleError,
@@ -29,6 +30,7 @@ from ._errors import (
     SourceCredentialsError,
     TokenError,
 )
+from ._identity import caller_identity
 from ._policy import Policy
 from ._refresh import RefreshEvent, RefreshPolicy
 from ._session import RoleSession
@@ -50,6 +52,7 @@ __all__ = [
     "Policy",
     "RefreshEvent",
     "RefreshPolicy",
+    "RoleCredentials",
     "RoleSession",
     "RoleSessionError",
     "SourceCredentialsError",
@@ -57,6 +60,7 @@ __all__ = [
     "assume_role",
     "assume_role_with_saml",
     "assume_role_with_web_identity",
+    "caller_identity",
     "chain",
     "default_cache",
     "fan_out",
