@@ -10,34 +10,33 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from ._api import (
-    assume_role,
-    assume_role_with_saml,
-    assume_role_with_web_identity,
-    chain,
-    from_profile,
-    mfa_session,
-    role_arn,
-)
-from ._cache import CredentialCache, MemoryCache, default_cache
-from ._credentials import RoleCredentials
-from ._default_chain import from_environment, install, uninstall
-from ._errors import (
-    AssumeRoleError,
-    CredentialRefreshError,
-    InvalidParameterError,
-    RoleSessionError,
-    SourceCredentialsError,
-    TokenError,
-)
-from ._identity import caller_identity
-from ._policy import Policy
-from ._refresh import RefreshEvent, RefreshPolicy
-from ._session import RoleSession
-
-if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported lazily at run time
+if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on first use at run time
+    from ._api import (
+        assume_role,
+        assume_role_with_saml,
+        assume_role_with_web_identity,
+        chain,
+        from_profile,
+        mfa_session,
+        role_arn,
+    )
+    from ._cache import CredentialCache, MemoryCache, default_cache
+    from ._credentials import RoleCredentials
+    from ._default_chain import from_environment, install, uninstall
+    from ._errors import (
+        AssumeRoleError,
+        CredentialRefreshError,
+        InvalidParameterError,
+        RoleSessionError,
+        SourceCredentialsError,
+        TokenError,
+    )
     from ._fanout import FanOutResult, fan_out
     from ._file_cache import FileCache
+    from ._identity import caller_identity
+    from ._policy import Policy
+    from ._refresh import RefreshEvent, RefreshPolicy
+    from ._session import RoleSession
 
 __version__ = "0.1.0.dev0"
 
@@ -73,14 +72,36 @@ __all__ = [
 ]
 
 
+#: Where each public name lives. ``import rolesession`` imports none of them (nor boto3):
+#: the command line's cached answers need neither (SPEC "CLI", fast path).
+_HOMES = {
+    "assume_role": "_api", "assume_role_with_saml": "_api", "assume_role_with_web_identity": "_api",
+    "chain": "_api", "from_profile": "_api", "mfa_session": "_api", "role_arn": "_api",
+    "CredentialCache": "_cache", "MemoryCache": "_cache", "default_cache": "_cache",
+    "RoleCredentials": "_credentials",
+    "from_environment": "_default_chain", "install": "_default_chain", "uninstall": "_default_chain",
+    "AssumeRoleError": "_errors", "CredentialRefreshError": "_errors", "InvalidParameterError": "_errors",
+    "RoleSessionError": "_errors", "SourceCredentialsError": "_errors", "TokenError": "_errors",
+    "FanOutResult": "_fanout", "fan_out": "_fanout",
+    "FileCache": "_file_cache",
+    "caller_identity": "_identity",
+    "Policy": "_policy",
+    "RefreshEvent": "_refresh", "RefreshPolicy": "_refresh",
+    "RoleSession": "_session",
+}  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:
-    # Loaded on first use to keep ``import rolesession`` light.
-    if name == "FileCache":
-        from ._file_cache import FileCache
+    # PEP 562: a public name is imported on first use, then kept as a module attribute.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'rolesession' has no attribute {name!r}")
+    import importlib
 
-        return FileCache
-    if name in ("fan_out", "FanOutResult"):
-        from . import _fanout as fanout
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
 
-        return getattr(fanout, name)
-    raise AttributeError(f"module 'rolesession' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
