@@ -108,6 +108,12 @@ sides of a comparison -- and no network time.
 - **Import.** In a fresh interpreter: time `import boto3`, then
   `import rolesession` (the increment is what rolesession adds); median of 11
   interpreters. Bytecode is compiled first, as an installed wheel has it.
+- **CLI hand-out.** Fresh interpreters, wall time, median of 11: `python -c
+  pass`, `rolesession --version`, and `rolesession assume ARN --format
+  credential-process` answered from the file cache (STS is a moto server on
+  loopback; the first run fills the cache). Then an `aws sts
+  get-caller-identity`-like boto3 script, 10 runs, with a profile whose
+  `credential_process` is the CLI against a static-keys profile.
 """
 
 

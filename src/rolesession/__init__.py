@@ -10,37 +10,38 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from ._api import (
-    assume_role,
-    assume_role_chain,
-    assume_role_with_saml,
-    assume_role_with_web_identity,
-    build_role_arn,
-    chain,
-    from_profile,
-    mfa_session,
-    role_arn,
-    session_from_recipe,
-)
-from ._cache import CredentialCache, MemoryCache, default_cache
-from ._default_chain import from_environment, install, uninstall
-from ._errors import (
-    AssumeRoleError,
-    CredentialRefreshError,
-    InvalidParameterError,
-    RoleSessionError,
-    SourceCredentialsError,
-    StsError,
-    TokenError,
-)
-from ._policy import Policy
-from ._recipe import Recipe
-from ._refresh import RefreshEvent, RefreshPolicy
-from ._session import RoleSession
-
-if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported lazily at run time
+if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on first use at run time
+    from ._api import (
+        assume_role,
+        assume_role_chain,
+        assume_role_with_saml,
+        assume_role_with_web_identity,
+        build_role_arn,
+        chain,
+        from_profile,
+        mfa_session,
+        role_arn,
+        session_from_recipe,
+    )
+    from ._cache import CredentialCache, MemoryCache, default_cache
+    from ._credentials import RoleCredentials
+    from ._default_chain import from_environment, install, uninstall
+    from ._errors import (
+        AssumeRoleError,
+        CredentialRefreshError,
+        InvalidParameterError,
+        RoleSessionError,
+        SourceCredentialsError,
+        StsError,
+        TokenError,
+    )
     from ._fanout import FanOutResult, fan_out
     from ._file_cache import FileCache
+    from ._identity import caller_identity
+    from ._policy import Policy
+    from ._recipe import Recipe
+    from ._refresh import RefreshEvent, RefreshPolicy
+    from ._session import RoleSession
 
 __version__ = "0.1.0.dev0"
 
@@ -56,6 +57,7 @@ __all__ = [
     "Recipe",
     "RefreshEvent",
     "RefreshPolicy",
+    "RoleCredentials",
     "RoleSession",
     "RoleSessionError",
     "SourceCredentialsError",
@@ -66,6 +68,7 @@ __all__ = [
     "assume_role_with_saml",
     "assume_role_with_web_identity",
     "build_role_arn",
+    "caller_identity",
     "chain",
     "default_cache",
     "fan_out",
@@ -78,26 +81,40 @@ __all__ = [
     "uninstall",
 ]
 
-# Public classes carry the public module's name, so a pickle (of a session's recipe, an error,
-# a cache, a policy) names ``rolesession.X``, never a private module that may move.
-for _public in (
-    CredentialCache, MemoryCache, CredentialRefreshError, InvalidParameterError, RoleSessionError,
-    SourceCredentialsError, StsError, TokenError, Policy, Recipe, RefreshEvent,
-    RefreshPolicy, RoleSession, session_from_recipe,
-):  # fmt: skip
-    _public.__module__ = __name__
-del _public
+
+#: Where each public name lives. ``import rolesession`` imports none of them (nor boto3):
+#: the command line's cached answers need neither (SPEC "CLI", fast path).
+_HOMES = {
+    "assume_role": "_api", "assume_role_with_saml": "_api", "assume_role_with_web_identity": "_api",
+    "chain": "_api", "from_profile": "_api", "mfa_session": "_api", "role_arn": "_api",
+    "assume_role_chain": "_api", "build_role_arn": "_api", "session_from_recipe": "_api",
+    "CredentialCache": "_cache", "MemoryCache": "_cache", "default_cache": "_cache",
+    "RoleCredentials": "_credentials",
+    "from_environment": "_default_chain", "install": "_default_chain", "uninstall": "_default_chain",
+    "AssumeRoleError": "_errors", "CredentialRefreshError": "_errors", "InvalidParameterError": "_errors",
+    "RoleSessionError": "_errors", "SourceCredentialsError": "_errors", "TokenError": "_errors",
+    "StsError": "_errors",
+    "FanOutResult": "_fanout", "fan_out": "_fanout",
+    "FileCache": "_file_cache",
+    "caller_identity": "_identity",
+    "Policy": "_policy",
+    "Recipe": "_recipe",
+    "RefreshEvent": "_refresh", "RefreshPolicy": "_refresh",
+    "RoleSession": "_session",
+}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use to keep ``import rolesession`` light.
-    if name == "FileCache":
-        from ._file_cache import FileCache
+    # PEP 562: a public name is imported on first use, then kept as a module attribute.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'rolesession' has no attribute {name!r}")
+    import importlib
 
-        FileCache.__module__ = __name__  # as the classes above
-        return FileCache
-    if name in ("fan_out", "FanOutResult"):
-        from . import _fanout as fanout
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
 
-        return getattr(fanout, name)
-    raise AttributeError(f"module 'rolesession' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

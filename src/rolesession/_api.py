@@ -557,3 +557,10 @@ def session_from_recipe(data: Mapping[str, Any]) -> RoleSession:
         session = session_for(Recipe(source, parent, cache, refresh))
         parent = session
     return session  # type: ignore[no-any-return]
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (session_from_recipe,):
+    _public.__module__ = "rolesession"
+del _public

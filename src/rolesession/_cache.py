@@ -186,3 +186,10 @@ def check_cache(value: object, parameter: str = "cache") -> Any:
             "MemoryCache, a FileCache, an object with get/set/delete/clear, or None",
         )
     return value
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (CredentialCache, MemoryCache,):
+    _public.__module__ = "rolesession"
+del _public

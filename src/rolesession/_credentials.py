@@ -47,7 +47,19 @@ def to_iso(epoch: float) -> str:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class RoleCredentials:
-    """Temporary credentials with their expiry, receipt time and identity."""
+    """Temporary credentials with their expiry, receipt time and identity.
+
+    What `RoleSession.credentials` hands out. ``expiry`` is when they expire
+    on this host's clock (``expiration``: on STS's), ``lifetime`` what they
+    were issued for; ``arn``/``account`` those of the assumed-role user. The
+    repr never shows the secret key or token.
+
+    Example:
+        ```python
+        creds = rolesession.assume_role(arn).credentials()
+        print(creds.access_key, creds.expiry - creds.received)
+        ```
+    """
 
     access_key: str
     secret_key: str

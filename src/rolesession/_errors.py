@@ -190,3 +190,12 @@ class SourceCredentialsError(CredentialRefreshError):
             print("configure AWS credentials first (aws configure, AWS_PROFILE, ...)")
         ```
     """
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (
+    RoleSessionError, InvalidParameterError, CredentialRefreshError, StsError, TokenError, SourceCredentialsError
+):
+    _public.__module__ = "rolesession"
+del _public

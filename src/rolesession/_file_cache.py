@@ -937,3 +937,10 @@ def _remove_idle_lock(where: _Dir, name: str, seen: os.stat_result) -> bool:
 def _rebuild(directory: str | None, lock_timeout: float) -> FileCache:
     # What pickles made before FileCache pickled by its public name refer to: keep it.
     return FileCache(directory, lock_timeout=lock_timeout)
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (FileCache,):
+    _public.__module__ = "rolesession"
+del _public

@@ -239,3 +239,10 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy.from_json({self.to_json()!r})"
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (Policy,):
+    _public.__module__ = "rolesession"
+del _public

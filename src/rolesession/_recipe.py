@@ -106,3 +106,10 @@ class Recipe:
         # Never the source's fields in full: a static secret would show.
         role = self.source.role_arn
         return f"Recipe(operation={self.operation!r}, role_arn={role!r}, profile={self.profile!r})"
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (Recipe,):
+    _public.__module__ = "rolesession"
+del _public

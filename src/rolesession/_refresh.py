@@ -863,3 +863,10 @@ def _lasting(min_left: float, held: RoleCredentials, now: float) -> Accept:
         return creds.expiry > held.expiry and creds.expiry - now >= min_left
 
     return accept
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (RefreshEvent, RefreshPolicy,):
+    _public.__module__ = "rolesession"
+del _public

@@ -232,6 +232,28 @@ class RoleSession(boto3.Session):
         """The botocore-compatible credentials every client signs with."""
         return self._credentials
 
+    def credentials(self, min_left: float = 900.0, *, wait: bool = True) -> RoleCredentials:
+        """The credentials to hand to a consumer that refreshes on fixed windows (the CLI's rule).
+
+        botocore's ``credential_process``, container and environment
+        providers come back at every request once fewer than 15 minutes are
+        left. So when fewer than ``min_left`` seconds are left and the role's
+        duration allows a longer-lasting set, one refresh attempt is made
+        first, under the engine's rules: never while backing off from a
+        failure, never two at once. ``wait=True`` waits for it (a one-shot
+        command); ``wait=False`` starts it in the background and returns
+        what is held (a server). While backing off, or when the attempt
+        fails, valid held credentials are handed out as they are. Raises
+        `CredentialRefreshError` only when nothing valid can be had.
+
+        Example:
+            ```python
+            creds = rolesession.assume_role(arn).credentials(min_left=15 * 60)
+            print(creds.access_key, creds.expiry)
+            ```
+        """
+        return self._credentials.hand_out(min_left, wait=wait)
+
     def refresh(self) -> None:
         """Call STS now, whatever the refresh windows and backoff; raise if it fails."""
         self._credentials.refresh()
@@ -428,3 +450,10 @@ def _can_serve(session: RoleSession) -> bool:
     if engine.untouched():
         return True
     return engine.holds_valid() and session._fetcher.is_cached()
+
+
+# Pickles name the public module (``rolesession.X``), never this private one, which a later
+# release may move (the stable pickle format, docs/architecture.md).
+for _public in (RoleSession,):
+    _public.__module__ = "rolesession"
+del _public

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._errors import AssumeRoleError
+    from rolesession import AssumeRoleError
 
 __all__ = ["main"]
 
@@ -96,7 +96,8 @@ def _reader_went_away() -> int:
 
 def exit_code(exc: BaseException) -> int:
     """The CLI's exit code for an exception that ended a command."""
-    from .._errors import AssumeRoleError, InvalidParameterError, SourceCredentialsError
+    from rolesession import AssumeRoleError, InvalidParameterError, SourceCredentialsError
+
     from .errors import CliError
     from .loops import explain
 
@@ -133,7 +134,8 @@ def _sts_answered(exc: AssumeRoleError) -> bool:
 
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong; library messages never hold secrets."""
-    from .._errors import InvalidParameterError, RoleSessionError, SourceCredentialsError, TokenError
+    from rolesession import InvalidParameterError, RoleSessionError, SourceCredentialsError, TokenError
+
     from .errors import CliError
     from .loops import explain
     from .options import option_for

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import threading
 from collections.abc import Iterator
@@ -13,20 +12,22 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
-from botocore.parsers import ResponseParserError
+from botocore.exceptions import ProfileNotFound
 
-from .._api import assume_role, assume_role_with_saml, assume_role_with_web_identity
-from .._credentials import RoleCredentials, to_iso
-from .._default_chain import from_environment
-from .._environment import configured_region
-from .._errors import SourceCredentialsError
-from .._profiles import NoCode
-from .._refresh import RefreshPolicy
-from .._session import RoleSession, environ_of
-from .._sts import merged_config, translate, unreachable
-from .._validation import check_endpoint_url, check_region
-from . import loops
+from rolesession import (
+    RefreshPolicy,
+    RoleCredentials,
+    RoleSession,
+    TokenError,
+    assume_role,
+    assume_role_with_saml,
+    assume_role_with_web_identity,
+    caller_identity,
+    from_environment,
+    from_profile,
+)
+
+from . import documents, loops
 from .child import run_command
 from .errors import UsageError
 from .options import given_role_options, option_for
@@ -68,6 +69,7 @@ _OTHER_CREDENTIALS = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 )
+
 
 def run(args: argparse.Namespace) -> int:
     command = {"assume": assume, "exec": exec_, "whoami": whoami}[args.command]
@@ -137,8 +139,6 @@ def _profile_session(
     args: argparse.Namespace, profile: Walk, cache: Any, refresh: RefreshPolicy | None = None
 ) -> RoleSession:
     """The role a role profile describes, by `from_profile` (its MFA session in the file cache too)."""
-    from .._api import from_profile
-
     return from_profile(
         args.profile,
         mfa_token=_profile_mfa_token(args, profile),
@@ -168,7 +168,23 @@ def _profile_mfa_token(args: argparse.Namespace, profile: Walk) -> Any:
         return PromptMfaCode(serial, may_ask=_may_prompt)
     # Asked only if STS must really be called (interactive: never by a background refresh).
     advice = "give --mfa-command CMD, set mfa_process in the profile, or run rolesession in a terminal"
-    return NoCode(args.profile, serial, advice)
+    return _NoCode(args.profile, serial, advice)
+
+
+class _NoCode:
+    """No way to get an MFA code here: says how to give one, when a code is really needed.
+
+    ``interactive``: only a foreground read can end in this error (the
+    engine does not attempt a background refresh that could only fail).
+    """
+
+    interactive = True
+
+    def __init__(self, profile: str, serial: str, advice: str) -> None:
+        self.profile, self.serial, self.advice = profile, serial, advice
+
+    def __call__(self) -> str:
+        raise TokenError(f"the profile {self.profile!r} needs an MFA code for {self.serial}: {self.advice}")
 
 
 def _last_hop_keywords(args: argparse.Namespace) -> dict[str, Any]:
@@ -303,7 +319,7 @@ def hand_out(session: RoleSession, *, wait: bool) -> RoleCredentials:
     endpoint starts it in the background and answers with what is held.
     Raises `CredentialRefreshError` only when nothing valid can be had.
     """
-    return session.get_credentials().hand_out(HAND_OUT_MINIMUM, wait=wait)
+    return session.credentials(HAND_OUT_MINIMUM, wait=wait)
 
 
 # The sessions whose credentials a running command holds (``exec``): while
@@ -338,30 +354,7 @@ def _may_prompt() -> bool:
 
 def _environ(session: RoleSession, creds: RoleCredentials) -> dict[str, str]:
     """The credentials' variables, and the region's only when one was given or found configured."""
-    return environ_of(creds, session.region_name)
-
-
-def _env_lines(session: RoleSession, creds: RoleCredentials) -> str:
-    """``export`` lines for ``eval``; and ``unset`` of the profile variables the shell has.
-
-    A profile named in ``AWS_PROFILE`` would otherwise stay beside the role's
-    keys: botocore lets the keys win (measured), but a tool that honours
-    the profile first would sign as it.
-    """
-    lines = [f"export {k}={shlex.quote(v)}" for k, v in _environ(session, creds).items()]
-    named = [name for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in os.environ]
-    if named:
-        lines.append("unset " + " ".join(named))
-    return "\n".join(lines)
-
-
-def _credentials_object(creds: RoleCredentials) -> dict[str, Any]:
-    return {
-        "AccessKeyId": creds.access_key,
-        "SecretAccessKey": creds.secret_key,
-        "SessionToken": creds.token,
-        "Expiration": to_iso(creds.expiry),
-    }
+    return documents.environ(creds, session.region_name)
 
 
 # -- the commands -------------------------------------------------------------------
@@ -375,12 +368,7 @@ def assume(args: argparse.Namespace) -> int:
     else:
         with failures.attempt() as marker:
             session, creds = _hand_out_sharing(args, failures, marker)
-    if args.format == "env":
-        text = _env_lines(session, creds)
-    elif args.format == "json":
-        text = json.dumps(_credentials_object(creds), indent=2)  # STS's Credentials object
-    else:
-        text = json.dumps({"Version": 1, **_credentials_object(creds)})
+    text = documents.document(creds, session.region_name, args.format)
     print(text, flush=True)
     # A read inside the advisory window started a refresh: let it reach the
     # file cache rather than abandon it at exit (once per invocation otherwise).
@@ -418,7 +406,7 @@ def _hand_out_sharing(
 
     if marker is not None and marker.holds(time.time()):
         session = build_session(args, refresh=_NO_REFRESH)
-        return session, session.get_credentials().hand_out(0, wait=True)
+        return session, session.credentials(0, wait=True)
     session = build_session(args)
     creds = hand_out(session, wait=True)
     if creds.expiry - time.time() < HAND_OUT_MINIMUM and creds.lifetime >= HAND_OUT_MINIMUM + 60:
@@ -431,36 +419,14 @@ def whoami(args: argparse.Namespace) -> int:
         identity = build_session(args).identity()
     else:
         _check_combinations(args, 0, None)
-        identity = caller_identity(args)
+        identity = source_identity(args)
     print(json.dumps({k: identity[k] for k in ("UserId", "Account", "Arn")}, indent=2), flush=True)
     return 0
 
 
-def caller_identity(args: argparse.Namespace) -> dict[str, str]:
-    """GetCallerIdentity with the source credentials (``--profile`` or the default chain).
-
-    The region and endpoint are checked as the library checks them, and STS's
-    answers are translated as the library translates them.
-    """
-    endpoint = check_endpoint_url(args.sts_endpoint_url, "sts_endpoint_url")
-    source = source_session(args)
-    region = configured_region(check_region(args.region, "region"), source)
-    session = source or boto3.Session(region_name=region)
-    client = session.client(
-        "sts", region_name=region or "us-east-1", endpoint_url=endpoint, config=merged_config(None)
-    )
-    try:
-        response = client.get_caller_identity()
-    except NoCredentialsError as exc:
-        raise SourceCredentialsError(
-            "no source credentials were found (configure the default credential chain or "
-            "pass --profile)"
-        ) from exc
-    except ClientError as exc:
-        raise translate(exc, "GetCallerIdentity", "the source credentials") from exc
-    except (BotoCoreError, ResponseParserError) as exc:
-        raise unreachable(exc, "GetCallerIdentity", "the source credentials") from exc
-    return {k: str(response[k]) for k in ("UserId", "Account", "Arn")}
+def source_identity(args: argparse.Namespace) -> dict[str, str]:
+    """GetCallerIdentity with the source credentials (``--profile`` or the default chain)."""
+    return caller_identity(source_session(args), region=args.region, sts_endpoint_url=args.sts_endpoint_url)
 
 
 def exec_(args: argparse.Namespace) -> int:
@@ -503,6 +469,6 @@ def container_credentials(session: RoleSession) -> dict[str, str]:
         "AccessKeyId": creds.access_key,
         "SecretAccessKey": creds.secret_key,
         "Token": creds.token,
-        "Expiration": to_iso(creds.expiry),
+        "Expiration": documents.iso(creds.expiry),
         "AccountId": creds.account,
     }

@@ -280,7 +280,7 @@ def _from_sts(exc: BaseException) -> bool:
     Only those are shared: another run's missing MFA code or failing helper
     says nothing about this one's.
     """
-    from .._errors import AssumeRoleError, SourceCredentialsError, TokenError
+    from rolesession import AssumeRoleError, SourceCredentialsError, TokenError
 
     chain = list(_chain(exc))
     if any(isinstance(e, (TokenError, SourceCredentialsError, CliError)) for e in chain):

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._errors import RoleSessionError
+from rolesession import RoleSessionError
 
 __all__ = ["CredentialServer"]
 

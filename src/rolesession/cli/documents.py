@@ -1,0 +1,74 @@
+"""The documents the CLI hands credentials out in: one definition for every path.
+
+Plain formatting of a `rolesession.RoleCredentials` (no boto3, no botocore):
+the cached fast path and the full path print the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shlex
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rolesession import RoleCredentials
+
+__all__ = ["credentials_object", "document", "env_lines", "environ", "iso"]
+
+
+def iso(epoch: float) -> str:
+    """``2026-11-22T10:00:00Z``: the form AWS SDKs parse in every consumer."""
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def environ(creds: RoleCredentials, region: str | None) -> dict[str, str]:
+    """The variables handing ``creds`` to a child (expiry on this host's clock).
+
+    The region variables only when a region is configured: an empty
+    ``AWS_REGION`` would be no better than none, and an invented one would
+    silently send the child's requests somewhere the user never chose.
+    """
+    env = {
+        "AWS_ACCESS_KEY_ID": creds.access_key,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+        "AWS_SESSION_TOKEN": creds.token,
+        "AWS_CREDENTIAL_EXPIRATION": iso(creds.expiry),
+    }
+    if region:
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
+    return env
+
+
+def credentials_object(creds: RoleCredentials) -> dict[str, Any]:
+    """STS's ``Credentials`` object."""
+    return {
+        "AccessKeyId": creds.access_key,
+        "SecretAccessKey": creds.secret_key,
+        "SessionToken": creds.token,
+        "Expiration": iso(creds.expiry),
+    }
+
+
+def env_lines(creds: RoleCredentials, region: str | None) -> str:
+    """``export`` lines for ``eval``; and ``unset`` of the profile variables the shell has.
+
+    A profile named in ``AWS_PROFILE`` would otherwise stay beside the role's
+    keys: botocore lets the keys win (measured), but a tool that honours
+    the profile first would sign as it.
+    """
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in environ(creds, region).items()]
+    named = [name for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in os.environ]
+    if named:
+        lines.append("unset " + " ".join(named))
+    return "\n".join(lines)
+
+
+def document(creds: RoleCredentials, region: str | None, form: str) -> str:
+    """What ``assume --format FORM`` prints."""
+    if form == "env":
+        return env_lines(creds, region)
+    if form == "json":
+        return json.dumps(credentials_object(creds), indent=2)
+    return json.dumps({"Version": 1, **credentials_object(creds)})
