@@ -195,7 +195,8 @@ class SourceCredentialsError(CredentialRefreshError):
 # Pickles name the public module (``rolesession.X``), never this private one, which a later
 # release may move (the stable pickle format, docs/architecture.md).
 for _public in (
-    RoleSessionError, InvalidParameterError, CredentialRefreshError, StsError, TokenError, SourceCredentialsError
-):
+    RoleSessionError, InvalidParameterError, CredentialRefreshError, StsError,
+    TokenError, SourceCredentialsError,
+):  # fmt: skip
     _public.__module__ = "rolesession"
 del _public
