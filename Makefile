@@ -21,11 +21,20 @@ DIST_BIN   := $(DIST)/bin
 DIST_STAMP := $(DIST)/.installed
 DIST_PINS  := 'dask[distributed]==2026.8.0' 'ray==2.60.0'
 
-.PHONY: demo test lint typecheck unit docs compat bench clean
+.PHONY: demo lint typecheck unit docs compat bench clean
 .PHONY: distributed
 
-$(STAMP): pyproject.toml
+# Two stamps in the one .venv: `make demo` needs the package and its `demo`
+# extra only; every other target installs the lint, type-check, test and
+# docs toolchains on top of that.
+DEMO_STAMP := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+$(STAMP): $(DEMO_STAMP)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,demo,docs]'
 	touch $(STAMP)
@@ -45,7 +54,7 @@ $(DIST_STAMP): pyproject.toml
 	$(DIST_BIN)/python -m pip install -q -e . pytest 'moto[server]>=5.0' freezegun $(DIST_PINS)
 	touch $(DIST_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m rolesession demo
 
 lint: $(STAMP)
@@ -68,7 +77,14 @@ compat: $(OLDEST_STAMP)
 distributed: $(DIST_STAMP)
 	$(DIST_BIN)/python -m pytest -q tests/distributed
 
-test: lint typecheck unit docs compat distributed
+# `make test` runs every target in TESTS, each to its end even when an
+# earlier one failed, prints a summary (target, status, seconds) and fails
+# at the end if any failed. Add a target with `TESTS += name`.
+TESTS := lint typecheck unit docs compat distributed
+
+.PHONY: test
+test:
+	@.ci/run-targets $(MAKE) $(TESTS)
 
 # `make build`: the sdist and the wheel a release would upload, built in an
 # isolated environment into dist/ (git-ignored, emptied first), and their
@@ -79,7 +95,7 @@ build: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/python -m twine check --strict dist/*
 
-test: build
+TESTS += build
 
 # `make aio`: rolesession.aio's tests where aiobotocore is installed. Its own
 # venv: aiobotocore pins a narrow botocore range, older than the newest boto3
@@ -101,7 +117,7 @@ aio: $(AIO_STAMP)
 	$(AIO_BIN)/python -c 'import aiobotocore, botocore; print("aio: aiobotocore", aiobotocore.__version__, "botocore", botocore.__version__)'
 	$(AIO_BIN)/python -m pytest -q $(AIO_TESTS)
 
-test: aio
+TESTS += aio
 
 bench: $(STAMP) $(AIO_STAMP)
 	$(BIN)/python benchmarks/run.py

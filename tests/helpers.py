@@ -292,3 +292,28 @@ def refresh_inside(session: Any) -> tuple[int, str, str]:
         if now != first:
             return os.getpid(), first, now
     return os.getpid(), first, first
+
+
+def exec_boto3_child(endpoint: str, child: str, moto_server: str, tmp_path: Any, **env: str) -> Any:
+    """Run ``rolesession exec ROLE ROLE_B ENDPOINT -- python CHILD MOTO_URL`` as a user does.
+
+    The user's environment names a profile with static keys of its own
+    (``AWS_PROFILE``), plus ``env``: the child must use ``endpoint``
+    (``--server``, ``--imds``) all the same. The ``subprocess.CompletedProcess``.
+    """
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(child)
+    config = tmp_path / "aws-config"  # a profile the child must not use instead of the endpoint
+    config.write_text(
+        "[profile someone-else]\naws_access_key_id = AKIAOTHEROTHEROTHER1\naws_secret_access_key = x\n"
+    )
+    environ = {**os.environ, "AWS_PROFILE": "someone-else", "AWS_CONFIG_FILE": str(config), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "rolesession", "exec", ROLE, ROLE_B, "--sts-endpoint-url", moto_server,
+         endpoint, "--", sys.executable, str(script), moto_server],
+        capture_output=True, text=True, timeout=120, env=environ, check=False,
+    )  # fmt: skip

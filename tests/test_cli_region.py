@@ -86,7 +86,7 @@ def test_a_profile_region_is_exported(moto_server: str, no_region: dict[str, str
     assert exported(done.stdout)["AWS_REGION"] == "ap-south-1"
 
 
-@pytest.mark.parametrize("server", [[], ["--server"]], ids=["environment", "server"])
+@pytest.mark.parametrize("server", [[], ["--server"], ["--imds"]], ids=["environment", "server", "imds"])
 def test_exec_children_get_no_invented_region(
     server: list[str], moto_server: str, no_region: dict[str, str]
 ) -> None:

@@ -13,11 +13,8 @@ import contextlib
 import hmac
 import json
 import logging
-import os
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -30,7 +27,7 @@ import pytest
 
 import rolesession
 import rolesession.cli
-from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, ROLE_B, to_epoch
+from helpers import ACCOUNT, OTHER_ACCOUNT, ROLE, exec_boto3_child, to_epoch
 from rolesession.cli.commands import build_session, container_credentials
 from rolesession.cli.parser import parse_args
 from rolesession.cli.server import PATH, CredentialServer
@@ -219,18 +216,7 @@ sys.exit(3)
 def test_exec_server_hands_a_boto3_child_its_credentials_and_stops_with_it(
     moto_server: str, tmp_path: Path
 ) -> None:
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    config = tmp_path / "aws-config"  # a profile the child must not use instead of the endpoint
-    config.write_text(
-        "[profile someone-else]\naws_access_key_id = AKIAOTHEROTHEROTHER1\naws_secret_access_key = x\n"
-    )
-    env = dict(os.environ, AWS_PROFILE="someone-else", AWS_CONFIG_FILE=str(config))
-    done = subprocess.run(
-        [sys.executable, "-m", "rolesession", "exec", ROLE, ROLE_B, "--sts-endpoint-url", moto_server,
-         "--server", "--", sys.executable, str(script), moto_server],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
-    )  # fmt: skip
+    done = exec_boto3_child("--server", CHILD, moto_server, tmp_path)
     assert done.returncode == 3, done.stderr  # the child's exit code
     report = json.loads(done.stdout)
     assert report["method"] == "container-role"

@@ -1,6 +1,6 @@
 """``exec``'s command signs as the role whatever the user's ``~/.aws`` files hold (SPEC "Meeting
 the user's setup": "under `exec`, `exec --server` ... the child's SDK cannot find the user's own
-credentials in the shared files").
+credentials in the shared files"; `exec --imds` too).
 
 Each test runs the CLI as a user does and a *real* boto3 child against the loopback moto
 server, and asks the child which key signed. The user's files hold a ``[default]`` with static
@@ -102,16 +102,19 @@ def run_exec(moto_server: str, tmp_path: Path, env: dict[str, str], *options: st
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("server", [True, False], ids=["server", "environment"])
+METHODS = {"--server": "container-role", "--imds": "iam-role", "": "env"}
+
+
+@pytest.mark.parametrize("mode", ["--server", "--imds", ""], ids=["server", "imds", "environment"])
 @pytest.mark.parametrize(
     "scenario", ["default-keys", "default-credential-process", "default-sso", "profile-x"]
 )
 def test_the_child_signs_as_the_role_whatever_the_users_files_hold(
-    scenario: str, server: bool, moto_server: str, tmp_path: Path
+    scenario: str, mode: str, moto_server: str, tmp_path: Path
 ) -> None:
     env = user_files(scenario, tmp_path)
-    report = run_exec(moto_server, tmp_path, env, *(["--server"] if server else []))
-    assert report["method"] == ("container-role" if server else "env")
+    report = run_exec(moto_server, tmp_path, env, *([mode] if mode else []))
+    assert report["method"] == METHODS[mode]
     assert report["access_key"].startswith("ASIA")
     assert report["access_key"] not in (USER_KEY, SOURCE_KEY)
     assert report["arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Reader/")

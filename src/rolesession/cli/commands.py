@@ -433,28 +433,35 @@ def exec_(args: argparse.Namespace) -> int:
     from .shared_files import child_profile, isolated_files
 
     session = build_session(args)
-    # Fail now (exit 3/4/5), not inside the command. The endpoint hands out
-    # fresh credentials by itself, so with --server nothing waits for a refresh.
-    creds = hand_out(session, wait=not args.server)
+    serving = args.server or args.imds
+    # Fail now (exit 3/4/5), not inside the command. An endpoint hands out
+    # fresh credentials by itself, so with one nothing waits for a refresh.
+    creds = hand_out(session, wait=not serving)
     env = loops.outer_environment(dict(os.environ))
     profile = child_profile(args.profile, env)  # whose settings it gets, before AWS_PROFILE goes
     for name in _OTHER_CREDENTIALS:
         env.pop(name, None)
     # The command signs as the role whatever the user's ~/.aws files hold.
     with command_holding(session), isolated_files(env, profile) as env:
-        if not args.server:
+        if not serving:
             env.update(_environ(session, creds))
             return run_command(args.exec_command, env)
-        return _serve_and_run(session, args.exec_command, env)
+        return _serve_and_run(session, args.exec_command, env, imds=args.imds)
 
 
-def _serve_and_run(session: RoleSession, command: list[str], env: dict[str, str]) -> int:
-    from .server import CredentialServer
-
+def _serve_and_run(session: RoleSession, command: list[str], env: dict[str, str], *, imds: bool) -> int:
     if session.region_name is not None:  # else the user's own AWS_REGION (if any) stays
         env.update({"AWS_REGION": session.region_name, "AWS_DEFAULT_REGION": session.region_name})
-    with CredentialServer(lambda: container_credentials(session)) as server:
-        env.update(server.environ())
+    from .imds import serve_metadata
+    from .server import CredentialServer, LoopbackEndpoint
+
+    endpoint: LoopbackEndpoint
+    if imds:
+        endpoint = serve_metadata(session, env)
+    else:
+        endpoint = CredentialServer(lambda: container_credentials(session))
+    with endpoint:
+        env.update(endpoint.environ())
         return run_command(command, env)
 
 

@@ -132,14 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = _subcommand(
         commands, "exec", examples=EXEC_EXAMPLES,
         parents=[common], help="run a command with a role's credentials",
-        usage="%(prog)s [ROLE_ARN ...] [--profile NAME] [options] [--server] -- COMMAND [ARG ...]",
+        usage="%(prog)s [ROLE_ARN ...] [--profile NAME] [options] [--server | --imds] -- COMMAND [ARG ...]",
         description="Run COMMAND with the role's credentials and exit with its exit code.",
     )
     run.add_argument("role_arns", nargs="*", metavar="ROLE_ARN")
-    run.add_argument(
+    endpoint = run.add_mutually_exclusive_group()
+    endpoint.add_argument(
         "--server", action="store_true",
         help="serve credentials to COMMAND from a loopback container-credentials endpoint, "
         "refreshed for as long as it runs",
+    )
+    endpoint.add_argument(
+        "--imds", action="store_true",
+        help="serve credentials to COMMAND from a loopback EC2 instance-metadata endpoint "
+        "(IMDSv2), for tools that only know instance metadata",
     )
 
     whoami = _subcommand(

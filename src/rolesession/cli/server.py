@@ -1,10 +1,15 @@
-"""The loopback container-credentials endpoint behind ``rolesession exec --server``.
+"""The loopback credential endpoints behind ``rolesession exec --server`` and ``--imds``.
 
-It speaks the protocol AWS SDKs use for ECS task roles: the child process
-finds ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and ``AWS_CONTAINER_AUTHORIZATION_TOKEN``
+`LoopbackEndpoint` is what both share: a threaded HTTP server on
+``127.0.0.1`` with capped connections, idle and request-head timeouts, no
+traceback on the child's terminal, and credentials provided one request at
+a time with one WARNING per failure episode. `CredentialServer` speaks the
+protocol AWS SDKs use for ECS task roles: the child process finds
+``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and ``AWS_CONTAINER_AUTHORIZATION_TOKEN``
 in its environment, sends the token raw in the ``Authorization`` header, and
 gets ``{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}`` back --
-fresh ones every time its SDK refreshes, for as long as it runs.
+fresh ones every time its SDK refreshes, for as long as it runs. The
+instance-metadata endpoint is in `rolesession.cli.imds`.
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from rolesession import RoleSessionError
 
-__all__ = ["CredentialServer"]
+__all__ = ["CredentialServer", "LoopbackEndpoint", "Reply", "failure_reply", "json_reply", "text_reply"]
 
 logger = logging.getLogger("rolesession")
 
@@ -46,15 +52,49 @@ MAX_CONNECTIONS = 16
 Provide = Callable[[], dict[str, str]]
 
 
+class Reply(NamedTuple):
+    """An endpoint's answer to one request."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def json_reply(status: int, body: dict[str, Any], headers: Iterable[tuple[str, str]] = ()) -> Reply:
+    return Reply(status, json.dumps(body).encode("utf-8"), "application/json", tuple(headers))
+
+
+def text_reply(status: int, body: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
+    return Reply(status, body.encode("utf-8"), "text/plain", tuple(headers))
+
+
+def failure_reply(exc: Exception) -> Reply:
+    """The 500 for a failure to get credentials: the error's class, and its message when it is ours."""
+    if isinstance(exc, RoleSessionError):  # messages never hold secrets
+        return json_reply(500, {"code": type(exc).__name__, "message": str(exc)})
+    # Any other message might quote anything: the type only.
+    return json_reply(500, {"code": type(exc).__name__, "message": "unexpected error"})
+
+
+#: ``answer(method, path, headers)``: the reply to one request (headers case-insensitive).
+Answer = Callable[[str, str, Message], Reply]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, provide: Provide, token: str, idle_timeout: float, head_timeout: float, max_connections: int
+        self,
+        answer: Answer,
+        methods: frozenset[str],
+        idle_timeout: float,
+        head_timeout: float,
+        max_connections: int,
     ) -> None:
         super().__init__((HOST, 0), _Handler)
-        self.provide = provide
-        self.token = token.encode("ascii")
+        self.answer = answer
+        self.methods = methods
         self.idle_timeout = idle_timeout
         self.head_timeout = head_timeout
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -175,72 +215,57 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:
-        supplied = self.headers.get("Authorization")
-        if supplied is None:
-            self._send(401, {"message": "missing Authorization header"})
-            return
-        # Constant-time compare: the token is the only thing guarding the credentials.
-        if not hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), self.server.token):
-            self._send(403, {"message": "wrong authorization token"})
-            return
-        if urlsplit(self.path).path != PATH:
-            self._send(404, {"message": "not found"})
-            return
-        try:
-            body = self.server.provide()
-        except RoleSessionError as exc:  # messages never hold secrets
-            self._send(500, {"code": type(exc).__name__, "message": str(exc)})
-            return
-        except Exception as exc:  # its message might quote anything: the type only
-            self._send(500, {"code": type(exc).__name__, "message": "unexpected error"})
-            return
-        self._send(200, body)
+        self._dispatch()
 
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        if self.command not in self.server.methods:
+            self.send_error(501, f"unsupported method ({self.command!r})")
+            return
+        reply = self.server.answer(self.command, urlsplit(self.path).path, self.headers)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(reply.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         # Every SDK refresh would print a line into the child's terminal.
         logger.debug("credential endpoint: " + format, *args)
 
 
-class CredentialServer:
-    """Serves ``provide()``'s credentials on ``127.0.0.1`` to holders of ``token``.
+class LoopbackEndpoint:
+    """A credential endpoint on ``127.0.0.1``: subclasses give `answer` and `environ`.
 
-    ``provide`` is called once per request, one request at a time, and should
-    answer at once (``exec --server`` hands out what is held while a refresh
-    runs in the background). When it raises, the request gets a 500 with the
-    error's class and message; the first failure after a success is logged
-    as a WARNING, the rest of the episode at DEBUG. Connections idle for
+    Requests are answered on threads of their own; `provide` calls its
+    ``provide`` one at a time and logs the first failure after a success as
+    a WARNING, the rest of the episode at DEBUG. Connections idle for
     ``idle_timeout`` seconds are closed, as are requests whose line and
     headers take more than ``head_timeout`` from their first byte; at most
     ``max_connections`` are served at once (more are closed on arrival).
-    Use as a context manager: the server stops when the block ends.
+    Methods outside ``methods`` get 501. Use as a context manager: the
+    server stops when the block ends.
     """
+
+    methods = frozenset({"GET"})
 
     def __init__(
         self,
-        provide: Provide,
         *,
         idle_timeout: float = IDLE_TIMEOUT,
         head_timeout: float = HEAD_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        self.token = secrets.token_urlsafe(32)  # 256 random bits
         self._lock = threading.Lock()
-        self._provide = provide
         self._failing = False
-        self._server = _Server(
-            self._provide_one_at_a_time, self.token, idle_timeout, head_timeout, max_connections
-        )
+        self._server = _Server(self.answer, self.methods, idle_timeout, head_timeout, max_connections)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="rolesession-credential-server", daemon=True
+            target=self._server.serve_forever, name=f"rolesession-{type(self).__name__}", daemon=True
         )
 
     @property
@@ -248,19 +273,15 @@ class CredentialServer:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
-    @property
-    def url(self) -> str:
-        host, port = self.address
-        return f"http://{host}:{port}{PATH}"
+    def answer(self, method: str, path: str, headers: Message) -> Reply:
+        """The reply to one request (``path`` without its query)."""
+        raise NotImplementedError
 
     def environ(self) -> dict[str, str]:
         """The variables pointing an AWS SDK at this endpoint."""
-        return {
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": self.url,
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN": self.token,
-        }
+        raise NotImplementedError
 
-    def start(self) -> CredentialServer:
+    def start(self) -> Any:
         self._thread.start()
         return self
 
@@ -269,16 +290,17 @@ class CredentialServer:
             self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> CredentialServer:
+    def __enter__(self) -> Any:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _provide_one_at_a_time(self) -> dict[str, str]:
+    def provide(self, provide: Provide) -> dict[str, str]:
+        """``provide()``, one call at a time, its failures logged once per episode."""
         with self._lock:
             try:
-                body = self._provide()
+                body = provide()
             except Exception as exc:
                 self._log_failure(exc)
                 raise
@@ -293,6 +315,58 @@ class CredentialServer:
             logger.log(level, "the credential endpoint could not get credentials: %s", exc)
         else:
             logger.log(level, "the credential endpoint failed: unexpected %s", type(exc).__name__)
+
+
+class CredentialServer(LoopbackEndpoint):
+    """Serves ``provide()``'s credentials on ``127.0.0.1`` to holders of ``token``.
+
+    ``provide`` is called once per request, one request at a time, and should
+    answer at once (``exec --server`` hands out what is held while a refresh
+    runs in the background). When it raises, the request gets a 500 with the
+    error's class (and message, for the library's own errors). See
+    `LoopbackEndpoint` for the connection limits and the failure logging.
+    """
+
+    def __init__(
+        self,
+        provide: Provide,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        head_timeout: float = HEAD_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        self.token = secrets.token_urlsafe(32)  # 256 random bits
+        self._token = self.token.encode("ascii")
+        self._provide = provide
+        super().__init__(
+            idle_timeout=idle_timeout, head_timeout=head_timeout, max_connections=max_connections
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://{host}:{port}{PATH}"
+
+    def environ(self) -> dict[str, str]:
+        """The variables pointing an AWS SDK at this endpoint."""
+        return {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": self.url,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": self.token,
+        }
+
+    def answer(self, method: str, path: str, headers: Message) -> Reply:
+        supplied = headers.get("Authorization")
+        if supplied is None:
+            return json_reply(401, {"message": "missing Authorization header"})
+        # Constant-time compare: the token is the only thing guarding the credentials.
+        if not hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), self._token):
+            return json_reply(403, {"message": "wrong authorization token"})
+        if path != PATH:
+            return json_reply(404, {"message": "not found"})
+        try:
+            return json_reply(200, self.provide(self._provide))
+        except Exception as exc:
+            return failure_reply(exc)
 
     def __repr__(self) -> str:
         return f"CredentialServer(url={self.url!r})"
