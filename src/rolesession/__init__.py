@@ -20,6 +20,7 @@ from ._api import (
     role_arn,
 )
 from ._cache import CredentialCache, MemoryCache, default_cache
+from ._console import console_url
 from ._default_chain import from_environment, install, uninstall
 from ._errors import (
     AssumeRoleError,
@@ -58,6 +59,7 @@ __all__ = [
     "assume_role_with_saml",
     "assume_role_with_web_identity",
     "chain",
+    "console_url",
     "default_cache",
     "fan_out",
     "from_environment",
