@@ -62,6 +62,30 @@ def console_url(
     are traded directly; long-term IAM-user keys through GetFederationToken
     first (``duration`` is then the federated session's). The URL signs its
     holder in for up to 15 minutes after it is made: treat it as a secret.
+    `RoleSession.console_url` is the same for a role session.
+
+    Args:
+        session: whose credentials sign in (``None``: ``boto3.Session()``).
+        destination: the console page to open (an ``https://`` URL; default
+            the partition's console home).
+        issuer: the URL the console sends people to when the session ends.
+        duration: console session seconds, 900-43,200 (role credentials:
+            ``SessionDuration``; IAM-user keys: GetFederationToken's duration).
+        federation_url: the federation endpoint; default the
+            ``ROLESESSION_FEDERATION_URL`` variable, else the partition's
+            (``aws``, ``aws-us-gov``, ``aws-cn``).
+
+    Raises:
+        InvalidParameterError: a bad parameter, before any request.
+        SourceCredentialsError: no credentials were found.
+        AssumeRoleError: GetFederationToken was refused, or the federation
+            endpoint gave no sign-in token (``code="FederationError"``).
+
+    Example:
+        ```python
+        url = rolesession.console_url(destination="https://console.aws.amazon.com/s3/")
+        webbrowser.open(url)   # never print or log it where others can read it
+        ```
     """
     _check(destination, issuer, duration, federation_url)
     if session is None:
