@@ -24,6 +24,7 @@ if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on firs
         session_from_recipe,
     )
     from ._cache import CredentialCache, MemoryCache, default_cache
+    from ._console import console_url
     from ._credentials import RoleCredentials
     from ._default_chain import from_environment, install, uninstall
     from ._errors import (
@@ -70,6 +71,7 @@ __all__ = [
     "build_role_arn",
     "caller_identity",
     "chain",
+    "console_url",
     "default_cache",
     "fan_out",
     "from_environment",
@@ -90,6 +92,7 @@ _HOMES = {
     "assume_role_chain": "_api", "build_role_arn": "_api", "session_from_recipe": "_api",
     "CredentialCache": "_cache", "MemoryCache": "_cache", "default_cache": "_cache",
     "RoleCredentials": "_credentials",
+    "console_url": "_console",
     "from_environment": "_default_chain", "install": "_default_chain", "uninstall": "_default_chain",
     "AssumeRoleError": "_errors", "CredentialRefreshError": "_errors", "InvalidParameterError": "_errors",
     "RoleSessionError": "_errors", "SourceCredentialsError": "_errors", "TokenError": "_errors",

@@ -14,7 +14,7 @@ import json
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -309,6 +309,66 @@ class RoleSession(boto3.Session):
         # A new session, not the profile's: it travels as its own hops.
         recipe = self._recipe.replace(source=source, origin=None)
         return session_for(recipe, chained=fetcher.chained, one_shot=fetcher.one_shot)
+
+    # -- outbound tokens and console sign-in ---------------------------------------
+
+    def web_identity_token(
+        self,
+        audience: str | Iterable[str],
+        *,
+        algorithm: str = "RS256",
+        duration: int = 300,
+        scope: str | None = None,
+        subject_mode: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """A JWT from GetWebIdentityToken naming this session, for an external service.
+
+        Cached per identity and parameters (in this session's cache: a
+        `FileCache` shares it between processes) and renewed in the background
+        before it expires: one STS call per token lifetime for any number of
+        threads. ``audience``: one string or a list of 1-10; ``algorithm``
+        ``RS256`` or ``ES384``; ``duration`` 60-3,600 seconds; ``subject_mode``
+        ``AWSIdentity`` or ``OriginIdentity``. The token is a secret.
+        """
+        from ._outbound_tokens import token_request, web_identity_token
+
+        request = token_request(
+            audience, algorithm=algorithm, duration=duration, scope=scope, subject_mode=subject_mode,
+            tags=tags,
+        )  # fmt: skip
+        return web_identity_token(self, request)
+
+    def token_provider(
+        self,
+        audience: str | Iterable[str],
+        *,
+        algorithm: str = "RS256",
+        duration: int = 300,
+        scope: str | None = None,
+        subject_mode: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Callable[[], str]:
+        """A zero-argument callable returning `web_identity_token` (parameters checked now).
+
+        For ``azure.identity.ClientAssertionCredential(func=...)``, google-auth's
+        subject-token supplier, and rolesession's own ``token=`` parameters.
+        """
+        from ._outbound_tokens import TokenProvider, token_request
+
+        request = token_request(
+            audience, algorithm=algorithm, duration=duration, scope=scope, subject_mode=subject_mode,
+            tags=tags,
+        )  # fmt: skip
+        return TokenProvider(self, request)
+
+    def console_url(
+        self, *, destination: str | None = None, issuer: str | None = None, duration: int | None = None
+    ) -> str:
+        """A console sign-in URL for this session (see `rolesession.console_url`); a secret for 15 minutes."""
+        from ._console import console_url
+
+        return console_url(self, destination=destination, issuer=issuer, duration=duration)
 
     # -- thread-safe factories -------------------------------------------------
 

@@ -53,6 +53,10 @@ def _main(arguments: list[str]) -> int:
                 from .demo import run_demo
 
                 code = run_demo()
+            elif args.command in ("token", "console"):
+                from importlib import import_module
+
+                code = import_module(f".{args.command}", __name__).run(args)
             elif args.command == "cache":
                 from .process_cache import run_cache
 

@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="say on stderr when COMMAND runs",
     )  # fmt: skip
 
+    from . import console, token  # their own modules: options, help and examples live there
+
+    token.register(_subcommand, commands, _role_options(identity_only=True))
+    console.register(_subcommand, commands, _role_options(identity_only=True))
+
     demo = commands.add_parser(
         "demo", help="the whole story against an embedded local STS (needs rolesession[demo])",
         description="Run assume, chain, scope, web identity, SAML, refresh and fan-out against a local STS.",
