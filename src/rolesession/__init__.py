@@ -36,10 +36,12 @@ from ._session import RoleSession
 if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported lazily at run time
     from ._fanout import FanOutResult, fan_out
     from ._file_cache import FileCache
+    from ._organizations import Account, OrganizationsError, org_accounts
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Account",
     "AssumeRoleError",
     "CredentialCache",
     "CredentialRefreshError",
@@ -47,6 +49,7 @@ __all__ = [
     "FileCache",
     "InvalidParameterError",
     "MemoryCache",
+    "OrganizationsError",
     "Policy",
     "RefreshEvent",
     "RefreshPolicy",
@@ -64,6 +67,7 @@ __all__ = [
     "from_profile",
     "install",
     "mfa_session",
+    "org_accounts",
     "role_arn",
     "uninstall",
 ]
@@ -79,4 +83,8 @@ def __getattr__(name: str) -> Any:
         from . import _fanout as fanout
 
         return getattr(fanout, name)
+    if name in ("org_accounts", "Account", "OrganizationsError"):
+        from . import _organizations as organizations
+
+        return getattr(organizations, name)
     raise AttributeError(f"module 'rolesession' has no attribute {name!r}")

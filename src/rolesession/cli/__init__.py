@@ -53,6 +53,10 @@ def _main(arguments: list[str]) -> int:
                 from .demo import run_demo
 
                 code = run_demo()
+            elif args.command == "each":
+                from .each import run_each
+
+                code = run_each(args)
             elif args.command == "cache":
                 from .process_cache import run_cache
 
