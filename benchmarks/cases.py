@@ -731,11 +731,12 @@ INFO: list[str] = []
 
 def run_all(*, quick: bool, log: Log) -> list[Result]:
     from default_chain_cases import CASES as DEFAULT_CHAIN  # imports this module: not at the top
+    from org_cases import CASES as ORGS
 
     results: list[Result] = []
     cases = (
         hot_path, warm_reassume, short_credentials, fan_out, advisory_refresh, hanging_sts, cold_start,
-        aio_hot_path, import_time, *DEFAULT_CHAIN,
+        aio_hot_path, import_time, *DEFAULT_CHAIN, *ORGS,
     )
     for case in cases:
         _reset_library()

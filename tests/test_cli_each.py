@@ -96,3 +96,44 @@ def test_each_text_output_is_prefixed_and_a_failure_fails_the_whole(
 def test_each_usage_errors_exit_2(argv: list[str], capsys: Any) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().out == ""
+
+
+def test_ctrl_c_starts_no_new_run_and_forwards_the_signal(moto_server: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    started = tmp_path / "started"
+    child = tmp_path / "slow.py"
+    child.write_text(
+        "import pathlib, sys, time\n"
+        f"with open({str(started)!r}, 'a') as f: f.write('x')\n"
+        "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(42)\n"
+    )
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_server}
+    argv = [
+        "each",
+        "--role",
+        "R",
+        "--accounts",
+        "111111111111,222222222222,333333333333",
+        "--max-workers",
+        "1",
+    ]
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "rolesession", *argv, "--", sys.executable, str(child)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the child is in its sleep
+    parent.send_signal(signal.SIGINT)  # to the parent alone, not its process group
+    _, err = parent.communicate(timeout=30)
+    assert parent.returncode == 130, err
+    assert started.read_text() == "x"  # no second run was started
+    assert "(interrupted)" in err and "1 failed" in err  # the running one got SIGINT and exited 42

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
+import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -140,3 +142,20 @@ def test_process_pool_runs_accounts_and_regions_as_plain_data(moto_server: str) 
         (OTHER_ACCOUNT, "us-east-2"),
     ]
     assert all(r.value[2] != os.getpid() for r in results if r.value)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_richs_bar_with_done_failed_and_rate(
+    sts_mock: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("rich")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    fan_out([ACCOUNT, OTHER_ACCOUNT, "bad"], _where, role_name="Auditor", progress=True)
+    drawn = terminal.getvalue()
+    assert "3/3" in drawn and "1 failed" in drawn and "/s" in drawn
+    assert "\x1b[" in drawn  # drawn by rich, in place, not the plain line
