@@ -732,12 +732,13 @@ INFO: list[str] = []
 def run_all(*, quick: bool, log: Log) -> list[Result]:
     from cli_cases import CASES as CLI  # imports this module: not at the top
     from default_chain_cases import CASES as DEFAULT_CHAIN  # imports this module: not at the top
+    from org_cases import CASES as ORGS
     from outbound_token_cases import CASES as OUTBOUND_TOKENS
 
     results: list[Result] = []
     cases = (
         hot_path, warm_reassume, short_credentials, fan_out, advisory_refresh, hanging_sts, cold_start,
-        aio_hot_path, import_time, *DEFAULT_CHAIN, *CLI, *OUTBOUND_TOKENS,
+        aio_hot_path, import_time, *DEFAULT_CHAIN, *CLI, *OUTBOUND_TOKENS, *ORGS,
     )
     for case in cases:
         _reset_library()

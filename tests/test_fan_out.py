@@ -198,16 +198,16 @@ def test_invalid_parameters_raise_before_any_work(sts_calls, kwargs, parameter):
     assert called == [] and sts_calls.count() == 0
 
 
-def test_fn_and_role_arns_are_checked(sts_calls):
+def test_fn_and_targets_are_checked(sts_calls):
     with pytest.raises(InvalidParameterError) as info:
         fan_out([ROLE], "not callable")  # type: ignore[arg-type]
     assert info.value.parameter == "fn"
     with pytest.raises(InvalidParameterError) as info:
         fan_out(ROLE, _account)
-    assert info.value.parameter == "role_arns"
+    assert info.value.parameter == "targets"
     with pytest.raises(InvalidParameterError) as info:
         fan_out(42, _account)  # type: ignore[arg-type]
-    assert info.value.parameter == "role_arns"
+    assert info.value.parameter == "targets"
 
 
 def test_source_is_refused_with_an_executor(sts_calls):
@@ -523,7 +523,7 @@ def test_an_endless_role_arns_iterable_is_refused_after_the_limit(sts_calls):
     counter = itertools.count()
     with pytest.raises(InvalidParameterError) as info:
         fan_out((ROLE for _ in counter), _account)
-    assert info.value.parameter == "role_arns"
+    assert info.value.parameter == "targets"
     assert next(counter) == 1_000_000 + 1  # read one past the limit (a million entries), then stopped
     assert sts_calls.count() == 0
 
@@ -535,7 +535,7 @@ def test_role_arns_that_raise_while_read_are_an_invalid_parameter(sts_calls):
 
     with pytest.raises(InvalidParameterError) as info:
         fan_out(failing(), _account)
-    assert info.value.parameter == "role_arns"
+    assert info.value.parameter == "targets"
     assert isinstance(info.value.__cause__, OSError)
     assert sts_calls.count() == 0
 

@@ -53,7 +53,8 @@ def test_a_fan_out_result_exports_to_a_json_line():
     ok = FanOutResult(HUB, {"buckets": 3}, None, 0.25)
     assert ok.account == "111111111111"
     assert json.loads(ok.to_json()) == {
-        "role_arn": HUB, "account": "111111111111", "ok": True, "value": {"buckets": 3}, "error": None,
+        "role_arn": HUB, "account": "111111111111", "account_name": None, "ou_path": [], "region": None,
+        "ok": True, "value": {"buckets": 3}, "error": None,
         "seconds": 0.25,
     }  # fmt: skip
     denied = AssumeRoleError("AssumeRole failed: AccessDenied", code="AccessDenied")

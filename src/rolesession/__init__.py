@@ -39,6 +39,7 @@ if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on firs
     from ._fanout import FanOutResult, fan_out
     from ._file_cache import FileCache
     from ._identity import caller_identity
+    from ._organizations import Account, OrganizationsError, org_accounts
     from ._policy import Policy
     from ._recipe import Recipe
     from ._refresh import RefreshEvent, RefreshPolicy
@@ -47,6 +48,7 @@ if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on firs
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Account",
     "AssumeRoleError",
     "CredentialCache",
     "CredentialRefreshError",
@@ -54,6 +56,7 @@ __all__ = [
     "FileCache",
     "InvalidParameterError",
     "MemoryCache",
+    "OrganizationsError",
     "Policy",
     "Recipe",
     "RefreshEvent",
@@ -78,6 +81,7 @@ __all__ = [
     "from_profile",
     "install",
     "mfa_session",
+    "org_accounts",
     "role_arn",
     "session_from_recipe",
     "uninstall",
@@ -98,6 +102,7 @@ _HOMES = {
     "RoleSessionError": "_errors", "SourceCredentialsError": "_errors", "TokenError": "_errors",
     "StsError": "_errors",
     "FanOutResult": "_fanout", "fan_out": "_fanout",
+    "Account": "_organizations", "OrganizationsError": "_organizations", "org_accounts": "_organizations",
     "FileCache": "_file_cache",
     "caller_identity": "_identity",
     "Policy": "_policy",

@@ -116,10 +116,18 @@ class RoleSession(boto3.Session):
     #: weak mapping keyed by this session: the view refers to it and would keep it alive.
     _aio_view: Any = None
 
-    def __init__(self, recipe: Recipe, fetcher: Fetcher) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        fetcher: Fetcher,
+        *,
+        credentials: SessionCredentials | None = None,
+        region: str | None = None,
+    ) -> None:
         self._recipe = recipe
         self._fetcher = fetcher
-        self._credentials = SessionCredentials(fetcher, recipe.refresh)
+        # Given: a view of another session in another region (`in_region`), sharing its engine.
+        self._credentials = credentials or SessionCredentials(fetcher, recipe.refresh)
         self._make_lock = threading.RLock()  # resource() calls client()
         # A profile's session is that profile's (its endpoints, ca_bundle, retries ...), as
         # boto3.Session(profile_name=...) would be; only the credentials are ours.
@@ -129,7 +137,33 @@ class RoleSession(boto3.Session):
         events = botocore_session.get_component("event_emitter")
         events.register_last("request-created", retry.note_signer, unique_id="rolesession-signer")
         events.register("needs-retry", retry.needs_retry, unique_id="rolesession-rejected")
-        super().__init__(botocore_session=botocore_session, region_name=fetcher.source.region)
+        super().__init__(botocore_session=botocore_session, region_name=region or fetcher.source.region)
+
+    def in_region(self, region: str) -> RoleSession:
+        """This session's credentials with another default region (``region_name``).
+
+        The view shares this session's credentials engine: one AssumeRole, one
+        refresh, whatever the number of regions (`fan_out` with ``regions=``).
+        It pickles as this session's recipe in ``region``.
+
+        Example:
+            ```python
+            session = rolesession.assume_role("arn:aws:iam::123456789012:role/Auditor", region="us-east-1")
+            west = session.in_region("us-west-2")
+            assert west.region_name == "us-west-2" and west.get_credentials() is session.get_credentials()
+            ```
+
+        Raises:
+            InvalidParameterError: ``region`` is not a valid region name.
+        """
+        from ._validation import check_region
+
+        if check_region(region, "region") is None:
+            raise fail("region", "must be a region name, not None")
+        if region == self.region_name:
+            return self
+        recipe = self._recipe.replace(source=self._recipe.source.replace(region=region))
+        return RoleSession(recipe, self._fetcher, credentials=self._credentials, region=region)
 
     # -- identity --------------------------------------------------------------
 

@@ -57,6 +57,10 @@ def _main(arguments: list[str]) -> int:
                 from importlib import import_module
 
                 code = import_module(f".{args.command}", __name__).run(args)
+            elif args.command == "each":
+                from .each import run_each
+
+                code = run_each(args)
             elif args.command == "cache":
                 from .process_cache import run_cache
 

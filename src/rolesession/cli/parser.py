@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run assume, chain, scope, web identity, SAML, refresh and fan-out against a local STS.",
     )
     _verbose(demo)
+    from .each import add_parser as add_each
+
+    add_each(commands, argparse.RawDescriptionHelpFormatter)
     return parser
 
 
@@ -202,7 +205,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     name = next((a for a in argv if not a.startswith("-")), None)
     if name == "cache" and "--" not in argv and not {"-h", "--help"} & set(argv):
         raise UsageError("cache needs the helper after '--': rolesession cache -- COMMAND ...")
-    if name in ("exec", "cache") and "--" in argv:
+    if name in ("exec", "cache", "each") and "--" in argv:
         split = argv.index("--")
         argv, command = argv[:split], argv[split + 1 :]
     args = build_parser().parse_args(argv)
@@ -215,6 +218,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if not command:
             raise UsageError("exec needs a command after '--': rolesession exec ROLE_ARN -- COMMAND ...")
         args.exec_command = command
+    if args.command == "each":
+        if not command:
+            raise UsageError("each needs a command after '--': rolesession each --role NAME ... -- COMMAND")
+        args.each_command = command
     if args.command == "cache":
         if not command:
             raise UsageError("cache needs the helper after '--': rolesession cache -- COMMAND ...")
