@@ -18,12 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-import timeit
-import tracemalloc
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +42,6 @@ from rolesession.testing import StsRecorder, reset
 # The refresh engine's background thread must see freezegun's clock.
 freezegun.api.call_stack_inspection_limit = 0
 
-Log = Callable[[str], None]
 _accounts = itertools.count(300_000_000_000)
 
 
@@ -56,19 +50,14 @@ def _new_role(name: str = "Bench") -> str:
     return f"arn:aws:iam::{next(_accounts):012d}:role/{name}"
 
 
-@dataclass
-class Result:
-    key: str
-    what: str
-    baseline_what: str
-    ours: float
-    baseline: float
-    unit: str
-    target: str
-    ratio: float | None  # baseline / ours where "x faster" makes sense
-    passed: bool | None
-    notes: list[str] = field(default_factory=list)
-
+from measure import (  # noqa: E402
+    Log,
+    Result,
+    max_read_latency,
+    median_per_call,
+    median_time,
+    traced,
+)
 
 # -- helpers ---------------------------------------------------------------------------
 
@@ -109,31 +98,7 @@ def _count_botocore_calls(session: botocore.session.Session, event: str) -> list
     return counter
 
 
-def _median_per_call(fn: Callable[[], object], number: int, repeat: int) -> float:
-    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number
-
-
-def _median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-@contextmanager
-def _traced() -> Iterator[Callable[[], int]]:
-    gc.collect()
-    tracemalloc.start()
-    start = tracemalloc.get_traced_memory()[0]
-    try:
-        yield lambda: tracemalloc.get_traced_memory()[0] - start
-    finally:
-        tracemalloc.stop()
-
-
-def _reset_library() -> None:
+def reset_library() -> None:
     # Each case starts from a cold process-wide state: no cached credentials,
     # no warm sessions, no shared STS clients left over from another case.
     reset()
@@ -148,14 +113,14 @@ def hot_path(quick: bool, log: Log) -> Result:
     with mock_aws():
         creds = rolesession.assume_role(_new_role()).get_credentials()
         creds.get_frozen_credentials()
-        ours = _median_per_call(creds.get_frozen_credentials, number, repeat)
+        ours = median_per_call(creds.get_frozen_credentials, number, repeat)
     expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     theirs = RefreshableCredentials.create_from_metadata(
         {"access_key": "AKIA", "secret_key": "s", "token": "t", "expiry_time": expiry.isoformat()},
         refresh_using=lambda: {},
         method="bench",
     )
-    baseline = _median_per_call(theirs.get_frozen_credentials, number // 10, repeat)
+    baseline = median_per_call(theirs.get_frozen_credentials, number // 10, repeat)
     ratio = baseline / ours
     return Result(
         "hot",
@@ -181,7 +146,7 @@ def warm_reassume(quick: bool, log: Log) -> Result:
         session = rolesession.assume_role(role, duration=3600)
         session.get_credentials().get_frozen_credentials()
         with _StsCounter() as counter:
-            ours = _median_per_call(lambda: rolesession.assume_role(role, duration=3600), number, repeat)
+            ours = median_per_call(lambda: rolesession.assume_role(role, duration=3600), number, repeat)
             same = rolesession.assume_role(role, duration=3600) is session
         # The baseline: an STS client kept warm across invocations, then per
         # invocation AssumeRole and a new boto3.Session with the result.
@@ -198,7 +163,7 @@ def warm_reassume(quick: bool, log: Log) -> Result:
             )
 
         invocation()
-        baseline = _median_time(invocation, 7 if quick else 15)
+        baseline = median_time(invocation, 7 if quick else 15)
     ratio = baseline / ours
     notes = [f"{counter.count} STS calls over {number * repeat + 1} asks; same object returned: {same}"]
     return Result(
@@ -318,7 +283,7 @@ def fan_out(quick: bool, log: Log) -> tuple[Result, Result]:
         memory = {}
         for name, runner in (("baseline", _fan_out_baseline), ("ours", _fan_out_ours)):
             arns = [_new_role() for _ in range(n)]
-            with _traced() as used:
+            with traced() as used:
                 kept = runner(arns, 1, True)
                 memory[name] = used() / n
             del kept
@@ -390,34 +355,6 @@ class _AgedOnce:
         self._data.clear()
 
 
-def _max_read_latency(read: Callable[[], object], seconds: float, readers: int) -> float:
-    """Readers call ``read`` about every 0.2 ms for ``seconds``; the slowest read in seconds."""
-    return max(_slowest_reads(read, seconds, readers))
-
-
-def _slowest_reads(read: Callable[[], object], seconds: float, readers: int) -> list[float]:
-    """Readers call ``read`` about every 0.2 ms for ``seconds``; each reader's slowest read."""
-    worst = [0.0] * readers
-    start = threading.Barrier(readers + 1)
-
-    def reader(i: int) -> None:
-        start.wait()
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            read()
-            worst[i] = max(worst[i], time.perf_counter() - t0)
-            time.sleep(0.0002)
-
-    threads = [threading.Thread(target=reader, args=(i,)) for i in range(readers)]
-    for t in threads:
-        t.start()
-    start.wait()
-    for t in threads:
-        t.join()
-    return worst
-
-
 READERS = 4
 
 
@@ -435,7 +372,7 @@ def advisory_refresh(quick: bool, log: Log) -> Result:
                 creds = rolesession.assume_role(role, cache=_AgedOnce(data), refresh=policy).get_credentials()
                 # Adopting the aged entry starts the refresh in the background.
                 before = creds.current().access_key
-                worst = _max_read_latency(creds.get_frozen_credentials, 0.6, readers)
+                worst = max_read_latency(creds.get_frozen_credentials, 0.6, readers)
                 creds.wait_for_background()
             refreshed.append(creds.current().access_key != before)
             ours_worst.append(worst)
@@ -462,7 +399,7 @@ def advisory_refresh(quick: bool, log: Log) -> Result:
                 refresh_using=slow_refresh,
                 method="bench",
             )
-            base_worst.append(_max_read_latency(theirs.get_frozen_credentials, 0.6, readers))
+            base_worst.append(max_read_latency(theirs.get_frozen_credentials, 0.6, readers))
             refreshed.append(theirs.get_frozen_credentials().access_key != "AKIAOLD")
     ours, baseline = statistics.median(ours_worst), statistics.median(base_worst)
     return Result(
@@ -522,7 +459,7 @@ def hanging_sts(quick: bool, log: Log) -> Result:
             with freezegun.freeze_time(
                 dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=900 - left), tick=True
             ), _HangingSts() as hung:
-                worst_by_round.append(_max_read_latency(creds.get_frozen_credentials, 1.0, HANG_READERS))
+                worst_by_round.append(max_read_latency(creds.get_frozen_credentials, 1.0, HANG_READERS))
                 calls.append(hung.count)
                 hung.release()
                 creds.wait_for_background()
@@ -559,7 +496,7 @@ def cold_start(quick: bool, log: Log) -> Result:
     calls, objects = [], []
     with mock_aws():
         for _ in range(rounds):
-            _reset_library()
+            reset_library()
             role = _new_role("Cold")
             barrier = threading.Barrier(COLD_THREADS)
             sessions: list[Any] = [None] * COLD_THREADS
@@ -711,7 +648,7 @@ def session_costs(quick: bool, log: Log) -> list[str]:
             new_session.append(t1 - t0)
             first_client.append(t2 - t1)
             another_client.append(t3 - t2)
-        fresh = _median_time(lambda: boto3.Session().client("sts"), 3 if quick else 5)
+        fresh = median_time(lambda: boto3.Session().client("sts"), 3 if quick else 5)
     med = statistics.median
     lines.append(
         f"- `assume_role()` for a new role (no STS call): {med(new_session) * 1e3:.2f} ms"
@@ -724,29 +661,9 @@ def session_costs(quick: bool, log: Log) -> list[str]:
     return lines
 
 
-# -- running ----------------------------------------------------------------------------------------
+# -- the environment of a run ----------------------------------------------------------------
 
 INFO: list[str] = []
-
-
-def run_all(*, quick: bool, log: Log) -> list[Result]:
-    from cli_cases import CASES as CLI  # imports this module: not at the top
-    from default_chain_cases import CASES as DEFAULT_CHAIN  # imports this module: not at the top
-    from org_cases import CASES as ORGS
-    from outbound_token_cases import CASES as OUTBOUND_TOKENS
-
-    results: list[Result] = []
-    cases = (
-        hot_path, warm_reassume, short_credentials, fan_out, advisory_refresh, hanging_sts, cold_start,
-        aio_hot_path, import_time, *DEFAULT_CHAIN, *CLI, *OUTBOUND_TOKENS, *ORGS,
-    )
-    for case in cases:
-        _reset_library()
-        outcome = case(quick, log)
-        results.extend(outcome if isinstance(outcome, tuple) else (outcome,))
-    _reset_library()
-    INFO[:] = session_costs(quick, log)
-    return results
 
 
 def environment() -> dict[str, str]:
@@ -774,4 +691,11 @@ def environment() -> dict[str, str]:
     }
 
 
-__all__ = ["Result", "environment", "run_all"]
+__all__ = ["CASES", "INFO", "environment", "reset_library", "session_costs"]
+
+
+#: The library's own cases, in the order they run (`run.py` adds the other modules').
+CASES = (
+    hot_path, warm_reassume, short_credentials, fan_out, advisory_refresh, hanging_sts, cold_start,
+    aio_hot_path, import_time,
+)

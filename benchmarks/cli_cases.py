@@ -17,7 +17,7 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
-from cases import Log, Result
+from measure import Log, Result
 
 ROLE = "arn:aws:iam::123456789012:role/Bench"
 

@@ -28,8 +28,8 @@ from rolesession.testing import reset
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from cases import Log, Result, _median_per_call, _slowest_reads  # noqa: E402
 from default_chain_fakes import ContainerServer, ProcessHelper  # noqa: E402
+from measure import Log, Result, median_per_call, slowest_reads  # noqa: E402
 
 #: Just under botocore's 2-second container timeout, so that its own refresh succeeds too.
 SLOW = 1.9
@@ -86,12 +86,12 @@ def installed_hot_path(quick: bool, log: Log) -> Result:
             creds = boto3.DEFAULT_SESSION.get_credentials()  # what boto3.client() signs with
             assert creds is installed.get_credentials()
             creds.get_frozen_credentials()
-            ours = _median_per_call(creds.get_frozen_credentials, number, repeat)
+            ours = median_per_call(creds.get_frozen_credentials, number, repeat)
         finally:
             rolesession.uninstall()
         theirs = boto3.Session().get_credentials()  # botocore's chain on the same endpoint
         theirs.get_frozen_credentials()
-        baseline = _median_per_call(theirs.get_frozen_credentials, number // 10, repeat)
+        baseline = median_per_call(theirs.get_frozen_credentials, number // 10, repeat)
     ratio = baseline / ours
     return Result(
         "chain-hot",
@@ -111,7 +111,7 @@ def installed_hot_path(quick: bool, log: Log) -> Result:
 
 def _readers_waiting(read: Callable[[], object], seconds: float, readers: int) -> tuple[float, int]:
     """Slowest read, and how many readers had a read over 10 ms."""
-    worst = _slowest_reads(read, seconds, readers)
+    worst = slowest_reads(read, seconds, readers)
     return max(worst), sum(1 for w in worst if w > 0.010)
 
 
@@ -248,9 +248,9 @@ CASES = (installed_hot_path, slow_container, cold_process, short_process)
 
 def main() -> int:
     import report
-    from run import _isolate_environment
+    from measure import isolate_environment
 
-    _isolate_environment()
+    isolate_environment()
     quick = "--quick" in sys.argv
     results = [case(quick, lambda line: print(line, file=sys.stderr, flush=True)) for case in CASES]
     print(report.table(results))

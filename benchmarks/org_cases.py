@@ -28,7 +28,7 @@ from moto import mock_aws
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rolesession
-from cases import Log, Result, _traced
+from measure import Log, Result, traced
 from rolesession._organizations import clear_cache
 from rolesession.testing import StsRecorder
 
@@ -132,11 +132,11 @@ def org_fan_out(quick: bool, log: Log, accounts: int | None = None) -> tuple[Res
         few = 6
         rolesession.testing.reset()
         clear_cache()
-        with _traced() as used:
+        with traced() as used:
             kept_base = _botocove(few, 1, True)
             base_m = used() / few
         del kept_base
-        with _traced() as used:
+        with traced() as used:
             kept_ours, _ = _ours(1, True, limit=4 * few)
             ours_m = used() / (4 * few)
         del kept_ours
@@ -200,9 +200,9 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    from run import _isolate_environment
+    from measure import isolate_environment
 
-    _isolate_environment()
+    isolate_environment()
     for result in org_fan_out(
         args.quick, lambda line: print(line, file=sys.stderr, flush=True), args.accounts
     ):

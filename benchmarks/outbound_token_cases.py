@@ -18,7 +18,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from cases import Log, Result
+from measure import Log, Result
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))

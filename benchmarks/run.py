@@ -12,30 +12,34 @@ freezegun. Prints a table of ratios with pass/fail per target and writes
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from measure import Log, isolate_environment  # noqa: E402
+
 ROOT = HERE.parent
 
 
-def _isolate_environment() -> None:
-    """Fake source credentials, no AWS config files, a private cache directory."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            del os.environ[name]
-    scratch = tempfile.mkdtemp(prefix="rolesession-bench-")
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
-        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.path.join(scratch, "no-config"),
-        AWS_SHARED_CREDENTIALS_FILE=os.path.join(scratch, "no-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        XDG_CACHE_HOME=os.path.join(scratch, "cache"),
-    )
+def run_all(*, quick: bool, log: Log) -> list[Any]:
+    # After isolate_environment(): the case modules import moto, boto3 and rolesession.
+    import cases
+    from cli_cases import CASES as CLI
+    from default_chain_cases import CASES as DEFAULT_CHAIN
+    from org_cases import CASES as ORGS
+    from outbound_token_cases import CASES as OUTBOUND_TOKENS
+
+    results: list[Any] = []
+    for case in (*cases.CASES, *DEFAULT_CHAIN, *CLI, *OUTBOUND_TOKENS, *ORGS):
+        cases.reset_library()
+        outcome = case(quick, log)
+        results.extend(outcome if isinstance(outcome, tuple) else (outcome,))
+    cases.reset_library()
+    cases.INFO[:] = cases.session_costs(quick, log)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,12 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args(argv)
 
-    _isolate_environment()
-    sys.path.insert(0, str(HERE))
-    import cases  # after the environment is set: it imports moto, boto3, rolesession
+    isolate_environment()
+    import cases
     import report
 
-    results = cases.run_all(quick=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
+    results = run_all(quick=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
     table = report.table(results)
     print(table)
     if not args.no_write:

@@ -148,15 +148,16 @@ def _partition(arn: str) -> str:
 def _temporary(session: boto3.Session, duration: int | None) -> tuple[Any, str, bool]:
     """The session's temporary credentials and partition: its own, or GetFederationToken's for user keys."""
     from ._errors import SourceCredentialsError
-    from ._session import RoleSession
+    from ._recipe import Recipe
 
     credentials = session.get_credentials()
     if credentials is None:
         raise SourceCredentialsError("no credentials for a console sign-in URL: configure the default chain")
     frozen = credentials.get_frozen_credentials()
-    known = session.identity()["Arn"] if isinstance(session, RoleSession) else ""
-    if isinstance(session, RoleSession):
-        source = session._fetcher.source  # its STS endpoint: a VPC endpoint, a local STS
+    recipe = getattr(session, "recipe", None)  # a RoleSession's (not imported: it imports this module)
+    known = session.identity()["Arn"] if isinstance(recipe, Recipe) else ""  # type: ignore[attr-defined]
+    if isinstance(recipe, Recipe):
+        source = recipe.source  # its STS endpoint: a VPC endpoint, a local STS
         sts = session.client("sts", region_name=source.sts_region, endpoint_url=source.sts_endpoint_url)
     else:
         sts = session.client("sts")

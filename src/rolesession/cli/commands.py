@@ -29,6 +29,7 @@ from rolesession import (
 
 from . import documents, loops
 from .child import run_command
+from .documents import HAND_OUT_MINIMUM, hand_out
 from .errors import UsageError
 from .options import given_role_options, option_for
 from .profiles import Walk, walk
@@ -43,11 +44,6 @@ __all__ = [
     "run_command",
 ]
 
-#: Consumers (botocore's credential_process, container and environment
-#: providers) refresh 15 minutes before expiry, and every request once
-#: inside that window: credentials are refreshed before being handed out
-#: with less than this left (when a fresh set would last longer).
-HAND_OUT_MINIMUM = 15 * 60
 #: How long ``assume`` waits, after handing out, for a background refresh a
 #: read started, so its result lands in the file cache for the next
 #: invocation instead of being abandoned at exit.
@@ -307,19 +303,6 @@ def _check_with_role_profile(args: argparse.Namespace, arns: int, given: list[st
 
 
 # -- handing credentials out ------------------------------------------------------
-
-
-def hand_out(session: RoleSession, *, wait: bool) -> RoleCredentials:
-    """The session's credentials for a consumer that refreshes with botocore's fixed windows.
-
-    With less than `HAND_OUT_MINIMUM` left (and a fresh set lasting longer),
-    the engine makes one refresh attempt under its own rules -- never while
-    backing off, never two at once, one WARNING per failure episode: a
-    one-shot command waits for it (``wait=True``); the ``exec --server``
-    endpoint starts it in the background and answers with what is held.
-    Raises `CredentialRefreshError` only when nothing valid can be had.
-    """
-    return session.credentials(HAND_OUT_MINIMUM, wait=wait)
 
 
 # The sessions whose credentials a running command holds (``exec``): while

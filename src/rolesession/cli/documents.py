@@ -13,9 +13,9 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rolesession import RoleCredentials
+    from rolesession import RoleCredentials, RoleSession
 
-__all__ = ["credentials_object", "document", "env_lines", "environ", "iso"]
+__all__ = ["HAND_OUT_MINIMUM", "credentials_object", "document", "env_lines", "environ", "hand_out", "iso"]
 
 
 def iso(epoch: float) -> str:
@@ -72,3 +72,23 @@ def document(creds: RoleCredentials, region: str | None, form: str) -> str:
     if form == "json":
         return json.dumps(credentials_object(creds), indent=2)
     return json.dumps({"Version": 1, **credentials_object(creds)})
+
+
+#: Consumers (botocore's credential_process, container and environment
+#: providers) refresh 15 minutes before expiry, and every request once
+#: inside that window: credentials are refreshed before being handed out
+#: with less than this left (when a fresh set would last longer).
+HAND_OUT_MINIMUM = 15 * 60
+
+
+def hand_out(session: RoleSession, *, wait: bool) -> RoleCredentials:
+    """The session's credentials for a consumer that refreshes with botocore's fixed windows.
+
+    With less than `HAND_OUT_MINIMUM` left (and a fresh set lasting longer),
+    the engine makes one refresh attempt under its own rules -- never while
+    backing off, never two at once, one WARNING per failure episode: a
+    one-shot command waits for it (``wait=True``); the ``exec --server``
+    endpoint starts it in the background and answers with what is held.
+    Raises `CredentialRefreshError` only when nothing valid can be had.
+    """
+    return session.credentials(HAND_OUT_MINIMUM, wait=wait)

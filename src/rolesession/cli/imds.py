@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from email.message import Message
 from typing import TYPE_CHECKING
 
+from .documents import hand_out
 from .server import (
     HEAD_TIMEOUT,
     IDLE_TIMEOUT,
@@ -69,8 +70,6 @@ def serve_metadata(session: RoleSession, env: dict[str, str]) -> MetadataServer:
     Never waits for STS while valid credentials are held: a refresh the
     hand-out calls for runs in the background.
     """
-    from .commands import hand_out
-
     for name in BEFORE_IMDS:
         env.pop(name, None)
 
