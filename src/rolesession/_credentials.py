@@ -88,6 +88,24 @@ class RoleCredentials:
         """When they expire on this host's clock (``expiration`` is STS's)."""
         return self.expiration - self.skew
 
+    def environ(self, region: str | None = None) -> dict[str, str]:
+        """The environment variables handing these credentials to a child process.
+
+        ``AWS_CREDENTIAL_EXPIRATION`` is on this host's clock. The region
+        variables only when a region is configured: an empty ``AWS_REGION``
+        would be no better than none, and an invented one would silently
+        send the child's requests somewhere the user never chose.
+        """
+        env = {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_SESSION_TOKEN": self.token,
+            "AWS_CREDENTIAL_EXPIRATION": to_iso(self.expiry),
+        }
+        if region:
+            env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
+        return env
+
     def __repr__(self) -> str:
         return (
             f"RoleCredentials(access_key={self.access_key!r}, arn={self.arn!r}, "

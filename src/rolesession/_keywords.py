@@ -23,8 +23,8 @@ Duration = int | _dt.timedelta
 PolicyLike = Policy | Mapping[str, Any] | str
 
 
-class HopKeywords(TypedDict, total=False):
-    """`assume_role`'s keywords but ``role_arn`` and ``source`` (`_requests.HOP_KEYWORDS`)."""
+class CommonHopKeywords(TypedDict, total=False):
+    """The hop keywords the sync and async entry points share (all but ``mfa_token``)."""
 
     session_name: str | None
     duration: Duration | None
@@ -35,9 +35,14 @@ class HopKeywords(TypedDict, total=False):
     external_id: str | None
     source_identity: str | None
     mfa_serial: str | None
-    mfa_token: str | Callable[[], str] | None
     region: str | None
     sts_endpoint_url: str | None
     sts_config: botocore.config.Config | None
     cache: CacheArg
     refresh: RefreshPolicy | None
+
+
+class HopKeywords(CommonHopKeywords, total=False):
+    """`assume_role`'s keywords but ``role_arn`` and ``source`` (`_requests.HOP_KEYWORDS`)."""
+
+    mfa_token: str | Callable[[], str] | None

@@ -298,7 +298,7 @@ class RoleSession(boto3.Session):
 
     def environ(self) -> dict[str, str]:
         """Environment variables handing these credentials to a child process."""
-        return environ_of(self._credentials.current(), self.region_name)
+        return self._credentials.current().environ(self.region_name)
 
     def credential_process(self) -> dict[str, Any]:
         """The ``credential_process`` Version 1 document for ``~/.aws/config``."""
@@ -454,24 +454,6 @@ class RoleSession(boto3.Session):
         # so a pickle names rolesession.session_from_recipe and plain data, never a private module.
         rebuild = sys.modules["rolesession"].session_from_recipe
         return (rebuild, (recipe_data(self._recipe),))
-
-
-def environ_of(creds: RoleCredentials, region: str | None) -> dict[str, str]:
-    """The environment variables handing ``creds`` to a child process (expiry on this host's clock).
-
-    The region variables only when a region is configured: an empty
-    ``AWS_REGION`` would be no better than none, and an invented one would
-    silently send the child's requests somewhere the user never chose.
-    """
-    env = {
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-        "AWS_SESSION_TOKEN": creds.token,
-        "AWS_CREDENTIAL_EXPIRATION": to_iso(creds.expiry),
-    }
-    if region:
-        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
-    return env
 
 
 def _policy_summary(policy: dict[str, Any] | None, arns: tuple[str, ...]) -> str:

@@ -39,7 +39,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiobotocore.session
 import boto3
@@ -50,7 +50,7 @@ from . import _api, _botocore, _default_chain
 from ._cache import DEFAULT_CACHE, CacheArg
 from ._credentials import to_datetime
 from ._errors import TokenError
-from ._keywords import PolicyLike
+from ._keywords import CommonHopKeywords
 from ._redaction import protect_botocore_loggers
 from ._refresh import RefreshPolicy, SessionCredentials
 from ._session import RoleSession, _RejectionRetry
@@ -436,24 +436,10 @@ def _async_ready(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 Duration = int | _dt.timedelta
 
 
-class AioHopKeywords(TypedDict, total=False):
+class AioHopKeywords(CommonHopKeywords, total=False):
     """The keywords of `rolesession.aio.assume_role` but ``source``; ``mfa_token`` may be ``async``."""
 
-    session_name: str | None
-    duration: Duration | None
-    policy: PolicyLike | None
-    policy_arns: Iterable[str] | None
-    tags: Mapping[str, str] | None
-    transitive_tag_keys: Iterable[str] | None
-    external_id: str | None
-    source_identity: str | None
-    mfa_serial: str | None
     mfa_token: str | Callable[[], Any] | None
-    region: str | None
-    sts_endpoint_url: str | None
-    sts_config: botocore.config.Config | None
-    cache: CacheArg
-    refresh: RefreshPolicy | None
 
 
 class AioAssumeRoleKeywords(AioHopKeywords, total=False):

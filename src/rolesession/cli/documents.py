@@ -24,21 +24,8 @@ def iso(epoch: float) -> str:
 
 
 def environ(creds: RoleCredentials, region: str | None) -> dict[str, str]:
-    """The variables handing ``creds`` to a child (expiry on this host's clock).
-
-    The region variables only when a region is configured: an empty
-    ``AWS_REGION`` would be no better than none, and an invented one would
-    silently send the child's requests somewhere the user never chose.
-    """
-    env = {
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-        "AWS_SESSION_TOKEN": creds.token,
-        "AWS_CREDENTIAL_EXPIRATION": iso(creds.expiry),
-    }
-    if region:
-        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
-    return env
+    """The variables handing ``creds`` to a child (`RoleCredentials.environ`)."""
+    return creds.environ(region)
 
 
 def credentials_object(creds: RoleCredentials) -> dict[str, Any]:
