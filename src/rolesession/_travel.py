@@ -185,13 +185,10 @@ def _shippable_source(source: Source) -> Source:
 
 
 def _static_secret(source: Source) -> str | None:
-    if isinstance(source, (AssumeRoleSource, SessionTokenSource)) and isinstance(source.mfa_token, str):
-        return "MFA code"
-    if isinstance(source, SamlSource) and isinstance(source.assertion, str):
-        return "SAML assertion"
-    if isinstance(source, WebIdentitySource) and isinstance(source.token, str):
-        return "web identity token (pass token_file= or a callable)"
-    return None
+    what = source.static_secret()
+    if what == "web identity token":  # unlike a one-shot code, a better way exists
+        return f"{what} (pass token_file= or a callable)"
+    return what
 
 
 def _shippable_cache(cache: Any) -> Any:
@@ -235,8 +232,7 @@ def _warn_of_carried_secrets(source: Source) -> None:
 
 
 def _named_providers(source: Source) -> list[tuple[str, ByIdentity]]:
-    named = (("mfa_token", "MFA code"), ("token", "web identity token"), ("assertion", "SAML assertion"))
-    found = [(what, getattr(source, name, None)) for name, what in named]
+    found = [(spec.secret, getattr(source, name)) for name, spec in source.table() if spec.secret]
     return [(what, value) for what, value in found if isinstance(value, ByIdentity)]
 
 

@@ -265,7 +265,7 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         source = sync.recipe.source
         providers = [
             value
-            for value in (getattr(source, name, None) for name in ("mfa_token", "token", "assertion"))
+            for value in (getattr(source, name) for name in source.secret_fields())
             if isinstance(value, LoopProvider)
         ]
         self._credentials_view = AioSessionCredentials(engine, providers)
