@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from . import _keys, _state
 from ._credentials import RoleCredentials
@@ -26,8 +26,23 @@ from ._refresh import Fetched, SessionCredentials
 from ._validation import fail
 
 if TYPE_CHECKING:
+    from ._recipe import Recipe
     from ._refresh import Accept
-    from ._session import RoleSession
+
+
+class SessionLike(Protocol):
+    """What a token needs of its session: a `RoleSession` (not imported: its module imports this one)."""
+
+    @property
+    def role_arn(self) -> str | None: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def recipe(self) -> Recipe: ...
+    @property
+    def cache(self) -> Any: ...
+    def identity(self) -> dict[str, str]: ...
+    def get_credentials(self) -> SessionCredentials: ...
 
 __all__ = ["TokenProvider", "TokenRequest", "token_request", "web_identity_token"]
 
@@ -146,7 +161,7 @@ _engines: weakref.WeakKeyDictionary[Any, dict[TokenRequest, SessionCredentials]]
 _engines_lock = threading.Lock()
 
 
-def engine_for(session: RoleSession, request: TokenRequest) -> SessionCredentials:
+def engine_for(session: SessionLike, request: TokenRequest) -> SessionCredentials:
     """The refresh engine holding ``session``'s token for ``request`` (one per pair)."""
     with _engines_lock:
         per_session = _engines.setdefault(session, {})
@@ -158,7 +173,7 @@ def engine_for(session: RoleSession, request: TokenRequest) -> SessionCredential
     return engine
 
 
-def web_identity_token(session: RoleSession, request: TokenRequest) -> str:
+def web_identity_token(session: SessionLike, request: TokenRequest) -> str:
     """The current token for ``request``: held, cached, or fetched now (renewed ahead of expiry)."""
     return engine_for(session, request).current().token
 
@@ -170,7 +185,7 @@ class TokenProvider:
     cached read. Its repr names the audience, never a token.
     """
 
-    def __init__(self, session: RoleSession, request: TokenRequest) -> None:
+    def __init__(self, session: SessionLike, request: TokenRequest) -> None:
         self._session = session
         self._request = request
 
@@ -188,9 +203,9 @@ class _TokenFetcher:
 
     operation = "GetWebIdentityToken"
 
-    def __init__(self, session: RoleSession, request: TokenRequest) -> None:
+    def __init__(self, session: SessionLike, request: TokenRequest) -> None:
         # A proxy: the engine lives in a map keyed weakly by the session, and must not keep it alive.
-        self._session: RoleSession = cast("RoleSession", weakref.proxy(session))
+        self._session: SessionLike = cast("SessionLike", weakref.proxy(session))
         self._request = request
         self._last_key: Hashable | None = None
 
@@ -255,7 +270,7 @@ class _TokenFetcher:
         from ._errors import AssumeRoleError
 
         session = self._session
-        source = session._fetcher.source
+        source = session.recipe.source
         label = session.role_arn or session.operation
         client = _sts.client_for(
             session.get_credentials(),
