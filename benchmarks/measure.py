@@ -52,9 +52,9 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
 def traced() -> Iterator[Callable[[], int]]:
     gc.collect()
     tracemalloc.start()
-    start = tracemalloc.gettraced_memory()[0]
+    start = tracemalloc.get_traced_memory()[0]
     try:
-        yield lambda: tracemalloc.gettraced_memory()[0] - start
+        yield lambda: tracemalloc.get_traced_memory()[0] - start
     finally:
         tracemalloc.stop()
 
