@@ -233,3 +233,17 @@ def test_assume_root_pickles_as_a_recipe(fake: StsFake) -> None:
     assert same.recipe.source == root.recipe.source
     access_key(same)
     assert fake.requests[-1]["TargetPrincipal"] == OTHER_ACCOUNT
+
+
+def test_an_operation_this_botocore_does_not_know_is_a_clear_error(
+    fake: StsFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rolesession._sources import ScopedSource
+
+    # An older botocore (aiobotocore pins one) has no get_scoped_credentials.
+    monkeypatch.setattr(ScopedSource, "method", "get_scoped_credentials_from_the_future")
+    scoped = role_on(fake).scope_down(READ, sts_endpoint_url=fake.url)
+    with pytest.raises(rolesession.AssumeRoleError) as caught:
+        access_key(scoped)
+    assert caught.value.code == "UnsupportedOperation"
+    assert "upgrade botocore" in str(caught.value)
