@@ -221,6 +221,8 @@ class StsFake:
         self.requests: list[dict[str, Any]] = []  # the parsed own-action requests, in order
         self._lock = threading.Lock()
         self._model = _model()
+        # Scoped credentials keep their caller (moto does not know their keys): access key -> caller.
+        self.scoped_callers: dict[str, dict[str, str]] = {}
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server: ThreadingHTTPServer | None = None
 
@@ -337,6 +339,9 @@ class StsFake:
         forwarded["Content-Type"] = "application/x-www-form-urlencoded"
         if not auth:
             raise FakeError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+        signed_with = re.search(r"Credential=([A-Z0-9]+)/", auth)
+        if signed_with and signed_with.group(1) in self.scoped_callers:
+            return self.scoped_callers[signed_with.group(1)]
         status, _, data = self._forward("/", forwarded, b"Action=GetCallerIdentity&Version=2011-06-15")
         text = data.decode()
         found = {n: re.search(f"<{n}>([^<]*)</{n}>", text) for n in ("Arn", "UserId", "Account")}
@@ -378,6 +383,10 @@ class StsFake:
         if caller["UserId"].startswith("AIDA") or ":user/" in caller["Arn"]:
             raise FakeError("InvalidSubjectCredentials", "GetScopedCredentials needs temporary credentials")
         xml, _ = self._credentials(int(params.get("DurationSeconds", 3600)))
+        key = re.search("<AccessKeyId>([^<]+)</AccessKeyId>", xml)
+        assert key is not None
+        with self._lock:
+            self.scoped_callers[key.group(1)] = caller
         return (
             xml + f"<SessionInfo><ScopedSessionId>{escape(caller['UserId'])}</ScopedSessionId>"
             f"<Arn>{escape(caller['Arn'])}</Arn></SessionInfo>"

@@ -355,3 +355,28 @@ def test_the_async_example_runs_as_documented(moto_server):
     lines = done.stdout.splitlines()
     assert "assumed-role/Reader" in lines[0] and "assumed-role/Hub" in lines[1]
     assert "(50 tasks, 1 identity)" in lines[1]
+
+
+def test_scope_down_and_assume_root() -> None:
+    """aio.scope_down / aio.assume_root (and AioRoleSession.scope_down) against the STS fake; an
+    aiobotocore-pinned botocore without GetScopedCredentials gets a clear error, not a crash."""
+    import botocore.session
+
+    from sts_fake import StsFake
+
+    known = botocore.session.get_session().get_service_model("sts").operation_names
+    with StsFake(root_access=True) as fake:
+        at = {"sts_endpoint_url": fake.url}
+        role = aio.assume_role(ROLE, region="us-east-1", **at)
+        root = aio.assume_root("210987654321", "IAMAuditRootUserCredentials", source=role, **at)
+        scoped = aio.scope_down(rolesession.Policy.allow("s3:GetObject", "*"), source=role, **at)
+        narrower = scoped.scope_down(duration=300, **at)
+
+        assert run(_frozen(root)).access_key.startswith("ASIA")
+        assert fake.requests[-1]["TargetPrincipal"] == "210987654321"
+        if "GetScopedCredentials" in known:
+            assert run(_frozen(narrower)).access_key != run(_frozen(scoped)).access_key
+            assert fake.calls["GetScopedCredentials"] == 2
+        else:
+            with pytest.raises(rolesession.AssumeRoleError, match="upgrade botocore"):
+                run(_frozen(scoped))

@@ -16,11 +16,13 @@ if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on firs
         assume_role_chain,
         assume_role_with_saml,
         assume_role_with_web_identity,
+        assume_root,
         build_role_arn,
         chain,
         from_profile,
         mfa_session,
         role_arn,
+        scope_down,
         session_from_recipe,
     )
     from ._cache import CredentialCache, MemoryCache, default_cache
@@ -71,6 +73,7 @@ __all__ = [
     "assume_role_chain",
     "assume_role_with_saml",
     "assume_role_with_web_identity",
+    "assume_root",
     "build_role_arn",
     "caller_identity",
     "chain",
@@ -83,6 +86,7 @@ __all__ = [
     "mfa_session",
     "org_accounts",
     "role_arn",
+    "scope_down",
     "session_from_recipe",
     "uninstall",
 ]
@@ -94,6 +98,7 @@ _HOMES = {
     "assume_role": "_api", "assume_role_with_saml": "_api", "assume_role_with_web_identity": "_api",
     "chain": "_api", "from_profile": "_api", "mfa_session": "_api", "role_arn": "_api",
     "assume_role_chain": "_api", "build_role_arn": "_api", "session_from_recipe": "_api",
+    "assume_root": "_api", "scope_down": "_api",
     "CredentialCache": "_cache", "MemoryCache": "_cache", "default_cache": "_cache",
     "RoleCredentials": "_credentials",
     "console_url": "_console",

@@ -21,11 +21,13 @@ from ._recipe import Recipe
 from ._refresh import RefreshPolicy
 from ._requests import (
     assume_role_recipe,
+    assume_root_recipe,
     chain_recipes,
     check_assume_role_keywords,
     check_source,
     mfa_session_recipe,
     saml_recipe,
+    scope_down_recipe,
     web_identity_recipe,
 )
 from ._session import RoleSession, session_for
@@ -43,11 +45,13 @@ __all__ = [
     "assume_role_chain",
     "assume_role_with_saml",
     "assume_role_with_web_identity",
+    "assume_root",
     "build_role_arn",
     "chain",
     "from_profile",
     "mfa_session",
     "role_arn",
+    "scope_down",
     "session_from_recipe",
 ]
 
@@ -385,6 +389,126 @@ def mfa_session(
     recipe = mfa_session_recipe(
         mfa_serial,
         mfa_token,
+        source=source,
+        duration=duration,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    return session_for(recipe)
+
+
+def scope_down(
+    policy: PolicyLike | None = None,
+    *,
+    source: boto3.Session | None = None,
+    duration: Duration | None = None,
+    description: str | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> RoleSession:
+    """Scoped-down credentials (``GetScopedCredentials``): ``source``'s temporary credentials
+    narrowed by a policy and/or a shorter life, with the same caller identity.
+
+    No role and no trust-policy change: any temporary credentials (a role, IMDS,
+    Pod Identity, an SSO session) can be narrowed. The session refreshes when
+    its source does (a new scoped session from the source's new credentials),
+    and can itself be scoped down further. Its ``role_arn`` is ``None``;
+    ``identity()`` names the caller. Served by regional STS endpoints only.
+
+    Args:
+        policy: a session policy (``dict``, JSON string or `Policy`), at most 2,048
+            characters once compacted.
+        source: the session whose credentials are narrowed; default the credential chain.
+        duration: seconds or ``timedelta``, 1-129,600; capped (one WARNING) to what the
+            source's credentials have left when they are fetched.
+        description: 2-256 characters recorded with the scoped session.
+        region: as for `assume_role`.
+        sts_endpoint_url: a regional or VPC endpoint (the global one is refused).
+        sts_config: a ``botocore.config.Config`` merged over the library's STS defaults.
+        cache: as for `assume_role` (default: the source session's cache).
+        refresh: a `RefreshPolicy`.
+
+    Returns:
+        The scoped-down session.
+
+    Raises:
+        InvalidParameterError: neither ``policy`` nor ``duration``, or a parameter is
+            invalid (before any STS call).
+
+    Example:
+        ```python
+        role = rolesession.assume_role("arn:aws:iam::123456789012:role/Pipeline")
+        read_only = rolesession.scope_down(rolesession.Policy.allow("s3:GetObject", "*"), source=role)
+        ```
+    """
+    recipe = scope_down_recipe(
+        policy,
+        source=source,
+        duration=duration,
+        description=description,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config,
+        cache=cache,
+        refresh=refresh,
+    )
+    return session_for(recipe)
+
+
+def assume_root(
+    account: str | int,
+    task_policy: str,
+    *,
+    source: boto3.Session | None = None,
+    duration: Duration = 900,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> RoleSession:
+    """A root session on a member account (``AssumeRoot``) for one privileged root task.
+
+    Signed by the management (or delegated administrator) account's
+    credentials, which must have centralized root access enabled; refreshes
+    from them. Its ``role_arn`` is ``None``; ``identity()["Arn"]`` is the
+    member account's root (``arn:aws:iam::<account>:root``). Served by regional
+    STS endpoints only.
+
+    Args:
+        account: the member account's 12-digit id.
+        task_policy: ``IAMAuditRootUserCredentials``, ``IAMCreateRootUserPassword``,
+            ``IAMDeleteRootUserCredentials``, ``S3UnlockBucketPolicy``,
+            ``SQSUnlockQueuePolicy``, or its ``arn:<partition>:iam::aws:policy/root-task/...`` ARN.
+        source: the management account's session; default the credential chain.
+        duration: seconds or ``timedelta``, at most 900 (the default).
+        region: as for `assume_role`.
+        sts_endpoint_url: a regional or VPC endpoint (the global one is refused).
+        sts_config: a ``botocore.config.Config`` merged over the library's STS defaults.
+        cache: as for `assume_role` (default: the source session's cache).
+        refresh: a `RefreshPolicy`.
+
+    Returns:
+        The root session.
+
+    Raises:
+        InvalidParameterError: a parameter is invalid (before any STS call).
+
+    Example:
+        ```python
+        root = rolesession.assume_root("210987654321", "IAMAuditRootUserCredentials")
+        root.client("iam").get_account_summary()
+        ```
+    """
+    recipe = assume_root_recipe(
+        account,
+        task_policy,
         source=source,
         duration=duration,
         region=region,

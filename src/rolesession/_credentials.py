@@ -118,7 +118,8 @@ class RoleCredentials:
     ) -> RoleCredentials:
         """Build from an STS ``AssumeRole*`` response (parsed by botocore)."""
         creds = response["Credentials"]
-        user = response.get("AssumedRoleUser") or {}
+        # GetScopedCredentials names the (unchanged) caller in SessionInfo.
+        user = response.get("AssumedRoleUser") or response.get("SessionInfo") or {}
         return cls(
             access_key=creds["AccessKeyId"],
             secret_key=creds["SecretAccessKey"],
@@ -126,7 +127,7 @@ class RoleCredentials:
             expiration=to_epoch(creds["Expiration"]),
             received=received,
             arn=user.get("Arn", ""),
-            user_id=user.get("AssumedRoleId", ""),
+            user_id=user.get("AssumedRoleId") or user.get("ScopedSessionId", ""),
             source_identity=response.get("SourceIdentity"),
             skew=skew,
         )

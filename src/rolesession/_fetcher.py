@@ -60,6 +60,7 @@ class Fetcher:
         self.one_shot = one_shot or OneShot()
         self.chained = chained
         self._warned_cap = False
+        self._warned_left = False
         self._last_key: Hashable | None = None
         self._cache_warned = False
         if chained:
@@ -125,7 +126,7 @@ class Fetcher:
                 if cached is not None:
                     return Fetched(cached, True)
             try:
-                creds = self._call_sts(duration, signer)
+                creds = self._call_sts(self._fit(duration, signer), signer)
             except AssumeRoleError as exc:
                 if _sts.is_rejection(exc) and _reject_parent(signer, caller):
                     raise _ParentRejected() from exc
@@ -256,6 +257,20 @@ class Fetcher:
         self.chained = True
         self._warn_cap_once()
         return True
+
+    def _fit(self, duration: int | None, signer: Any) -> int | None:
+        """The duration sent: what the source allows given the signer (``GetScopedCredentials``
+        cannot outlive its source), with one WARNING per session when that is less than asked."""
+        fitted = self.source.fit_duration(duration, signer)
+        if fitted != duration and duration is not None and not self._warned_left:
+            self._warned_left = True
+            logger.warning(
+                "%s: duration=%d is capped to %d s, what the source credentials have left",
+                self.source.label,
+                duration,
+                fitted,
+            )
+        return fitted
 
     def _warn_cap_once(self) -> None:
         duration = self.source.duration

@@ -25,7 +25,7 @@ import botocore.config
 from ._cache import DEFAULT_CACHE, check_cache, default_cache
 from ._environment import check_region_of_partition, configured_region, default_session_name
 from ._errors import InvalidParameterError
-from ._limits import ASSERTION_LENGTH, TOKEN_LENGTH
+from ._limits import ASSERTION_LENGTH, DURATIONS, TOKEN_LENGTH
 from ._recipe import Recipe
 from ._refresh import RefreshPolicy
 from ._sources import (
@@ -33,13 +33,17 @@ from ._sources import (
     FIRST_HOP,
     LAST_HOP,
     AssumeRoleSource,
+    RootSource,
     SamlSource,
+    ScopedSource,
     SessionTokenSource,
     Source,
     WebIdentitySource,
     by_identity,
 )
 from ._validation import (
+    check_account_id,
+    check_description,
     check_duration,
     check_endpoint_url,
     check_external_id,
@@ -58,6 +62,7 @@ from ._validation import (
     check_source_identity,
     check_str,
     check_tags,
+    check_task_policy,
     check_transitive_tag_keys,
     fail,
     partition_of,
@@ -67,9 +72,11 @@ __all__ = [
     "HOP_KEYWORDS",
     "Recipe",
     "assume_role_recipe",
+    "assume_root_recipe",
     "chain_recipes",
     "check_assume_role_keywords",
     "saml_recipe",
+    "scope_down_recipe",
     "scoped_source",
     "web_identity_recipe",
 ]
@@ -346,6 +353,84 @@ def mfa_session_recipe(
     return Recipe(source_obj, parent, checked["cache"], checked["refresh"])
 
 
+# -- scoped-down credentials and root sessions ------------------------------------------------------
+
+
+#: Hosts of STS's global endpoint: the newer operations are served by regional endpoints only.
+_GLOBAL_STS_HOSTS = frozenset({"sts.amazonaws.com"})
+
+
+def _regional_only(operation: str, sts_endpoint_url: str | None) -> None:
+    if sts_endpoint_url is None:
+        return
+    import urllib.parse
+
+    host = (urllib.parse.urlsplit(sts_endpoint_url).hostname or "").lower()
+    if host in _GLOBAL_STS_HOSTS:
+        raise fail(
+            "sts_endpoint_url",
+            f"{sts_endpoint_url} is STS's global endpoint; {operation} is served by regional "
+            "endpoints only (https://sts.<region>.amazonaws.com): pass region= or a regional URL",
+        )
+
+
+def _signed_by(
+    operation: str, parent: boto3.Session | None, partition: str | None, checked: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The common `Source` fields of an operation with no role, signed by ``parent``."""
+    _regional_only(operation, checked["sts_endpoint_url"])
+    if partition is None:  # the parent's, when it is a RoleSession; else the commercial one
+        parent_source = getattr(getattr(parent, "recipe", None), "source", None)
+        partition = getattr(parent_source, "partition", None) or "aws"
+    return {
+        "role_arn": None,
+        "partition": partition,
+        "region": check_region_of_partition(
+            configured_region(checked["region"], parent),
+            partition,
+            origin="" if checked["region"] else "configured for the source or the environment",
+        ),
+        "sts_endpoint_url": checked["sts_endpoint_url"],
+        "sts_config": checked["sts_config"],
+    }
+
+
+def scope_down_recipe(policy: Any, *, source: Any, duration: Any, description: Any, **common: Any) -> Recipe:
+    """``scope_down``'s keywords checked: GetScopedCredentials on ``source``'s credentials."""
+    parent = check_source(source)
+    if common.get("cache", DEFAULT_CACHE) is DEFAULT_CACHE:
+        common["cache"] = parent_cache(parent)
+    if policy is None and duration is None:
+        raise fail("policy", "scope_down needs a policy, a duration, or both")
+    checked = _common(duration=None, policy=policy, policy_arns=None, **common)
+    seconds = check_duration(duration, "duration", *reversed(DURATIONS["GetScopedCredentials"]))
+    source_obj = ScopedSource(
+        **_signed_by(ScopedSource.operation, parent, None, checked),
+        duration=seconds,
+        policy=checked["policy"],
+        description=None if description is None else check_description(description),
+    )
+    return Recipe(source_obj, parent, checked["cache"], checked["refresh"])
+
+
+def assume_root_recipe(
+    account: Any, task_policy: Any, *, source: Any, duration: Any, **common: Any
+) -> Recipe:
+    """``assume_root``'s keywords checked: AssumeRoot on ``account`` for one root task."""
+    account_id = check_account_id(account, "account")
+    task = check_task_policy(task_policy, "task_policy")
+    parent = check_source(source)
+    if common.get("cache", DEFAULT_CACHE) is DEFAULT_CACHE:
+        common["cache"] = parent_cache(parent)
+    checked = _common(duration=None, policy=None, policy_arns=None, **common)
+    seconds = check_duration(duration, "duration", *reversed(DURATIONS["AssumeRoot"]))
+    partition = partition_of(task) if task.startswith("arn:") else None
+    fields = _signed_by(RootSource.operation, parent, partition, checked)
+    arn = task if task.startswith("arn:") else f"arn:{fields['partition']}:iam::aws:policy/root-task/{task}"
+    source_obj = RootSource(**fields, duration=seconds, account=account_id, task_policy_arn=arn)
+    return Recipe(source_obj, parent, checked["cache"], checked["refresh"])
+
+
 # -- chains and scoping --------------------------------------------------------------------------------
 
 
@@ -423,5 +508,3 @@ def scoped_source(source: Source, policy: Any, policy_arns: Any) -> Source:
     arns = check_policy_arns(policy_arns, "policy_arns")
     check_packed_size(compact, arns, "policy")
     return source.replace(policy=compact, policy_arns=arns)  # type: ignore[no-any-return]
-
-

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from . import _botocore, _state
+from ._cache import DEFAULT_CACHE
 from ._credentials import RoleCredentials, to_datetime, to_iso
 from ._environment import environment_fingerprint
 from ._recipe import Recipe
 from ._redaction import protect_botocore_loggers
-from ._refresh import SessionCredentials
-from ._requests import assume_role_recipe, check_assume_role_keywords, scoped_source
+from ._refresh import RefreshPolicy, SessionCredentials
+from ._requests import assume_role_recipe, check_assume_role_keywords, scope_down_recipe, scoped_source
 from ._sts import REJECTION_CODES
 from ._travel import recipe_data
 from ._validation import fail
@@ -196,7 +197,9 @@ class RoleSession(boto3.Session):
     def identity(self) -> dict[str, str]:
         """``Arn``, ``Account`` and ``UserId`` of the assumed role, from STS's answer."""
         creds = self._credentials.current()
-        return {"Arn": creds.arn, "Account": creds.account, "UserId": creds.user_id}
+        arn = creds.arn or self._fetcher.source.principal or ""  # AssumeRoot names no principal
+        parts = arn.split(":")
+        return {"Arn": arn, "Account": parts[4] if len(parts) > 5 else "", "UserId": creds.user_id}
 
     def describe(self) -> dict[str, Any]:
         """What this session asks STS for -- operation, role, session name, duration,
@@ -327,6 +330,26 @@ class RoleSession(boto3.Session):
             )
         checked = check_assume_role_keywords(source=self, **kwargs)
         return session_for(assume_role_recipe(role_arn, checked))
+
+    def scope_down(
+        self,
+        policy: Any = None,
+        *,
+        duration: Any = None,
+        description: str | None = None,
+        region: str | None = None,
+        sts_endpoint_url: str | None = None,
+        sts_config: Any = None,
+        cache: Any = DEFAULT_CACHE,
+        refresh: RefreshPolicy | None = None,
+    ) -> RoleSession:
+        """Scoped-down credentials from this session's: `rolesession.scope_down` with
+        ``source=self`` (the same keywords but ``source``)."""
+        recipe = scope_down_recipe(
+            policy, source=self, duration=duration, description=description, region=region,
+            sts_endpoint_url=sts_endpoint_url, sts_config=sts_config, cache=cache, refresh=refresh,
+        )  # fmt: skip
+        return session_for(recipe)
 
     def scoped(
         self, *, policy: Any = None, policy_arns: Iterable[str] | None = None
@@ -488,8 +511,13 @@ def session_for(
     """
     if chained is None:
         # Role credentials signing AssumeRole make a chained session; an MFA
-        # session's (GetSessionToken) are a user's and do not.
-        chained = isinstance(recipe.parent, RoleSession) and recipe.parent.role_arn is not None
+        # session's (GetSessionToken) are a user's and do not; only operations STS caps
+        # when chained (`Source.chains`) are ever chained hops.
+        chained = (
+            recipe.source.chains
+            and isinstance(recipe.parent, RoleSession)
+            and recipe.parent.role_arn is not None
+        )
 
     from ._fetcher import Fetcher  # with the sources it needs: on first use, not at import
 

@@ -44,7 +44,9 @@ if TYPE_CHECKING:  # this module loads without botocore (the CLI's fast path)
 __all__ = [
     "AssumeRoleSource",
     "ByIdentity",
+    "RootSource",
     "SamlSource",
+    "ScopedSource",
     "SessionTokenSource",
     "Source",
     "Spend",
@@ -186,6 +188,10 @@ def _arns_wire(value: Any) -> list[dict[str, str]]:
     return [{"arn": arn} for arn in value]
 
 
+def _arn_wire(value: Any) -> dict[str, str]:
+    return {"arn": value}
+
+
 #: The cache key format: these names are in every key, with this value when
 #: a source has no such field (keys are persistent -- `FileCache`, the CLI's
 #: cache -- so an operation added later must not change an existing key: its
@@ -290,6 +296,15 @@ class Source:
     def label(self) -> str:
         """How messages name what is assumed."""
         return self.role_arn or self.operation
+
+    @property
+    def principal(self) -> str | None:
+        """The principal the credentials act as when STS's answer names none (``AssumeRoot``)."""
+        return None
+
+    def fit_duration(self, duration: int | None, signer: Any) -> int | None:
+        """The duration to ask for, given the credentials that sign (default: as configured)."""
+        return duration
 
     # -- the table ---------------------------------------------------------------------
 
@@ -594,6 +609,93 @@ class SessionTokenSource(Source):
                 "credentials), the MFA device's serial number or ARN, and a current code"
             )
         return super().hint(code)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScopedSource(Source):
+    """``GetScopedCredentials``: the signing (temporary) credentials narrowed by a policy
+    and/or a shorter life; same caller, no role, no trust policy.
+
+    Its duration is capped to what the signing credentials have left (`fit_duration`):
+    STS refuses a scoped session that would outlive its source.
+    """
+
+    operation: ClassVar[str] = "GetScopedCredentials"
+    method: ClassVar[str] = "get_scoped_credentials"
+    max_duration: ClassVar[int] = DURATIONS["GetScopedCredentials"][1]
+
+    description: str | None = param(
+        None, wire="ScopedSessionDescription", keyed=True, check="check_description"
+    )
+
+    @property
+    def label(self) -> str:
+        return "the scoped-down credentials"
+
+    def fit_duration(self, duration: int | None, signer: Any) -> int | None:
+        left = _seconds_left(signer)
+        if left is None or (duration is not None and duration <= left):
+            return duration
+        if duration is None and left >= self.default_duration:
+            return None
+        return max(DURATIONS["GetScopedCredentials"][0], left)
+
+    def hint(self, code: str) -> str | None:
+        if code in ("InvalidSubjectCredentials", "AccessDenied"):
+            return (
+                "GetScopedCredentials narrows temporary credentials (a role, IMDS, Pod Identity, "
+                "SSO session): the source must not be an IAM user's long-term keys, and its "
+                "policies must allow sts:GetScopedCredentials"
+            )
+        return super().hint(code)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RootSource(Source):
+    """``AssumeRoot``: a short privileged root session on a member account, for one root task,
+    signed by the management (or delegated administrator) account's credentials."""
+
+    operation: ClassVar[str] = "AssumeRoot"
+    method: ClassVar[str] = "assume_root"
+    default_duration: ClassVar[int] = DEFAULT_DURATIONS["AssumeRoot"]
+    max_duration: ClassVar[int] = DURATIONS["AssumeRoot"][1]
+
+    account: str = param(wire="TargetPrincipal", keyed=True, check="check_account_id")
+    task_policy_arn: str = param(
+        wire="TaskPolicyArn", to_wire=_arn_wire, keyed=True, check="check_task_policy"
+    )
+
+    @property
+    def label(self) -> str:
+        return f"the root session of {self.account} ({self.task_policy_arn.rsplit('/', 1)[-1]})"
+
+    @property
+    def principal(self) -> str | None:
+        return f"arn:{self.partition}:iam::{self.account}:root"
+
+    def hint(self, code: str) -> str | None:
+        if code == "AccessDenied":
+            return (
+                "AssumeRoot needs centralized root access (IAM > Root access management: "
+                "iam:EnableOrganizationsRootSessions) enabled in the organization, a caller in the "
+                "management or delegated administrator account allowed sts:AssumeRoot, and a member "
+                "account as the target"
+            )
+        return super().hint(code)
+
+
+def _seconds_left(signer: Any) -> int | None:
+    """Whole seconds the signing credentials have left, if they say (a `RoleSession`'s do)."""
+    current = getattr(signer, "current", None)
+    if not callable(current):
+        return None
+    import time
+
+    try:
+        expiry = current().expiry
+    except Exception:  # nothing held yet, or not ours: no cap
+        return None
+    return int(expiry - time.time()) if isinstance(expiry, (int, float)) else None
 
 
 # -- secrets from providers ----------------------------------------------------------------

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import botocore
 import botocore.config
 from botocore import UNSIGNED
 from botocore.exceptions import (
@@ -182,11 +183,19 @@ def call(
     """
     label = source.label
     protect_botocore_loggers()  # a botocore logger made since the last call is covered too
+    operation = getattr(client, source.method, None)
+    if operation is None:  # an older botocore whose STS model predates the operation
+        raise AssumeRoleError(
+            f"{source.operation} for {label} cannot be sent: botocore {botocore.__version__} does not "
+            f"know this STS operation; upgrade botocore (and boto3) to a release whose STS model has it",
+            role_arn=source.role_arn,
+            code="UnsupportedOperation",
+        )
     started = time.perf_counter()
     sent = time.time()
     try:
         with scrubbing(secrets):
-            response = getattr(client, source.method)(**params)
+            response = operation(**params)
     except ClientError as exc:
         scrub_client_error(exc, secrets)
         raise translate(

@@ -32,7 +32,9 @@ from ._recipe import ProfileOrigin, Recipe
 from ._sources import (
     AssumeRoleSource,
     ByIdentity,
+    RootSource,
     SamlSource,
+    ScopedSource,
     SessionTokenSource,
     Source,
     WebIdentitySource,
@@ -64,7 +66,8 @@ _CARRIED = {
 _DEFAULT = "default"
 #: The source class of each operation named in the data.
 _SOURCES: dict[str, type[Source]] = {
-    cls.operation: cls for cls in (AssumeRoleSource, WebIdentitySource, SamlSource, SessionTokenSource)
+    cls.operation: cls
+    for cls in (AssumeRoleSource, WebIdentitySource, SamlSource, SessionTokenSource, ScopedSource, RootSource)
 }
 
 

@@ -253,7 +253,9 @@ def check_secret_length(value: str, parameter: str, low: int, high: int, what: s
 
 
 @guarded
-def check_duration(value: object, parameter: str = "duration", maximum: int = MAX_DURATION) -> int | None:
+def check_duration(
+    value: object, parameter: str = "duration", maximum: int = MAX_DURATION, minimum: int = MIN_DURATION
+) -> int | None:
     if value is None:
         return None
     if isinstance(value, _dt.timedelta):
@@ -266,8 +268,8 @@ def check_duration(value: object, parameter: str = "duration", maximum: int = MA
         raise fail(parameter, f"expected int seconds or timedelta, got {_type_name(value)}")
     else:
         number = int.__int__(value)  # a plain int, whatever a subclass's comparisons do
-    if not MIN_DURATION <= number <= maximum:
-        raise fail(parameter, f"must be {MIN_DURATION}-{maximum} seconds, got {_shown_number(number)}")
+    if not minimum <= number <= maximum:
+        raise fail(parameter, f"must be {minimum}-{maximum} seconds, got {_shown_number(number)}")
     return number
 
 
@@ -327,6 +329,52 @@ def _parse_policy(text: str, parameter: str) -> Any:
         raise fail(parameter, f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
     except RecursionError:
         raise fail(parameter, "is nested too deeply") from None
+
+
+@guarded
+def check_description(value: object, parameter: str = "description") -> str:
+    """A scoped session's description (``ScopedSessionDescription``): 2-256 characters of
+    tab, newline, carriage return, U+0020-U+007E and U+00A1-U+00FF (the model's pattern)."""
+    text = check_str(value, parameter)
+    if not 2 <= len(text) <= 256:
+        raise fail(parameter, f"must be 2-256 characters, got {len(text)}")
+    if not re.fullmatch("[\t\n\r\x20-\x7e\xa1-\xff]*", text):
+        raise fail(parameter, "allows only tab, newline, carriage return, U+0020-U+007E and U+00A1-U+00FF")
+    return text
+
+
+#: The root-task policies ``AssumeRoot`` takes, by short name.
+ROOT_TASKS = (
+    "IAMAuditRootUserCredentials", "IAMCreateRootUserPassword", "IAMDeleteRootUserCredentials",
+    "S3UnlockBucketPolicy", "SQSUnlockQueuePolicy",
+)  # fmt: skip
+_ROOT_TASK_ARN_RE = re.compile(r"arn:(aws[a-z-]*):iam::aws:policy/root-task/([A-Za-z0-9]+)")
+
+
+@guarded
+def check_task_policy(value: object, parameter: str = "task_policy") -> str:
+    """A root-task policy: its short name (``IAMAuditRootUserCredentials``) or its full ARN.
+    Returned as given (a short name is made an ARN in the account's partition)."""
+    text = check_str(value, parameter)
+    match = _ROOT_TASK_ARN_RE.fullmatch(text)
+    if (match.group(2) if match else text) not in ROOT_TASKS:
+        raise fail(
+            parameter,
+            f"{text[:100]!r} is not a root task; expected one of {', '.join(ROOT_TASKS)} "
+            "or its arn:<partition>:iam::aws:policy/root-task/... ARN",
+        )
+    return text
+
+
+@guarded
+def check_account_id(value: object, parameter: str = "account") -> str:
+    """A 12-digit AWS account id (an int is zero-padded)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
+        return f"{int.__int__(value):012d}"
+    text = check_str(value, parameter)
+    if not re.fullmatch(r"[0-9]{12}", text):
+        raise fail(parameter, f"{text[:40]!r} is not a 12-digit account id")
+    return text
 
 
 @guarded
@@ -511,8 +559,9 @@ def _valid_host(host: str, *, bracketed: bool) -> bool:
 
 
 @guarded
-def check_instance(value: T | None, parameter: str, cls: type[Any] | tuple[type[Any], ...],
-                   what: str) -> T | None:
+def check_instance(
+    value: T | None, parameter: str, cls: type[Any] | tuple[type[Any], ...], what: str
+) -> T | None:
     if value is not None and not isinstance(value, cls):
         raise fail(parameter, f"expected {what}, got {_type_name(value)}")
     return value

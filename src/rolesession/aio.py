@@ -65,10 +65,12 @@ __all__ = [
     "assume_role",
     "assume_role_with_saml",
     "assume_role_with_web_identity",
+    "assume_root",
     "chain",
     "from_environment",
     "from_profile",
     "mfa_session",
+    "scope_down",
 ]
 
 T = TypeVar("T")
@@ -368,6 +370,10 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         """Chain one hop from this session (the keywords of `assume_role`)."""
         return _view(self.sync.assume_role(role_arn, **_async_ready(kwargs)))
 
+    def scope_down(self, policy: Any = None, **kwargs: Any) -> AioRoleSession:
+        """Scoped-down credentials from this session's (see `RoleSession.scope_down`)."""
+        return _view(self.sync.scope_down(policy, **kwargs))
+
     def scoped(self, *, policy: Any = None, policy_arns: Iterable[str] | None = None) -> AioRoleSession:
         """The same role with exactly these session policies (see `RoleSession.scoped`)."""
         return _view(self.sync.scoped(policy=policy, policy_arns=policy_arns))
@@ -553,3 +559,25 @@ def mfa_session(
             refresh=refresh,
         )
     )
+
+
+def scope_down(
+    policy: Any = None, *, source: boto3.Session | AioRoleSession | None = None, **kwargs: Any
+) -> AioRoleSession:
+    """`rolesession.scope_down` for aiobotocore (``source`` may be an `AioRoleSession`)."""
+    if isinstance(source, AioRoleSession):
+        source = source.sync
+    return _view(_api.scope_down(policy, source=source, **kwargs))
+
+
+def assume_root(
+    account: str | int,
+    task_policy: str,
+    *,
+    source: boto3.Session | AioRoleSession | None = None,
+    **kwargs: Any,
+) -> AioRoleSession:
+    """`rolesession.assume_root` for aiobotocore (``source`` may be an `AioRoleSession`)."""
+    if isinstance(source, AioRoleSession):
+        source = source.sync
+    return _view(_api.assume_root(account, task_policy, source=source, **kwargs))
