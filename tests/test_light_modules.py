@@ -16,7 +16,7 @@ from pathlib import Path
 
 import rolesession
 
-LIGHT = ("_limits", "_keys", "_validation", "_sources", "_file_cache")
+LIGHT = ("_limits", "_keys", "_validation", "_sources", "_file_cache", "_session_names", "_handout")
 
 _PROBE = """
 import importlib, sys, types

@@ -40,6 +40,7 @@ if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on firs
     )
     from ._fanout import FanOutResult, fan_out
     from ._file_cache import FileCache
+    from ._handout import cached_credentials
     from ._identity import caller_identity
     from ._organizations import Account, OrganizationsError, org_accounts
     from ._policy import Policy
@@ -75,6 +76,7 @@ __all__ = [
     "assume_role_with_web_identity",
     "assume_root",
     "build_role_arn",
+    "cached_credentials",
     "caller_identity",
     "chain",
     "console_url",
@@ -95,6 +97,7 @@ __all__ = [
 #: Where each public name lives. ``import rolesession`` imports none of them (nor boto3):
 #: the command line's cached answers need neither (SPEC "CLI", fast path).
 _HOMES = {
+    "cached_credentials": "_handout",
     "assume_role": "_api", "assume_role_with_saml": "_api", "assume_role_with_web_identity": "_api",
     "chain": "_api", "from_profile": "_api", "mfa_session": "_api", "role_arn": "_api",
     "assume_role_chain": "_api", "build_role_arn": "_api", "session_from_recipe": "_api",

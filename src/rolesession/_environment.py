@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
-import getpass
 import hashlib
 import logging
 import os
 import re
-import socket
 from typing import Any
 
 import botocore
 import botocore.session
 
 from . import _botocore, _state
+
+# Re-exported: the names moved to a module that loads without botocore.
+from ._session_names import _user_at_host as _user_at_host
+from ._session_names import default_session_name as default_session_name
+from ._session_names import sanitize_session_name as sanitize_session_name
 from ._validation import check_region, fail
 
 logger = logging.getLogger("rolesession")
@@ -29,36 +32,6 @@ PARTITION_REGIONS = {
     "aws-iso-f": "us-isof-south-1",
     "aws-eusc": "eusc-de-east-1",
 }
-
-_INVALID = re.compile(r"[^A-Za-z0-9_+=,.@-]")
-
-
-def _user_at_host() -> str:
-    state = _state.state
-    if state.user_at_host is None:
-        try:
-            user = getpass.getuser()
-        except Exception:  # no user name in containers without a passwd entry
-            user = str(os.getuid()) if hasattr(os, "getuid") else "user"
-        state.user_at_host = f"{user}@{socket.gethostname()}"
-    return state.user_at_host
-
-
-def sanitize_session_name(raw: str) -> str:
-    """Make any string a valid ``RoleSessionName`` (2-64 of ``[\\w+=,.@-]``)."""
-    name = _INVALID.sub("-", raw)[:64]
-    return name if len(name) >= 2 else (name + "--")[:2]
-
-
-def default_session_name() -> str:
-    """``AWS_ROLE_SESSION_NAME``; else the Lambda function name; else ``user@host``."""
-    raw = (
-        os.environ.get("AWS_ROLE_SESSION_NAME")
-        or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        or _user_at_host()
-    )
-    return sanitize_session_name(raw)
-
 
 # Variables that decide who the default credential chain is and where it is.
 _CHAIN_VARIABLES = (

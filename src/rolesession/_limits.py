@@ -28,6 +28,7 @@ __all__ = [
     "SESSION_TOKEN_DEFAULT_DURATION",
     "SESSION_TOKEN_MAX_DURATION",
     "TOKEN_LENGTH",
+    "default_advisory",
 ]
 
 #: The shortest session any operation issues (15 minutes).
@@ -81,3 +82,15 @@ PACKED_POLICY_LIMIT: Final = 2_048
 TOKEN_LENGTH: Final = (4, 20_000)
 #: ``SAMLAssertion`` (base64): 4-100,000 characters.
 ASSERTION_LENGTH: Final = (4, 100_000)
+
+
+def default_advisory(lifetime: float) -> float:
+    """The default `RefreshPolicy`'s advisory window for credentials lasting ``lifetime`` seconds.
+
+    5 minutes up to 20 minutes, 15 below 90 minutes, 60 otherwise; never more
+    than three quarters of the lifetime (credentials due for refresh the
+    moment they arrive would cost an STS call a read). One definition for the
+    refresh engine and the CLI's cached path (which must not start one).
+    """
+    advisory = 300.0 if lifetime <= 1200 else 900.0 if lifetime < 5400 else 3600.0
+    return min(advisory, lifetime * 0.75)

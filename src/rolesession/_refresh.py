@@ -52,6 +52,7 @@ from . import _state
 from . import _workers as workers
 from ._credentials import RoleCredentials, to_datetime, to_iso
 from ._errors import AssumeRoleError, CredentialRefreshError, RoleSessionError, TokenError, _rebuild
+from ._limits import default_advisory
 from ._sts import NON_RECOVERABLE_HOLD, is_non_recoverable
 from ._validation import fail
 
@@ -249,14 +250,12 @@ class RefreshPolicy:
     def windows(self, lifetime: float) -> tuple[float, float]:
         """``(advisory, mandatory)`` seconds before expiry for this lifetime."""
         if self.advisory is None:
-            advisory = 300.0 if lifetime <= 1200 else 900.0 if lifetime < 5400 else 3600.0
+            advisory = default_advisory(lifetime)
         else:
-            advisory = float(self.advisory)
-        # Windows never cover more than three quarters of the lifetime:
-        # credentials due for refresh the moment they arrive would cost an STS
-        # call a read. (The lifetime-relative defaults stay below this for any
-        # lifetime STS issues.)
-        advisory = min(advisory, lifetime * 0.75)
+            # Windows never cover more than three quarters of the lifetime:
+            # credentials due for refresh the moment they arrive would cost an
+            # STS call a read (`default_advisory` keeps to this too).
+            advisory = min(float(self.advisory), lifetime * 0.75)
         return advisory, min(float(self.mandatory), advisory)
 
 

@@ -66,9 +66,14 @@ def _main(arguments: list[str]) -> int:
 
                 code = run_cache(args)
             else:
-                from .commands import run
+                from .fast import assume
 
-                code = run(args)
+                cached = assume(args)  # no boto3 when the file cache certainly answers
+                if cached is None:
+                    from .commands import run
+
+                    cached = run(args)
+                code = cached
             _flush_stdout()
             return code
         except KeyboardInterrupt:

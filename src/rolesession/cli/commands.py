@@ -361,14 +361,10 @@ def assume(args: argparse.Namespace) -> int:
 
 def _shared_failures(args: argparse.Namespace) -> Any:
     """The failure marker `assume` shares with its other runs (``None`` with ``--no-cache``)."""
-    from .failures import SharedFailures, marker_key
-    from .options import OPTIONS
+    from .fast import shared_failures
 
     cache = make_cache(args)
-    if cache is None:
-        return None
-    request = {option.dest: getattr(args, option.dest, None) for option in OPTIONS}
-    return SharedFailures(cache, marker_key({"command": "assume", "role_arns": args.role_arns, **request}))
+    return None if cache is None else shared_failures(args, cache)
 
 
 #: While another run's refresh has just failed: refresh only in the last seconds,
