@@ -231,6 +231,33 @@ def test_valid_mfa_serials_are_accepted(serial: str) -> None:
     assert parse_args(["assume", ROLE, "--mfa-serial", serial]).mfa_serial == serial
 
 
+@pytest.mark.parametrize(
+    "serial",
+    ["GAHT12345678", "short", "x" * 9, "x" * 256, "x" * 257, "GAHT 12345", "GAHT#12345", "GAHT\u00e912345",
+     "arn:aws:iam::123456789012:mfa/me", "a+=/:,.@-_b", ""],
+)  # fmt: skip
+def test_the_cli_checks_a_serial_as_the_library_does(serial: str, sts_calls: StsRecorder) -> None:
+    """The CLI keeps its own copy of the rule (it uses public names only): the two must agree."""
+    import argparse
+
+    from rolesession import InvalidParameterError, mfa_session
+    from rolesession.cli.options import mfa_serial
+
+    try:
+        mfa_session(mfa_serial=serial, mfa_token="123456", cache=None)
+        library = True
+    except InvalidParameterError as exc:
+        library = exc.parameter != "mfa_serial"
+    except Exception:  # anything past validation: the serial was accepted
+        library = True
+    try:
+        mfa_serial(serial)
+        cli = True
+    except argparse.ArgumentTypeError:
+        cli = False
+    assert cli == library
+
+
 def test_the_exec_help_example_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     import re
 

@@ -278,6 +278,29 @@ def test_without_xdg_cache_home_the_default_is_dot_cache(
     assert FileCache().directory == str(tmp_path / "home" / ".cache" / "rolesession")
 
 
+def test_the_default_directory_is_public_and_read_at_each_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "one"))
+    assert FileCache.default_directory() == str(tmp_path / "one" / "rolesession") == FileCache().directory
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "two"))
+    assert FileCache.default_directory() == str(tmp_path / "two" / "rolesession")
+    assert not (tmp_path / "two").exists()  # asking creates nothing
+
+
+def test_key_for_makes_keys_the_cache_stores_apart_per_material_and_caller(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "cache")
+    mine = FileCache.key_for({"operation": "my-broker", "account": "123456789012"})
+    assert mine == FileCache.key_for({"account": "123456789012", "operation": "my-broker"})  # canonical
+    others = {
+        FileCache.key_for({"operation": "my-broker", "account": "210987654321"}),
+        FileCache.key_for({"operation": "my-broker", "account": "123456789012"}, "alice"),
+    }
+    assert mine not in others and len(others) == 2
+    cache.set(mine, entry())
+    assert cache.get(mine) is not None and all(cache.get(key) is None for key in others)
+
+
 def test_a_symlinked_default_directory_is_bypassed_with_one_warning(
     tmp_path: Path, sts_mock: Any, sts_calls: Any, log_records: pytest.LogCaptureFixture
 ) -> None:

@@ -62,7 +62,7 @@ from types import ModuleType
 from typing import Any
 
 from ._credentials import ENTRY_VERSION, RoleCredentials, to_epoch
-from ._keys import KEY_PATTERN, is_key
+from ._keys import KEY_PATTERN, cache_key, is_key
 from ._limits import LONGEST_LIFETIME, MAX_DURATION
 from ._validation import check_optional_path, fail
 
@@ -518,6 +518,37 @@ class FileCache:
         if not self._writable or not is_key(key):
             return contextlib.nullcontext()
         return self._locked(self._dir.lock_path(f"{key}.lock"))
+
+    @staticmethod
+    def default_directory() -> str:
+        """The directory a `FileCache()` without ``directory`` uses (an absolute path).
+
+        ``$XDG_CACHE_HOME/rolesession`` when ``XDG_CACHE_HOME`` is an absolute
+        path, else ``~/.cache/rolesession``; read from the environment at each call.
+
+        Example:
+            ```python
+            print(rolesession.FileCache.default_directory())  # e.g. /home/me/.cache/rolesession
+            ```
+        """
+        return default_directory()
+
+    @staticmethod
+    def key_for(material: Mapping[str, Any], caller: str = "") -> str:
+        """A key for credentials of your own: a SHA-256 over canonical JSON of ``material`` and ``caller``.
+
+        `get`, `set`, `delete` and `lock` only accept such hex digests (they are
+        the file names). Put everything that can change the credentials in
+        ``material`` (JSON-serialisable), with an ``"operation"`` of your own so
+        your keys never meet the library's, and who asks in ``caller``.
+
+        Example:
+            ```python
+            key = rolesession.FileCache.key_for({"operation": "my-broker", "account": "123456789012"})
+            entry = cache.get(key)  # None, or what cache.set(key, credentials.to_entry()) stored
+            ```
+        """
+        return cache_key(material, caller)
 
     def __repr__(self) -> str:
         return f"FileCache(directory={self.directory!r})"

@@ -35,8 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .._file_cache import FileCache
-from .._keys import cache_key
+from rolesession import FileCache
+
 from .errors import CliError
 
 __all__ = ["FIRST_BACKOFF", "MAX_BACKOFF", "REFUSAL_FOR", "Marker", "SharedFailures", "marker_key"]
@@ -60,7 +60,7 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 def marker_key(material: dict[str, Any]) -> str:
     """The marker's key: the run's request (its options) and every ``AWS_*`` variable (its source)."""
     environment = {k: v for k, v in sorted(os.environ.items()) if k.startswith("AWS_")}
-    return cache_key({"operation": "cli-failure", "request": material, "environment": environment}, "")
+    return FileCache.key_for({"operation": "cli-failure", "request": material, "environment": environment})
 
 
 @dataclass(frozen=True)

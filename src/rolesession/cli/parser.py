@@ -53,7 +53,7 @@ exit codes:
 
 
 def _environment() -> str:
-    from .._file_cache import default_directory
+    from rolesession import FileCache
 
     return f"""\
 environment:
@@ -64,7 +64,7 @@ environment:
   AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE
                          where profiles are read
   XDG_CACHE_HOME         the credential file cache lives in $XDG_CACHE_HOME/rolesession
-                         (here: {default_directory()}); --no-cache bypasses it
+                         (here: {FileCache.default_directory()}); --no-cache bypasses it
 
 documentation: {DOCS}"""
 

@@ -29,6 +29,7 @@ is stored only in the cache's private files (0600 in a 0700 directory).
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import logging
 import os
@@ -39,12 +40,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._credentials import RoleCredentials, to_epoch, to_iso
-from .._file_cache import FileCache
-from .._keys import cache_key
-from .._secret_commands import TooMuchOutput, read_bounded
+from rolesession import FileCache, RoleCredentials
+
 from . import loops
 from .errors import CliError
+from .secret_commands import TooMuchOutput, read_bounded
 
 __all__ = ["MIN_LEFT", "Document", "parse_document", "run_cache"]
 
@@ -162,7 +162,7 @@ def helper_key(
             for name in sorted({n for n in environ if n.startswith("AWS_")} | set(key_env))
         },
     }
-    return cache_key(material, _user())
+    return FileCache.key_for(material, _user())
 
 
 def _executable(name: str, environ: Mapping[str, str], cwd: str) -> str | None:
@@ -289,6 +289,19 @@ def parse_document(output: bytes, name: str = "the helper") -> Document:
         expiration=expiration,
         account_id=optional["AccountId"] or None,
     )
+
+
+def to_epoch(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (``Z`` or an offset; UTC when it has neither)."""
+    value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value.timestamp()
+
+
+def to_iso(epoch: float) -> str:
+    """``2026-11-22T10:00:00Z``: the form botocore parses in a ``credential_process`` document."""
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user() -> str:

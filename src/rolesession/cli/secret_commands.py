@@ -1,5 +1,9 @@
 """The CLI's secret commands live in the library (``rolesession._secret_commands``):
-profiles run ``mfa_process`` with them too."""
+profiles run ``mfa_process`` with them too.
+
+This module is the one place ``cli/`` reaches them (``tests/test_cli_imports.py``
+allows no other private import): they have no public form yet.
+"""
 
 import getpass  # noqa: F401  (the prompt reads codes through it; tests replace it)
 
@@ -8,7 +12,9 @@ from .._secret_commands import (
     CommandError,
     CommandMfaCode,
     PromptMfaCode,
+    TooMuchOutput,
     last_mfa_code,
+    read_bounded,
     run_for_stdout,
     split_command,
 )
@@ -18,7 +24,9 @@ __all__ = [
     "CommandError",
     "CommandMfaCode",
     "PromptMfaCode",
+    "TooMuchOutput",
     "last_mfa_code",
+    "read_bounded",
     "run_for_stdout",
     "split_command",
 ]
