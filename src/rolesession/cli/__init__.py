@@ -37,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(arguments: list[str]) -> int:
+    if arguments == ["--version"]:  # no parser to build (argparse prints the same line)
+        from rolesession import __version__
+
+        print(f"rolesession {__version__}", flush=True)
+        return EXIT_OK
     from .errors import UsageError
     from .parser import parse_args
 

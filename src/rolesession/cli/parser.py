@@ -100,7 +100,9 @@ def _subcommand(commands: Any, name: str, *, examples: str, **kwargs: Any) -> _P
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, only_assume: bool = False) -> argparse.ArgumentParser:
+    """The whole parser; ``only_assume``: its ``assume`` subcommand alone (the same
+    parser for it, without importing and building the others: the cached hand-out's start-up)."""
     from .. import __version__
 
     parser = _Parser(
@@ -128,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="env: export lines for eval (default); json: the STS Credentials object; "
         "credential-process: for credential_process in ~/.aws/config",
     )
+    if only_assume:
+        return parser
 
     run = _subcommand(
         commands, "exec", examples=EXEC_EXAMPLES,
@@ -208,7 +212,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if name in ("exec", "cache", "each") and "--" in argv:
         split = argv.index("--")
         argv, command = argv[:split], argv[split + 1 :]
-    args = build_parser().parse_args(argv)
+    # ``assume`` without help parses the same with its subcommand alone (no other command's modules).
+    lean = name == "assume" and not {"-h", "--help"} & set(argv)
+    args = build_parser(only_assume=lean).parse_args(argv)
     fill_defaults(args)
     if args.command is None:
         raise UsageError(
