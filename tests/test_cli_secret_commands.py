@@ -169,3 +169,26 @@ def test_a_flooding_mfa_command_is_a_token_error_exit_5(
     assert code == 5
     assert "more than 65536 bytes" in err and err.count("\n") == 1
     assert sts_calls.count() == 0
+
+
+def test_the_cli_prompt_holds_back_while_it_may_not_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+
+    from rolesession.cli.secret_commands import HeldPrompt
+
+    asked: list[str] = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or "654321")
+    allowed = [False]
+    prompt = HeldPrompt(MFA_SERIAL, lambda: allowed[0])
+    assert prompt.interactive  # the engine never asks it from a background refresh
+    with pytest.raises(SecretCommandError, match="not asking for the MFA code while the command runs"):
+        prompt()
+    assert asked == []  # the terminal was left to exec's command
+    allowed[0] = True
+    assert prompt() == "654321" and asked == [f"MFA code for {MFA_SERIAL}: "]
+
+
+def test_a_bad_command_line_is_a_usage_error_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["assume", ROLE, "--mfa-serial", MFA_SERIAL, "--mfa-command", "otp 'unbalanced"])
+    assert code == 2
+    assert "--mfa-command: cannot parse the command line" in capsys.readouterr().err
