@@ -41,10 +41,11 @@ from helpers import (
     THIRD_ACCOUNT,
     to_epoch,
 )
+from rolesession import SecretCommandError, mfa_from_command
+from rolesession._secret_commands import last_mfa_code
 from rolesession.cli import main
 from rolesession.cli.commands import build_session
 from rolesession.cli.parser import parse_args
-from rolesession.cli.secret_commands import CommandError, CommandMfaCode, last_mfa_code
 from rolesession.testing import StsRecorder
 from tokens import make_saml_response
 
@@ -375,16 +376,16 @@ def test_last_standalone_six_digit_number_is_the_code(output: str, code: str | N
 def test_mfa_command_runs_without_a_shell(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     # With a shell, ';' would run a second command and create the marker.
-    provider = CommandMfaCode(f"echo 123456 ; touch {marker}")
+    provider = mfa_from_command(f"echo 123456 ; touch {marker}")
     assert provider() == "123456"
     assert not marker.exists()
 
 
 def test_mfa_command_errors_never_carry_the_output() -> None:
-    with pytest.raises(CommandError, match="command not found"):
-        CommandMfaCode("/nonexistent/otp-tool")()
-    with pytest.raises(CommandError, match="no 6-digit") as info:
-        CommandMfaCode(shlex.join([sys.executable, "-c", "print('pin 12345678')"]))()
+    with pytest.raises(SecretCommandError, match="command not found"):
+        mfa_from_command("/nonexistent/otp-tool")()
+    with pytest.raises(SecretCommandError, match="no 6-digit") as info:
+        mfa_from_command(shlex.join([sys.executable, "-c", "print('pin 12345678')"]))()
     assert "12345678" not in str(info.value)
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from helpers import ACCOUNT, ROLE
+from rolesession import SecretCommandError, mfa_from_command, saml_from_command
 from rolesession.cli import main
-from rolesession.cli.secret_commands import CommandAssertion, CommandError, CommandMfaCode
 from rolesession.testing import StsRecorder
 
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/alice"
@@ -56,8 +56,8 @@ def test_away_from_the_foreground_a_command_reads_dev_null_not_the_terminal() ->
     program = textwrap.dedent(
         f"""
         import json, threading
-        from rolesession.cli.secret_commands import CommandMfaCode
-        provider = CommandMfaCode({READS_STDIN!r})
+        from rolesession import mfa_from_command
+        provider = mfa_from_command({READS_STDIN!r})
         away = []
         thread = threading.Thread(target=lambda: away.append(provider()))
         thread.start(); thread.join()
@@ -86,26 +86,26 @@ def test_a_flood_of_output_is_cut_at_the_bound_and_fails() -> None:
     flood = shlex.join(
         [sys.executable, "-c", "import sys\nfor _ in range(2_000_000): sys.stdout.write('123456\\n')"]
     )
-    with pytest.raises(CommandError, match="more than 65536 bytes") as info:
-        CommandMfaCode(flood)()
+    with pytest.raises(SecretCommandError, match="more than 65536 bytes") as info:
+        mfa_from_command(flood)()
     assert "123456" not in str(info.value)
-    with pytest.raises(CommandError, match="more than 65536 bytes"):
-        in_thread(CommandMfaCode(flood))
+    with pytest.raises(SecretCommandError, match="more than 65536 bytes"):
+        in_thread(mfa_from_command(flood))
 
 
 def test_yes_is_stopped_at_the_bound(tmp_path: Path) -> None:
-    with pytest.raises(CommandError, match="more than"):
-        in_thread(CommandMfaCode("yes 123456"))
+    with pytest.raises(SecretCommandError, match="more than"):
+        in_thread(mfa_from_command("yes 123456"))
 
 
 def test_a_saml_command_may_print_a_full_assertion_but_not_more() -> None:
     # STS takes assertions up to 100,000 characters; wrapped base64 is a little longer.
     wrapped = "\\n".join(["QUFB" * 19] * 1300)  # 98,800 characters in 1,300 lines of 76
     fits = shlex.join([sys.executable, "-c", f"print('{wrapped}')"])
-    assert len(CommandAssertion(fits)()) == 98_800
+    assert len(saml_from_command(fits)()) == 98_800
     too_long = shlex.join([sys.executable, "-c", "print('QUFB' * 60_000)"])
-    with pytest.raises(CommandError, match="more than 131072 bytes"):
-        CommandAssertion(too_long)()
+    with pytest.raises(SecretCommandError, match="more than 131072 bytes"):
+        saml_from_command(too_long)()
 
 
 def grandchild_program(pid_file: Path) -> str:
@@ -138,7 +138,7 @@ def test_a_grandchild_holding_stdout_does_not_hold_the_read(tmp_path: Path) -> N
     pid_file = tmp_path / "grandchild.pid"
     started = time.monotonic()
     # Away from the foreground: the command's process group is killed with it.
-    assert in_thread(CommandMfaCode(grandchild_program(pid_file))) == "123456"
+    assert in_thread(mfa_from_command(grandchild_program(pid_file))) == "123456"
     assert time.monotonic() - started < 120  # the grandchild sleeps 300 s (load-proof bound)
     grandchild = int(pid_file.read_text())
     for _ in range(200):
@@ -153,7 +153,7 @@ def test_in_the_foreground_a_grandchild_does_not_hold_the_read_either(tmp_path: 
     pid_file = tmp_path / "grandchild.pid"
     started = time.monotonic()
     try:
-        assert CommandMfaCode(grandchild_program(pid_file))() == "123456"
+        assert mfa_from_command(grandchild_program(pid_file))() == "123456"
         assert time.monotonic() - started < 120
     finally:  # in the terminal's process group, it is left running: end it here
         if pid_file.exists():
@@ -169,3 +169,26 @@ def test_a_flooding_mfa_command_is_a_token_error_exit_5(
     assert code == 5
     assert "more than 65536 bytes" in err and err.count("\n") == 1
     assert sts_calls.count() == 0
+
+
+def test_the_cli_prompt_holds_back_while_it_may_not_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+
+    from rolesession.cli.secret_commands import HeldPrompt
+
+    asked: list[str] = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or "654321")
+    allowed = [False]
+    prompt = HeldPrompt(MFA_SERIAL, lambda: allowed[0])
+    assert prompt.interactive  # the engine never asks it from a background refresh
+    with pytest.raises(SecretCommandError, match="not asking for the MFA code while the command runs"):
+        prompt()
+    assert asked == []  # the terminal was left to exec's command
+    allowed[0] = True
+    assert prompt() == "654321" and asked == [f"MFA code for {MFA_SERIAL}: "]
+
+
+def test_a_bad_command_line_is_a_usage_error_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["assume", ROLE, "--mfa-serial", MFA_SERIAL, "--mfa-command", "otp 'unbalanced"])
+    assert code == 2
+    assert "--mfa-command: cannot parse the command line" in capsys.readouterr().err

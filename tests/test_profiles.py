@@ -549,6 +549,21 @@ def test_mfa_process_gives_the_code(tmp_path, monkeypatch, sts_mock, sts_calls):
     assert token.params["TokenCode"] == "424242"
 
 
+def test_an_mfa_process_that_cannot_be_split_is_named_once(tmp_path, monkeypatch, sts_mock, sts_calls):
+    write_config(
+        tmp_path,
+        monkeypatch,
+        BASE + f"[profile p]\nrole_arn = {HUB}\nsource_profile = base\nmfa_serial = {MFA}\n"
+        "mfa_process = otp 'unbalanced\n",
+        BASE_CREDENTIALS,
+    )
+    with pytest.raises(rolesession.InvalidParameterError) as info:
+        rolesession.from_profile("p").identity()
+    assert info.value.parameter == "[profile p] mfa_process"
+    assert str(info.value).count("mfa_process") == 1 and "cannot parse the command line" in str(info.value)
+    assert sts_calls.count() == 0
+
+
 def test_without_any_code_source_a_token_error_says_how_to_give_one(
     tmp_path, monkeypatch, sts_mock, sts_calls
 ):

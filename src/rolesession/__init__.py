@@ -46,7 +46,9 @@ if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on firs
     from ._policy import Policy
     from ._recipe import Recipe
     from ._refresh import RefreshEvent, RefreshPolicy
+    from ._secret_commands import SecretCommandError, mfa_from_command, mfa_prompt, saml_from_command
     from ._session import RoleSession
+    from ._sources import HopParameter, hop_parameters
 
 __version__ = "0.1.0.dev0"
 
@@ -57,6 +59,7 @@ __all__ = [
     "CredentialRefreshError",
     "FanOutResult",
     "FileCache",
+    "HopParameter",
     "InvalidParameterError",
     "MemoryCache",
     "OrganizationsError",
@@ -67,6 +70,7 @@ __all__ = [
     "RoleCredentials",
     "RoleSession",
     "RoleSessionError",
+    "SecretCommandError",
     "SourceCredentialsError",
     "StsError",
     "TokenError",
@@ -84,10 +88,14 @@ __all__ = [
     "fan_out",
     "from_environment",
     "from_profile",
+    "hop_parameters",
     "install",
+    "mfa_from_command",
+    "mfa_prompt",
     "mfa_session",
     "org_accounts",
     "role_arn",
+    "saml_from_command",
     "scope_down",
     "session_from_recipe",
     "uninstall",
@@ -117,6 +125,9 @@ _HOMES = {
     "Recipe": "_recipe",
     "RefreshEvent": "_refresh", "RefreshPolicy": "_refresh",
     "RoleSession": "_session",
+    "SecretCommandError": "_secret_commands", "mfa_from_command": "_secret_commands",
+    "mfa_prompt": "_secret_commands", "saml_from_command": "_secret_commands",
+    "HopParameter": "_sources", "hop_parameters": "_sources",
 }  # fmt: skip
 
 

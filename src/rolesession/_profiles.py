@@ -35,7 +35,7 @@ from ._cache import DEFAULT_CACHE
 from ._errors import InvalidParameterError, TokenError
 from ._recipe import ProfileOrigin, Recipe
 from ._refresh import RefreshPolicy
-from ._secret_commands import CommandError, CommandMfaCode, PromptMfaCode
+from ._secret_commands import CommandMfaCode, PromptMfaCode
 from ._session import RoleSession, session_for
 from ._sources import AssumeRoleSource
 from ._validation import check_endpoint_url, check_instance, check_mfa_token, check_region, check_str, fail
@@ -379,10 +379,8 @@ def _code_provider(profile: str, values: Mapping[str, Any], serial: str, given: 
         return given
     process = values.get("mfa_process")
     if process is not None:
-        try:
-            return CommandMfaCode(str(process), option=f"[profile {profile}] mfa_process")
-        except CommandError as exc:
-            raise fail(f"[profile {profile}] mfa_process", str(exc)) from None
+        # A command line that cannot be split: InvalidParameterError naming the profile's key.
+        return CommandMfaCode(str(process), option=f"[profile {profile}] mfa_process")
     if sys.stdin is not None and sys.stdin.isatty():
         return PromptMfaCode(serial)
     return NoCode(profile, serial)

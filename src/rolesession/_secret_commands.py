@@ -1,7 +1,8 @@
 """MFA codes and SAML assertions obtained by running the user's command (or asking).
 
-Used by the CLI (``--mfa-command``, ``--saml-assertion-command``, the
-prompt) and by profiles (``mfa_process``, the prompt).
+Public as `mfa_from_command`, `mfa_prompt` and `saml_from_command` (with
+`SecretCommandError`); used by profiles (``mfa_process``, the prompt) and by
+the CLI (``--mfa-command``, ``--saml-assertion-command``, the prompt).
 
 The commands run without a shell (``shlex``-split); only their stdout is
 read. Nothing they print is ever logged or put in an error message: it is
@@ -38,11 +39,13 @@ from contextlib import suppress
 from typing import Any
 
 from . import _workers as workers
+from ._errors import RoleSessionError
+from ._validation import check_mfa_serial, check_str, fail
 
 __all__ = [
-    "CommandAssertion", "CommandError", "CommandMfaCode", "PromptMfaCode", "TooMuchOutput", "last_mfa_code",
-    "read_bounded",
-]
+    "CommandAssertion", "CommandMfaCode", "PromptMfaCode", "SecretCommandError", "TooMuchOutput",
+    "last_mfa_code", "mfa_from_command", "mfa_prompt", "read_bounded", "saml_from_command",
+]  # fmt: skip
 
 #: A person may have to touch a key or unlock a vault first.
 COMMAND_TIMEOUT = 120.0
@@ -61,11 +64,27 @@ EXIT_GRACE = 0.5
 _MFA_CODE_RE = re.compile(r"(?<![0-9A-Za-z_])[0-9]{6}(?![0-9A-Za-z_])")
 
 
-class CommandError(Exception):
-    """The command could not give a secret; the message says why, never what it printed."""
+class SecretCommandError(RoleSessionError):
+    """A command run for a secret (`mfa_from_command`, `saml_from_command`, a profile's
+    ``mfa_process``) or the terminal prompt (`mfa_prompt`) could not give one.
+
+    The message says why (not found, exit status, too much output, no code
+    printed, timed out), never what the command printed: that is a secret.
+    Raised by the provider when it is called; the library, calling it for an
+    STS request, raises `TokenError` with this error as its ``__cause__``.
+
+    Example:
+        ```python
+        provider = rolesession.mfa_from_command("false")
+        try:
+            provider()
+        except rolesession.SecretCommandError as exc:
+            print(exc)  # false exited with status 1
+        ```
+    """
 
 
-class TooMuchOutput(CommandError):
+class TooMuchOutput(SecretCommandError):
     """The command printed more than it may (`read_bounded`'s ``limit``)."""
 
 
@@ -75,14 +94,18 @@ def last_mfa_code(output: str) -> str | None:
     return codes[-1] if codes else None
 
 
-def split_command(command: str, option: str) -> list[str]:
-    """``shlex``-split a command line given to ``option``; empty or unbalanced is an error."""
+def split_command(command: object, parameter: str) -> list[str]:
+    """``shlex``-split the command line given as ``parameter``.
+
+    Not a string, empty or unbalanced: `InvalidParameterError` naming ``parameter``.
+    """
+    text = check_str(command, parameter)
     try:
-        argv = shlex.split(command)
+        argv = shlex.split(text)
     except ValueError as exc:
-        raise CommandError(f"{option}: cannot parse the command line ({exc})") from None
+        raise fail(parameter, f"cannot parse the command line ({exc})") from None
     if not argv:
-        raise CommandError(f"{option}: the command is empty")
+        raise fail(parameter, "the command is empty")
     return argv
 
 
@@ -107,21 +130,21 @@ def run_for_stdout(argv: list[str], *, limit: int = MFA_OUTPUT_LIMIT, foreground
             **({} if foreground else _own_process_group()),
         )  # fmt: skip
     except FileNotFoundError:
-        raise CommandError(f"{name}: command not found") from None
+        raise SecretCommandError(f"{name}: command not found") from None
     except PermissionError:
-        raise CommandError(f"{name}: permission denied") from None
+        raise SecretCommandError(f"{name}: permission denied") from None
     except OSError as exc:
-        raise CommandError(f"{name} could not be run ({exc.strerror or type(exc).__name__})") from None
+        raise SecretCommandError(f"{name} could not be run ({exc.strerror or type(exc).__name__})") from None
     deadline = time.monotonic() + COMMAND_TIMEOUT
     try:
         output = read_bounded(process, name, limit, deadline)
         status = process.wait(max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        raise CommandError(f"{name} did not finish within {COMMAND_TIMEOUT:.0f} s") from None
+        raise SecretCommandError(f"{name} did not finish within {COMMAND_TIMEOUT:.0f} s") from None
     finally:
         _end(process, group=not foreground)
     if status != 0:
-        raise CommandError(f"{name} exited with status {status}")
+        raise SecretCommandError(f"{name} exited with status {status}")
     return output.decode("utf-8", "replace")
 
 
@@ -138,7 +161,7 @@ def read_bounded(process: subprocess.Popen[bytes], name: str, limit: int, deadli
 
     Raises `TooMuchOutput` when the command prints more than ``limit``, and
     ``subprocess.TimeoutExpired`` at ``deadline`` (``time.monotonic()``).
-    Also used for ``rolesession cache``'s helpers.
+    (``rolesession cache`` reads its helpers the same way, in ``cli/process_cache.py``.)
     """
     assert process.stdout is not None
     if sys.platform == "win32":  # no select() on pipes: a plain bounded read
@@ -186,16 +209,16 @@ def _end(process: subprocess.Popen[bytes], *, group: bool) -> None:
 
 
 class CommandMfaCode:
-    """A zero-argument callable running a command (``--mfa-command``, a profile's
-    ``mfa_process``) for a fresh code at each STS call."""
+    """A zero-argument callable running a command (`mfa_from_command`, ``--mfa-command``,
+    a profile's ``mfa_process``) for a fresh code at each STS call."""
 
-    def __init__(self, command: str, option: str = "--mfa-command") -> None:
+    def __init__(self, command: str, option: str = "command") -> None:
         self.argv = split_command(command, option)
 
     def __call__(self) -> str:
         code = last_mfa_code(run_for_stdout(self.argv))
         if code is None:
-            raise CommandError(f"{self.argv[0]} printed no 6-digit MFA code")
+            raise SecretCommandError(f"{self.argv[0]} printed no 6-digit MFA code")
         return code
 
     def __repr__(self) -> str:
@@ -203,30 +226,22 @@ class CommandMfaCode:
 
 
 class PromptMfaCode:
-    """Asks on the terminal, when ``--mfa-serial`` comes without ``--mfa-command``.
+    """Asks on the terminal (`mfa_prompt`; a profile's ``mfa_serial`` without ``mfa_process``).
 
     ``interactive = True`` tells the refresh engine a person is asked: it
     never calls this from a background refresh, serving the credentials it
-    holds until they expire. ``may_ask`` (set by the CLI) covers what the
-    engine cannot see -- a later hop refreshing in the background reads this
-    hop from a worker thread: while a command runs with the terminal, no
-    prompt interrupts it unless it is left with no valid credentials.
+    holds until they expire.
     """
 
     interactive = True
 
-    def __init__(self, serial: str, may_ask: Callable[[], bool] | None = None) -> None:
+    def __init__(self, serial: str) -> None:
         self.serial = serial
-        self.may_ask = may_ask
 
     def __call__(self) -> str:
-        if self.may_ask is not None and not self.may_ask():
-            raise CommandError(
-                "not asking for the MFA code while the command runs and its credentials are valid"
-            )
         code = getpass.getpass(f"MFA code for {self.serial}: ").strip()
         if last_mfa_code(code) != code:
-            raise CommandError("the MFA code typed is not 6 digits")
+            raise SecretCommandError("the MFA code typed is not 6 digits")
         return code
 
     def __repr__(self) -> str:
@@ -234,22 +249,119 @@ class PromptMfaCode:
 
 
 class CommandAssertion:
-    """A zero-argument callable running ``--saml-assertion-command`` for a fresh assertion.
+    """A zero-argument callable running a command (`saml_from_command`,
+    ``--saml-assertion-command``) for a fresh assertion.
 
     ``cache_identity`` is the command line: it stands for the caller in the
     cache key, so a file cache can serve the next invocation without
     running the command (and signing in) again.
     """
 
-    def __init__(self, command: str) -> None:
-        self.argv = split_command(command, "--saml-assertion-command")
+    def __init__(self, command: str, option: str = "command") -> None:
+        self.argv = split_command(command, option)
         self.cache_identity = "saml-assertion-command:" + shlex.join(self.argv)
 
     def __call__(self) -> str:
         assertion = "".join(run_for_stdout(self.argv, limit=SAML_OUTPUT_LIMIT).split())
         if not assertion:
-            raise CommandError(f"{self.argv[0]} printed no SAML assertion")
+            raise SecretCommandError(f"{self.argv[0]} printed no SAML assertion")
         return assertion
 
     def __repr__(self) -> str:
         return f"CommandAssertion({shlex.join(self.argv)!r})"
+
+
+# -- the public providers ------------------------------------------------------------------
+
+
+def mfa_from_command(command: str) -> Callable[[], str]:
+    """An MFA code provider that runs ``command`` for a fresh code at each STS call.
+
+    Pass it as ``mfa_token=`` (`assume_role`, `mfa_session`, `from_profile`):
+    what a profile's ``mfa_process`` and the CLI's ``--mfa-command`` do. The
+    command runs without a shell (``shlex``-split); the code is the last
+    standalone 6-digit number it prints, so ``ykman oath accounts code`` and
+    password-manager OTP commands work as they are. In the foreground (the
+    main thread) it has the terminal, so a key can ask for a touch; anywhere
+    else its stdin is ``/dev/null``. What it prints is read up to 64 KiB and
+    120 s, and never logged or put in a message.
+
+    Args:
+        command: the command line, e.g. ``"ykman oath accounts code -s AWS:alice"``.
+
+    Returns:
+        A zero-argument callable returning a 6-digit code; it raises
+        `SecretCommandError` when the command cannot give one.
+
+    Raises:
+        InvalidParameterError: ``command`` is not a string, is empty or cannot
+            be split (unbalanced quotes); nothing runs yet.
+
+    Example:
+        ```python
+        session = rolesession.assume_role(
+            arn, mfa_serial=serial, mfa_token=rolesession.mfa_from_command("ykman oath accounts code -s AWS")
+        )
+        ```
+    """
+    return CommandMfaCode(command)
+
+
+def mfa_prompt(serial: str) -> Callable[[], str]:
+    """An MFA code provider that asks on the terminal (``getpass``), once per STS call.
+
+    The refresh engine knows a person is asked: it never calls this provider
+    from a background refresh, and serves the credentials it holds until they
+    expire. What a profile's ``mfa_serial`` without ``mfa_process`` does on a
+    terminal.
+
+    Args:
+        serial: the MFA device (serial number or ARN) the prompt names.
+
+    Returns:
+        A zero-argument callable returning the 6 digits typed; it raises
+        `SecretCommandError` when what was typed is not 6 digits.
+
+    Raises:
+        InvalidParameterError: ``serial`` is not a valid MFA device serial number or ARN.
+
+    Example:
+        ```python
+        session = rolesession.mfa_session(serial, rolesession.mfa_prompt(serial))
+        ```
+    """
+    return PromptMfaCode(check_mfa_serial(serial, "serial"))
+
+
+def saml_from_command(command: str) -> Callable[[], str]:
+    """A SAML assertion provider that runs ``command`` for a fresh base64 SAML response.
+
+    Pass it as ``assertion=`` to `assume_role_with_saml`: what the CLI's
+    ``--saml-assertion-command`` does. The command runs without a shell; its
+    output, whitespace removed, is the assertion (read up to 128 KiB and
+    120 s, never logged). The command line stands for the caller in the
+    cache key, so a `FileCache` serves the next process without running the
+    command (and signing in) again.
+
+    Args:
+        command: the command line printing the assertion.
+
+    Returns:
+        A zero-argument callable returning the assertion; it raises
+        `SecretCommandError` when the command cannot give one.
+
+    Raises:
+        InvalidParameterError: ``command`` is not a string, is empty or cannot
+            be split; nothing runs yet.
+
+    Example:
+        ```python
+        session = rolesession.assume_role_with_saml(
+            arn, principal_arn, assertion=rolesession.saml_from_command("saml2aws-print --base64")
+        )
+        ```
+    """
+    return CommandAssertion(command)
+
+
+SecretCommandError.__module__ = "rolesession"

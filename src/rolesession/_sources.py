@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # this module loads without botocore (the CLI's fast path)
 __all__ = [
     "AssumeRoleSource",
     "ByIdentity",
+    "HopParameter",
     "RootSource",
     "SamlSource",
     "ScopedSource",
@@ -52,6 +53,7 @@ __all__ = [
     "Spend",
     "WebIdentitySource",
     "by_identity",
+    "hop_parameters",
     "unwrap",
 ]
 
@@ -118,6 +120,24 @@ LAST_HOP = "last"
 
 
 @dataclass(frozen=True)
+class Flag:
+    """The command-line option that sets a parameter (read by `hop_parameters`, and by
+    ``cli/options.py``, which builds its options from these)."""
+
+    #: The option, e.g. ``--external-id``.
+    flag: str
+    #: Its ``--help`` line (empty: another parameter's entry for the same flag says it).
+    help: str = ""
+    #: What ``--help`` calls its value.
+    metavar: str | None = None
+    #: Which hop of the command line's ``ROLE_ARN`` chain it applies to (not the library's
+    #: chain-wide hop rule: the CLI gives the last hop what shapes one role's session).
+    applies_to: str = EVERY_HOP
+    #: Whether it changes who the credentials are (``whoami`` takes only those).
+    identity: bool = True
+
+
+@dataclass(frozen=True)
 class Param:
     """Everything about one `Source` field, said once (the field's ``metadata["param"]``).
 
@@ -144,9 +164,13 @@ class Param:
     #: The shared-config key a role profile sets it with (``None``: none).
     profile_key: str | None = None
     #: The CLI option that sets it (``None``: none).
-    cli_flag: str | None = None
+    cli: Flag | None = None
     #: The name of the `_validation` function that checks it.
     check: str | None = None
+
+    @property
+    def cli_flag(self) -> str | None:
+        return None if self.cli is None else self.cli.flag
 
 
 def param(
@@ -162,8 +186,16 @@ def param(
 #: The session name, declared alike by every operation that sends one.
 _SESSION_NAME: Final[Mapping[str, Any]] = {
     "wire": "RoleSessionName", "keyed": True, "hop": EVERY_HOP, "profile_key": "role_session_name",
-    "cli_flag": "--session-name", "check": "check_session_name",
+    "cli": Flag("--session-name", "RoleSessionName (default: AWS_ROLE_SESSION_NAME or user@host)", "NAME"),
+    "check": "check_session_name",
 }  # fmt: skip
+
+
+_MFA_SERIAL_FLAG: Final = Flag("--mfa-serial", "MFA device serial number or ARN", "ARN", FIRST_HOP)
+_MFA_COMMAND_FLAG: Final = Flag(
+    "--mfa-command", "command printing the MFA code (run without a shell; the last 6-digit number it prints)",
+    "CMD", FIRST_HOP,
+)  # fmt: skip
 
 
 def spec_of(f: dataclasses.Field[Any]) -> Param | None:
@@ -254,23 +286,33 @@ class Source:
     role_arn: str | None = param(wire="RoleArn", keyed=True, check="check_role_arn")
     #: The region the user configured (argument, source, environment, profile),
     #: or ``None``: no region is invented for the session's own clients.
-    region: str | None = param(hop=EVERY_HOP, cli_flag="--region", check="check_region")
+    region: str | None = param(
+        hop=EVERY_HOP, check="check_region",
+        cli=Flag("--region", "region of the STS endpoint and of the credentials", "REGION"),
+    )  # fmt: skip
     partition: str = param(keyed=True)
     # Sent and keyed as the effective duration (`params`, `key_material`).
     duration: int | None = param(
         None, wire="DurationSeconds", hop=EVERY_HOP, profile_key="duration_seconds",
-        cli_flag="--duration", check="check_duration",
+        check="check_duration",
+        cli=Flag("--duration", "900-43200 s; also 45m, 2h, 1h30m", "SECONDS", LAST_HOP, identity=False),
     )  # fmt: skip
     policy: str | None = param(  # compact JSON, sorted keys
-        None, wire="Policy", keyed=True, hop=LAST_HOP, cli_flag="--policy", check="check_policy"
-    )
+        None, wire="Policy", keyed=True, hop=LAST_HOP, check="check_policy",
+        cli=Flag("--policy", "session policy document", "JSON|@FILE", LAST_HOP, identity=False),
+    )  # fmt: skip
     policy_arns: tuple[str, ...] = param(
         (), wire="PolicyArns", to_wire=_arns_wire, keyed=True, to_key=_sorted, hop=LAST_HOP,
-        cli_flag="--policy-arn", check="check_policy_arns",
+        check="check_policy_arns",
+        cli=Flag(
+            "--policy-arn", "managed policy used as a session policy (repeatable, up to 10)", "ARN",
+            LAST_HOP, identity=False,
+        ),
     )  # fmt: skip
     sts_endpoint_url: str | None = param(
-        None, keyed=True, hop=EVERY_HOP, cli_flag="--sts-endpoint-url", check="check_endpoint_url"
-    )
+        None, keyed=True, hop=EVERY_HOP, check="check_endpoint_url",
+        cli=Flag("--sts-endpoint-url", "STS endpoint (VPC endpoint, local STS)", "URL"),
+    )  # fmt: skip
     #: The shared-config profile whose client settings the STS clients and the
     #: session's own clients take (`from_profile`); ``None``: botocore's default.
     profile: str | None = None
@@ -414,26 +456,30 @@ class AssumeRoleSource(Source):
     session_name: str = param(**_SESSION_NAME)
     tags: tuple[tuple[str, str], ...] = param(
         (), wire="Tags", to_wire=_tags_wire, keyed=True, to_key=_tag_pairs, hop=LAST_HOP,
-        profile_key="session_tags", cli_flag="--tag", check="check_tags",
+        profile_key="session_tags", check="check_tags",
+        cli=Flag("--tag", "session tag (repeatable)", "KEY=VALUE", LAST_HOP, identity=False),
     )  # fmt: skip
     transitive_tag_keys: tuple[str, ...] = param(
         (), wire="TransitiveTagKeys", to_wire=list, keyed=True, to_key=_sorted, hop=LAST_HOP,
-        profile_key="transitive_session_tags", cli_flag="--tag", check="check_transitive_tag_keys",
+        profile_key="transitive_session_tags", check="check_transitive_tag_keys",
+        cli=Flag("--tag", applies_to=LAST_HOP, identity=False),  # --tag's KEY=VALUE gives both
     )  # fmt: skip
     external_id: str | None = param(
         None, wire="ExternalId", keyed=True, hop=EVERY_HOP, profile_key="external_id",
-        cli_flag="--external-id", check="check_external_id",
+        check="check_external_id",
+        cli=Flag("--external-id", "ExternalId the role's trust policy asks for", "ID", LAST_HOP),
     )  # fmt: skip
     source_identity: str | None = param(
         None, wire="SourceIdentity", keyed=True, hop=EVERY_HOP, profile_key="source_identity",
-        cli_flag="--source-identity", check="check_source_identity",
+        check="check_source_identity",
+        cli=Flag("--source-identity", "SourceIdentity to set", "NAME", LAST_HOP, identity=False),
     )  # fmt: skip
     mfa_serial: str | None = param(
         None, wire="SerialNumber", keyed=True, hop=FIRST_HOP, profile_key="mfa_serial",
-        cli_flag="--mfa-serial", check="check_mfa_serial",
+        cli=_MFA_SERIAL_FLAG, check="check_mfa_serial",
     )  # fmt: skip
     mfa_token: SecretProvider | None = param(  # noqa: RUF009 (a dataclasses.field)
-        None, shown=False, wire="TokenCode", secret="MFA code", hop=FIRST_HOP, cli_flag="--mfa-command",
+        None, shown=False, wire="TokenCode", secret="MFA code", hop=FIRST_HOP, cli=_MFA_COMMAND_FLAG,
         check="check_mfa_token",
     )  # fmt: skip
 
@@ -467,8 +513,12 @@ class WebIdentitySource(Source):
     )
     # Not keyed: the token it holds is the caller (`caller`).
     token_file: str | None = param(
-        None, profile_key="web_identity_token_file", cli_flag="--web-identity-token-file",
-        check="check_optional_path",
+        None, profile_key="web_identity_token_file", check="check_optional_path",
+        cli=Flag(
+            "--web-identity-token-file",
+            "assume the first role with this OIDC token (AssumeRoleWithWebIdentity; re-read at each call)",
+            "PATH", FIRST_HOP,
+        ),
     )  # fmt: skip
     provider_id: str | None = param(None, wire="ProviderId", keyed=True)
 
@@ -523,11 +573,16 @@ class SamlSource(Source):
     signed: ClassVar[bool] = False
 
     principal_arn: str = param(
-        wire="PrincipalArn", keyed=True, cli_flag="--principal-arn", check="check_principal_arn"
-    )
+        wire="PrincipalArn", keyed=True, check="check_principal_arn",
+        cli=Flag("--principal-arn", "the IAM SAML provider's ARN", "ARN", FIRST_HOP),
+    )  # fmt: skip
     assertion: SecretProvider = param(  # noqa: RUF009 (a dataclasses.field)
-        shown=False, wire="SAMLAssertion", secret="SAML assertion", cli_flag="--saml-assertion-command",
-        check="check_secret_provider",
+        shown=False, wire="SAMLAssertion", secret="SAML assertion", check="check_secret_provider",
+        cli=Flag(
+            "--saml-assertion-command",
+            "command printing a base64 SAML response (AssumeRoleWithSAML; needs --principal-arn)",
+            "CMD", FIRST_HOP,
+        ),
     )  # fmt: skip
 
     def secret_params(self, spend: Spend) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -573,11 +628,11 @@ class SessionTokenSource(Source):
     max_duration: ClassVar[int] = DURATIONS["GetSessionToken"][1]
 
     mfa_serial: str = param(
-        wire="SerialNumber", keyed=True, profile_key="mfa_serial", cli_flag="--mfa-serial",
+        wire="SerialNumber", keyed=True, profile_key="mfa_serial", cli=_MFA_SERIAL_FLAG,
         check="check_mfa_serial",
     )  # fmt: skip
     mfa_token: SecretProvider | None = param(  # noqa: RUF009 (a dataclasses.field)
-        None, shown=False, wire="TokenCode", secret="MFA code", cli_flag="--mfa-command",
+        None, shown=False, wire="TokenCode", secret="MFA code", cli=_MFA_COMMAND_FLAG,
         check="check_mfa_token",
     )  # fmt: skip
 
@@ -745,3 +800,109 @@ def _check_length(value: str, what: str, bounds: tuple[int, int], source: Source
 
 def _is_interactive(provider: object) -> bool:
     return bool(getattr(unwrap(provider), "interactive", False))
+
+
+# -- the table, as public plain data ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HopParameter:
+    """One parameter of a role hop that has a command-line option, as plain data.
+
+    Read from the one parameter table (each STS parameter declared once, on
+    its source class); the ``rolesession`` CLI builds its hop options from
+    these, so a parameter added to the table gets its option.
+
+    Attributes:
+        name: the library's keyword (``external_id``, ``policy_arns``).
+        operations: the STS operations that take it (``("AssumeRole",)``).
+        flag: its command-line option (``--external-id``); several
+            parameters may share one (``--tag KEY=VALUE`` gives ``tags`` and
+            ``transitive_tag_keys``).
+        help: the option's help line (empty for the second of two parameters
+            sharing a flag).
+        metavar: what the help calls the option's value.
+        applies_to: ``"every"``, ``"first"`` or ``"last"``: which hop of a
+            chain of role ARNs on the command line it applies to.
+        repeatable: a sequence: the option may be given several times.
+        secret: what the parameter holds is a secret (an MFA code, an
+            assertion): the option gives a way to get it, never the value.
+        client_setting: it configures the STS client (region, endpoint)
+            rather than the request, so it means something without a role too.
+        identity: it changes who the credentials are (``external_id``
+            does; ``duration`` and session policies do not).
+
+    Example:
+        ```python
+        for p in rolesession.hop_parameters():
+            print(p.flag, p.name, p.applies_to)  # --external-id external_id last
+        ```
+    """
+
+    name: str
+    operations: tuple[str, ...]
+    flag: str
+    help: str
+    metavar: str | None
+    applies_to: str
+    repeatable: bool
+    secret: bool
+    client_setting: bool
+    identity: bool
+
+
+#: Every operation whose parameters the table declares, in the order options are listed.
+_OPERATIONS: tuple[type[Source], ...] = (
+    AssumeRoleSource, WebIdentitySource, SamlSource, SessionTokenSource, ScopedSource, RootSource,
+)  # fmt: skip
+_HOP_PARAMETERS: list[tuple[HopParameter, ...]] = []
+
+
+def hop_parameters() -> tuple[HopParameter, ...]:
+    """The parameters of a role hop that have a command-line option, in table order.
+
+    One entry per parameter, with every operation that takes it. Plain data
+    read from the parameter table, where each STS parameter is declared once
+    (its wire name, check, secrecy, hop rule, profile key and CLI option);
+    the ``rolesession`` command line builds its hop options from it. Loads
+    without boto3 or botocore.
+
+    Returns:
+        The `HopParameter` entries, the same tuple at every call.
+
+    Raises:
+        Nothing: the table is fixed when the library is built.
+
+    Example:
+        ```python
+        flags = {p.name: p.flag for p in rolesession.hop_parameters()}
+        assert flags["source_identity"] == "--source-identity"
+        ```
+    """
+    if not _HOP_PARAMETERS:
+        _HOP_PARAMETERS.append(collect_hop_parameters(_OPERATIONS))
+    return _HOP_PARAMETERS[0]
+
+
+def collect_hop_parameters(operations: tuple[type[Source], ...]) -> tuple[HopParameter, ...]:
+    """The `HopParameter` of every field of ``operations`` that declares a CLI option (`Flag`)."""
+    found: dict[str, HopParameter] = {}
+    for cls in operations:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, spec in cls.table():
+            if spec.cli is None:
+                continue
+            known = found.get(name)
+            if known is not None:
+                found[name] = dataclasses.replace(known, operations=(*known.operations, cls.operation))
+                continue
+            found[name] = HopParameter(
+                name=name, operations=(cls.operation,), flag=spec.cli.flag, help=spec.cli.help,
+                metavar=spec.cli.metavar, applies_to=spec.cli.applies_to,
+                repeatable=isinstance(fields[name].default, tuple), secret=spec.secret is not None,
+                client_setting=spec.wire is None and spec.hop == EVERY_HOP, identity=spec.cli.identity,
+            )  # fmt: skip
+    return tuple(found.values())
+
+
+HopParameter.__module__ = "rolesession"

@@ -31,9 +31,9 @@ from . import documents, loops
 from .child import run_command
 from .documents import HAND_OUT_MINIMUM, hand_out
 from .errors import UsageError
-from .options import given_role_options, option_for
+from .options import EVERY, LAST, given_role_options, hop_keywords, option_for
 from .profiles import Walk, walk
-from .secret_commands import CommandAssertion, CommandError, CommandMfaCode, PromptMfaCode
+from .secret_commands import HeldPrompt, mfa_command, saml_assertion_command
 
 __all__ = [
     "build_session",
@@ -112,7 +112,7 @@ def build_session(args: argparse.Namespace, refresh: RefreshPolicy | None = None
     profile = role_profile(args)
     _check_combinations(args, len(arns), profile)
     cache = make_cache(args)
-    every = {"region": args.region, "sts_endpoint_url": args.sts_endpoint_url, "cache": cache}
+    every: dict[str, Any] = {**hop_keywords(args, EVERY), "cache": cache}
     if refresh is not None:
         every["refresh"] = refresh
     if profile is None and not arns:
@@ -155,13 +155,13 @@ def _profile_mfa_token(args: argparse.Namespace, profile: Walk) -> Any:
     the options a command line has.
     """
     if args.mfa_command is not None:
-        return _command(CommandMfaCode, args.mfa_command)
+        return mfa_command(args.mfa_command)
     serials = profile.mfa_serials()
     if len(serials) != 1 or profile.has_mfa_process():
         return None
     [serial] = serials
     if sys.stdin is not None and sys.stdin.isatty():
-        return PromptMfaCode(serial, may_ask=_may_prompt)
+        return HeldPrompt(serial, _may_prompt)
     # Asked only if STS must really be called (interactive: never by a background refresh).
     advice = "give --mfa-command CMD, set mfa_process in the profile, or run rolesession in a terminal"
     return _NoCode(args.profile, serial, advice)
@@ -189,14 +189,7 @@ def _last_hop_keywords(args: argparse.Namespace) -> dict[str, Any]:
         if key in tags:
             raise UsageError(f"--tag: the key {key!r} is given twice")
         tags[key] = value
-    keywords = {
-        "duration": args.duration,
-        "policy": args.policy,
-        "policy_arns": args.policy_arns or None,
-        "tags": tags or None,
-        "external_id": args.external_id,
-        "source_identity": args.source_identity,
-    }
+    keywords = {**hop_keywords(args, LAST), "tags": tags or None}
     return {k: v for k, v in keywords.items() if v is not None}
 
 
@@ -217,17 +210,17 @@ def _first_hop(
         return assume_role_with_saml(
             arn,
             args.principal_arn,
-            assertion=_command(CommandAssertion, args.saml_assertion_command),
+            assertion=saml_assertion_command(args.saml_assertion_command),
             **every,
             **last,
         )
     mfa_token: Any = None
     if args.mfa_command is not None:
-        mfa_token = _command(CommandMfaCode, args.mfa_command)
+        mfa_token = mfa_command(args.mfa_command)
     elif args.mfa_serial is not None:
         if not sys.stdin.isatty():
             raise UsageError("--mfa-serial needs --mfa-command (or a terminal to type the code in)")
-        mfa_token = PromptMfaCode(args.mfa_serial, may_ask=_may_prompt)
+        mfa_token = HeldPrompt(args.mfa_serial, _may_prompt)
     return assume_role(
         arn,
         source=source_session(args),
@@ -237,13 +230,6 @@ def _first_hop(
         **every,
         **last,
     )
-
-
-def _command(cls: Any, command: str) -> Any:
-    try:
-        return cls(command)
-    except CommandError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _only(last: dict[str, Any], allowed: tuple[str, ...], operation: str) -> None:

@@ -1,22 +1,38 @@
-"""The one table of the role options ``assume``, ``exec`` and ``whoami`` take.
+"""The role options ``assume``, ``exec`` and ``whoami`` take, built from the library's parameter table.
 
-Everything about an option is said once, here: its flags and help, which
-hop of a chain it applies to, which library parameter it feeds (so an
-`InvalidParameterError` naming ``duration`` is reported as ``--duration``),
-and whether it needs a ``ROLE_ARN``. The parser, the error messages and the
-combination checks all read this table.
+Each STS parameter is declared once, in the library (`rolesession.hop_parameters`:
+its flag, help, metavar, which hop of the ``ROLE_ARN`` chain it applies to,
+whether it is repeatable, whether it changes who the credentials are). The
+hop options are built from that table, so a parameter added there gets its
+option here. What the table cannot say stays here:
+
+* value forms only a command line has (`FORMS`): ``--duration 1h30m``,
+  ``--policy @FILE``, ``--tag KEY=VALUE`` (one flag giving ``tags`` and
+  ``transitive_tag_keys``), and the MFA device check with its CLI message;
+  any other value reaches the library as typed and its check names the
+  option (`option_for`);
+* the options that are not STS parameters (`OTHER_OPTIONS`): ``--profile``
+  and ``--no-cache``.
+
+``--mfa-command`` and ``--saml-assertion-command`` are table options (plain
+strings here); `cli.commands` turns them into the library's command
+providers. The parser, the error messages and the combination checks all
+read `OPTIONS`.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rolesession import HopParameter, hop_parameters
+
 __all__ = [
-    "GROUPS", "OPTIONS", "Option", "add_role_options", "fill_defaults", "given_role_options", "option_for",
+    "FORMS", "GROUPS", "OPTIONS", "OTHER_OPTIONS", "Option", "add_role_options", "fill_defaults",
+    "given_role_options", "hop_keywords", "option_for", "table_options",
 ]
 
 #: Plain seconds, or hours, minutes and seconds in that order, each at most once
@@ -101,6 +117,8 @@ LAST = "last hop"
 FIRST = "first hop (how the source signs in)"
 OTHER = "other"
 GROUPS = (EVERY, LAST, FIRST, OTHER)
+#: The library's ``HopParameter.applies_to`` -> the help group.
+_GROUP_OF = {"every": EVERY, "last": LAST, "first": FIRST}
 
 
 @dataclass(frozen=True)
@@ -123,48 +141,61 @@ class Option:
         return str(self.argparse.get("dest") or self.flag.lstrip("-").replace("-", "_"))
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("--session-name", EVERY, "RoleSessionName (default: AWS_ROLE_SESSION_NAME or user@host)",
-           ("session_name",), role_only=True, argparse={"metavar": "NAME"}),
-    Option("--region", EVERY, "region of the STS endpoint and of the credentials",
-           ("region",), argparse={"metavar": "REGION"}),
-    Option("--sts-endpoint-url", EVERY, "STS endpoint (VPC endpoint, local STS)",
-           ("sts_endpoint_url",), argparse={"metavar": "URL"}),
-    Option("--duration", LAST, "900-43200 s; also 45m, 2h, 1h30m", ("duration",), role_only=True,
-           argparse={"type": duration, "metavar": "SECONDS"}, identity=False),
-    Option("--policy", LAST, "session policy document", ("policy",), role_only=True,
-           argparse={"type": policy, "metavar": "JSON|@FILE"}, identity=False),
-    Option("--policy-arn", LAST, "managed policy used as a session policy (repeatable, up to 10)",
-           ("policy_arns",), role_only=True,
-           argparse={"dest": "policy_arns", "action": "append", "default": [], "metavar": "ARN"},
-           identity=False),
-    Option("--tag", LAST, "session tag (repeatable)", ("tags", "transitive_tag_keys"), role_only=True,
-           argparse={"dest": "tags", "action": "append", "default": [], "type": tag, "metavar": "KEY=VALUE"},
-           identity=False),
-    Option("--external-id", LAST, "ExternalId the role's trust policy asks for", ("external_id",),
-           role_only=True, argparse={"metavar": "ID"}),
-    Option("--source-identity", LAST, "SourceIdentity to set", ("source_identity",), role_only=True,
-           argparse={"metavar": "NAME"}, identity=False),
+#: Value forms the table cannot say (flag -> argparse settings): the CLI's own
+#: spellings of a value. Every other table option takes its value as typed.
+FORMS: dict[str, dict[str, Any]] = {
+    "--duration": {"type": duration},
+    "--policy": {"type": policy},
+    "--tag": {"type": tag},
+    "--mfa-serial": {"type": mfa_serial},
+}
+
+#: Options that are not STS parameters (no entry in the library's table).
+OTHER_OPTIONS: tuple[Option, ...] = (
     Option("--profile", FIRST,
            "source credentials from this ~/.aws/config profile; a role profile (role_arn) is "
            "assumed as its keys say, and ROLE_ARNs chain on from it", ("source", "profile"),
            argparse={"metavar": "NAME"}),
-    Option("--mfa-serial", FIRST, "MFA device serial number or ARN", ("mfa_serial",), role_only=True,
-           argparse={"type": mfa_serial, "metavar": "ARN"}),
-    Option("--mfa-command", FIRST,
-           "command printing the MFA code (run without a shell; the last 6-digit number it prints)",
-           ("mfa_token",), role_only=True, argparse={"metavar": "CMD"}),
-    Option("--web-identity-token-file", FIRST,
-           "assume the first role with this OIDC token (AssumeRoleWithWebIdentity; re-read at each call)",
-           ("token_file", "token"), role_only=True, argparse={"metavar": "PATH"}),
-    Option("--saml-assertion-command", FIRST,
-           "command printing a base64 SAML response (AssumeRoleWithSAML; needs --principal-arn)",
-           ("assertion",), role_only=True, argparse={"metavar": "CMD"}),
-    Option("--principal-arn", FIRST, "the IAM SAML provider's ARN", ("principal_arn",), role_only=True,
-           argparse={"metavar": "ARN"}),
     Option("--no-cache", OTHER, "neither read nor write the credential file cache",
            argparse={"action": "store_true"}),
 )  # fmt: skip
+
+
+def table_options(parameters: Iterable[HopParameter]) -> tuple[Option, ...]:
+    """The options of ``parameters`` (`rolesession.hop_parameters`), one per flag, in table order.
+
+    Parameters sharing a flag share its option (``--tag``). A repeatable
+    parameter collects its values in a list named after it (``--policy-arn``
+    -> ``policy_arns``); any other option's value is named after its flag.
+    """
+    by_flag: dict[str, list[HopParameter]] = {}
+    for parameter in parameters:
+        by_flag.setdefault(parameter.flag, []).append(parameter)
+    options = []
+    for flag, shared in by_flag.items():
+        first = shared[0]
+        settings: dict[str, Any] = {"metavar": first.metavar}
+        if first.repeatable:
+            settings.update(dest=first.name, action="append", default=[])
+        settings.update(FORMS.get(flag, {}))
+        options.append(
+            Option(
+                flag, _GROUP_OF[first.applies_to], " ".join(p.help for p in shared if p.help),
+                tuple(p.name for p in shared), role_only=not first.client_setting, argparse=settings,
+                identity=first.identity,
+            )
+        )  # fmt: skip
+    return tuple(options)
+
+
+def _ordered(options: Iterable[Option]) -> tuple[Option, ...]:
+    # By help group (every, last, first, other); the table's order within one.
+    listed = list(options)
+    return tuple(sorted(listed, key=lambda option: GROUPS.index(option.group)))
+
+
+#: Every role option, in ``--help``'s order (``--profile`` first among the first hop's).
+OPTIONS: tuple[Option, ...] = _ordered([*OTHER_OPTIONS, *table_options(hop_parameters())])
 
 #: Library parameters with no option of their own.
 _OTHER_NAMES = {"role_arn": "ROLE_ARN", "steps": "ROLE_ARN"}
@@ -205,3 +236,26 @@ def given_role_options(args: argparse.Namespace) -> Iterator[str]:
     for option in OPTIONS:
         if option.role_only and getattr(args, option.dest, None) not in (None, [], False):
             yield option.flag
+
+
+def hop_keywords(args: argparse.Namespace, group: str) -> dict[str, Any]:
+    """The library keywords of ``group``'s table options on this command line (``None``: not given).
+
+    Left out: options giving more than one parameter (``--tag``) and those
+    `cli.commands` reads itself (`_BY_HAND`); every other table option --
+    one added to the library's table included -- reaches the library as it is.
+    """
+    keywords: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.group == group and len(option.parameters) == 1 and option.flag not in _BY_HAND:
+            value = getattr(args, option.dest, None)
+            keywords[option.parameters[0]] = None if value == [] else value
+    return keywords
+
+
+#: Table options `cli.commands` reads itself: they choose the first hop's operation
+#: or become a provider, rather than passing through as keywords.
+_BY_HAND = frozenset({
+    "--session-name", "--mfa-serial", "--mfa-command", "--web-identity-token-file",
+    "--saml-assertion-command", "--principal-arn",
+})  # fmt: skip

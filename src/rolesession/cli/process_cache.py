@@ -33,8 +33,10 @@ import datetime as _dt
 import json
 import logging
 import os
+import selectors
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +46,6 @@ from rolesession import FileCache, RoleCredentials
 
 from . import loops
 from .errors import CliError
-from .secret_commands import TooMuchOutput, read_bounded
 
 __all__ = ["MIN_LEFT", "Document", "parse_document", "run_cache"]
 
@@ -226,7 +227,7 @@ def _run_helper(argv: list[str]) -> Document:
         deadline = time.monotonic() + LOCK_TIMEOUT
         try:
             # Until EOF, or its exit plus a moment: a browser it started may hold stdout for hours.
-            output = read_bounded(process, name, OUTPUT_LIMIT, deadline)
+            output = read_bounded(process, OUTPUT_LIMIT, deadline)
             status = process.wait(max(0.0, deadline - time.monotonic()))
         except TooMuchOutput:
             process.kill()
@@ -244,6 +245,56 @@ def _run_helper(argv: list[str]) -> Document:
     expiry = "no expiration" if document.expiration is None else f"until {to_iso(document.expiration)}"
     logger.info("ran the credential_process helper %s (%s)", name, expiry)
     return document
+
+
+class TooMuchOutput(Exception):
+    """The helper printed more than `read_bounded`'s ``limit``."""
+
+
+#: After the helper exits, how long output from what it left behind (a
+#: grandchild holding stdout) is still read before the read ends.
+EXIT_GRACE = 0.5
+
+
+def read_bounded(process: subprocess.Popen[bytes], limit: int, deadline: float) -> bytes:
+    """Read the helper's stdout until EOF, or its exit plus `EXIT_GRACE`; at most ``limit`` bytes.
+
+    Raises `TooMuchOutput` beyond ``limit``, and ``subprocess.TimeoutExpired``
+    at ``deadline`` (``time.monotonic()``). The library reads its secret
+    commands' output (`rolesession.mfa_from_command`) the same way, behind
+    its providers.
+    """
+    assert process.stdout is not None
+    if sys.platform == "win32":  # no select() on pipes: a plain bounded read
+        data = process.stdout.read(limit + 1)
+        if len(data) > limit:
+            raise TooMuchOutput
+        return data
+    fd = process.stdout.fileno()
+    chunks: list[bytes] = []
+    size = 0
+    exited: float | None = None
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if exited is None and process.poll() is not None:
+                exited = now
+            if exited is not None and now >= exited + EXIT_GRACE:
+                break  # what it left running holds stdout: what it printed itself is here
+            if now >= deadline:
+                raise subprocess.TimeoutExpired(process.args, deadline - now)
+            # Short waits: the helper's exit is noticed even while a grandchild keeps the pipe open.
+            if not selector.select(min(0.05, deadline - now)):
+                continue
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            size += len(data)
+            if size > limit:
+                raise TooMuchOutput
+            chunks.append(data)
+    return b"".join(chunks)
 
 
 def parse_document(output: bytes, name: str = "the helper") -> Document:
