@@ -30,6 +30,13 @@ What is done here and why (numbers measured on a 2-core machine):
   ``_register_internal_component``. Both hold only data derived from the
   shared loader's models.
 
+* **Where STS would be called** (`sts_endpoint`): an unsigned STS client
+  made the way ``_sts`` makes them, asked for its ``meta.endpoint_url`` --
+  botocore's own answer to the region, ``AWS_ENDPOINT_URL_STS`` /
+  ``AWS_ENDPOINT_URL``, a profile's ``endpoint_url`` or ``services``
+  section, FIPS and dual-stack. ``tests/test_botocore_compat.py`` checks it
+  against the real clients'.
+
 Not shared, deliberately: the config store, credential and token resolvers,
 user-agent creator and response-parser factory (they are bound to one session
 or mutated per client), and the client class (built from each session's own
@@ -266,6 +273,37 @@ def new_session(profile: str | None = None) -> botocore.session.Session:
         "exceptions_factory", _exceptions_factory
     )
     return session
+
+
+def sts_endpoint(
+    region: str, endpoint_url: str | None, config: Any, profile: str | None = None
+) -> str | None:
+    """The URL botocore resolves for an STS client made as ``_sts`` makes them (``None``: unknown).
+
+    Built like ``_sts._new_client`` -- the same session, the same
+    ``sts_regional_endpoints`` rule (regional unless a profile is used),
+    ``config`` (the user's ``sts_config``) -- but unsigned and never used
+    for a call: about 2 ms, only when a session is set up. ``None`` when
+    botocore cannot make the client (a missing profile, say): the real call
+    then reports it in its own words.
+    """
+    import botocore.config
+    from botocore import UNSIGNED
+
+    unsigned = botocore.config.Config(signature_version=UNSIGNED)
+    try:
+        session = new_session(profile)
+        if profile is None:
+            session.set_config_variable("sts_regional_endpoints", "regional")
+        client = session.create_client(
+            "sts",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=unsigned if config is None else config.merge(unsigned),
+        )
+    except Exception:
+        return None
+    return str(client.meta.endpoint_url)
 
 
 def provider_credentials(loaded: Any) -> dict[str, Any]:
