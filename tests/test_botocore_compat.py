@@ -396,3 +396,22 @@ def test_sts_endpoint_is_where_the_librarys_sts_clients_call(
 def test_sts_endpoint_is_none_when_botocore_cannot_make_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
     assert _botocore.sts_endpoint("eu-west-1", None, None) is None
+
+
+def test_sts_endpoint_answers_are_remembered_until_the_config_changes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    config = tmp_path / "config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    config.write_text("[default]\nendpoint_url = https://sts.amazonaws.com\n")
+    made = []
+    real = _botocore._resolve_sts_endpoint
+    monkeypatch.setattr(_botocore, "_resolve_sts_endpoint", lambda *a: made.append(a) or real(*a))
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.amazonaws.com"
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.amazonaws.com"
+    assert len(made) == 1
+    config.write_text("[default]\nregion = eu-west-1\n")  # another size: another answer
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.eu-west-1.amazonaws.com"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "https://sts.amazonaws.com")
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.amazonaws.com"
+    assert len(made) == 3
