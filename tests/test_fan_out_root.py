@@ -140,3 +140,13 @@ def test_a_process_pool_runs_root_entries_as_plain_data(fake: StsFake) -> None:
     assert results[0].account_name == "audit" and results[2].ou_path == ("Root", "Prod", "EU")
     assert "centralized root access" in str(results[-1].error)
     assert _targets(fake) == {ACCOUNT: 1, OTHER_ACCOUNT: 1, THIRD_ACCOUNT: 1}
+
+
+def test_an_account_given_twice_shares_one_root_session(fake: StsFake) -> None:
+    results = fan_out(
+        [OTHER_ACCOUNT, int(OTHER_ACCOUNT), Account(OTHER_ACCOUNT, "web")], _who, task_policy=AUDIT,
+        sts_endpoint_url=fake.url, cache=None,
+    )  # fmt: skip
+    assert [r.role_arn for r in results] == [f"arn:aws:iam::{OTHER_ACCOUNT}:root"] * 3
+    assert len({r.value for r in results}) == 1
+    assert _targets(fake) == {OTHER_ACCOUNT: 1}

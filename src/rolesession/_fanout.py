@@ -234,8 +234,7 @@ def fan_out(
 
     Raises:
         InvalidParameterError: ``targets``, ``role_name``, ``task_policy``, ``regions``, ``fn``,
-            ``max_workers``,
-            ``executor``, ``source`` or any of ``assume_kwargs`` is invalid, or
+            ``max_workers``, ``executor``, ``source`` or any of ``assume_kwargs`` is invalid, or
             ``cache`` cannot be shipped to ``executor`` -- raised before any
             work starts.
     """
@@ -306,8 +305,10 @@ class _Entry:
 
     @property
     def key(self) -> Any:
-        """What identifies the entry's session: one per ARN (or account)."""
-        return (self.root, self.arn if isinstance(self.arn, (str, int)) else id(self.arn))
+        """What identifies the entry's session: one per ARN (or account: ``7`` and ``"000000000007"``)."""
+        if self.root and self.account is not None:
+            return (True, self.account)
+        return (self.root, self.arn if isinstance(self.arn, str) else id(self.arn))
 
     @property
     def account(self) -> str | None:
