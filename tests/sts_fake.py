@@ -10,7 +10,8 @@ usual. ``calls`` counts requests per action (forwarded ones too).
 
 Tokens are JWTs signed with keys made here (RS256: RSA 2048, ES384: P-384);
 ``jwks_url`` serves their public halves. Feature switches: ``root_access``
-(centralized root access, else AssumeRoot is refused) and
+(centralized root access, else AssumeRoot is refused; ``root_refused``: accounts
+it is refused on all the same) and
 ``outbound_federation`` (else GetWebIdentityToken is refused), with AWS's
 error codes.
 
@@ -213,8 +214,11 @@ class StsFake:
     Use as a context manager; ``url`` is the endpoint to give as ``sts_endpoint_url``.
     """
 
-    def __init__(self, *, root_access: bool = False, outbound_federation: bool = False) -> None:
+    def __init__(
+        self, *, root_access: bool = False, outbound_federation: bool = False, root_refused: Any = ()
+    ) -> None:
         self.root_access = root_access
+        self.root_refused = frozenset(root_refused)
         self.outbound_federation = outbound_federation
         self.keys = SigningKeys()
         self.calls: collections.Counter[str] = collections.Counter()
@@ -366,7 +370,7 @@ class StsFake:
         return xml, expiration
 
     def _AssumeRoot(self, params: dict[str, Any], caller: dict[str, str]) -> str:
-        if not self.root_access:
+        if not self.root_access or params["TargetPrincipal"] in self.root_refused:
             raise FakeError(
                 "AccessDenied",
                 "Centralized root access is not enabled for the organization "

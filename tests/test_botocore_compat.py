@@ -359,3 +359,59 @@ def test_provider_credentials_reads_what_a_provider_loaded_without_botocores_ref
     assert _botocore.provider_credentials(deferred)["access_key"] == "ASIAFETCHED" and calls == [1]
     static = _botocore.provider_credentials(Credentials("AKIASTATIC", "s"))
     assert (static["access_key"], static["expiry_time"]) == ("AKIASTATIC", None)
+
+
+# -- where STS would be called --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "region"),
+    [
+        ({}, "eu-west-1"),
+        ({"AWS_STS_REGIONAL_ENDPOINTS": "legacy"}, "us-east-1"),
+        ({"AWS_ENDPOINT_URL_STS": "https://sts.amazonaws.com"}, "eu-west-1"),
+        ({"AWS_ENDPOINT_URL": "https://sts.amazonaws.com"}, "eu-west-1"),
+        ({"AWS_ENDPOINT_URL_STS": "https://sts.amazonaws.com", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
+         "eu-west-1"),
+        ({"AWS_USE_FIPS_ENDPOINT": "true"}, "us-east-1"),
+        ({"AWS_USE_DUALSTACK_ENDPOINT": "true"}, "us-east-1"),
+        ({}, "cn-north-1"),
+    ],
+)  # fmt: skip
+def test_sts_endpoint_is_where_the_librarys_sts_clients_call(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], region: str
+) -> None:
+    from rolesession import _sts
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    client = _sts._new_client(None, region, None, None)
+    assert _botocore.sts_endpoint(region, None, None) == client.meta.endpoint_url
+    given = "https://sts.eu-central-1.amazonaws.com"
+    assert _botocore.sts_endpoint(region, given, None) == given == _sts._new_client(
+        None, region, given, None
+    ).meta.endpoint_url
+
+
+def test_sts_endpoint_is_none_when_botocore_cannot_make_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    assert _botocore.sts_endpoint("eu-west-1", None, None) is None
+
+
+def test_sts_endpoint_answers_are_remembered_until_the_config_changes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    config = tmp_path / "config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    config.write_text("[default]\nendpoint_url = https://sts.amazonaws.com\n")
+    made = []
+    real = _botocore._resolve_sts_endpoint
+    monkeypatch.setattr(_botocore, "_resolve_sts_endpoint", lambda *a: made.append(a) or real(*a))
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.amazonaws.com"
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.amazonaws.com"
+    assert len(made) == 1
+    config.write_text("[default]\nregion = eu-west-1\n")  # another size: another answer
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.eu-west-1.amazonaws.com"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "https://sts.amazonaws.com")
+    assert _botocore.sts_endpoint("eu-west-1", None, None) == "https://sts.amazonaws.com"
+    assert len(made) == 3

@@ -30,6 +30,13 @@ What is done here and why (numbers measured on a 2-core machine):
   ``_register_internal_component``. Both hold only data derived from the
   shared loader's models.
 
+* **Where STS would be called** (`sts_endpoint`): an unsigned STS client
+  made the way ``_sts`` makes them, asked for its ``meta.endpoint_url`` --
+  botocore's own answer to the region, ``AWS_ENDPOINT_URL_STS`` /
+  ``AWS_ENDPOINT_URL``, a profile's ``endpoint_url`` or ``services``
+  section, FIPS and dual-stack. ``tests/test_botocore_compat.py`` checks it
+  against the real clients'.
+
 Not shared, deliberately: the config store, credential and token resolvers,
 user-agent creator and response-parser factory (they are bound to one session
 or mutated per client), and the client class (built from each session's own
@@ -266,6 +273,70 @@ def new_session(profile: str | None = None) -> botocore.session.Session:
         "exceptions_factory", _exceptions_factory
     )
     return session
+
+
+#: What botocore reads to place an STS client, besides the arguments and the config file.
+_ENDPOINT_VARIABLES = (
+    "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_STS_REGIONAL_ENDPOINTS",
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_DATA_PATH",
+)  # fmt: skip
+_endpoints: dict[Any, str | None] = {}
+
+
+def sts_endpoint(
+    region: str, endpoint_url: str | None, config: Any, profile: str | None = None
+) -> str | None:
+    """The URL botocore resolves for an STS client made as ``_sts`` makes them (``None``: unknown).
+
+    Built like ``_sts._new_client`` -- the same session, the same
+    ``sts_regional_endpoints`` rule (regional unless a profile is used),
+    ``config`` (the user's ``sts_config``) -- but unsigned and never used
+    for a call. ``None`` when botocore cannot make the client (a missing
+    profile, say): the real call then reports it in its own words. A client
+    costs ~2 ms, so answers are remembered per arguments, endpoint variables
+    and config file (its path, size and modification time).
+    """
+    from ._keys import config_key
+
+    variables = tuple(os.environ.get(name) for name in _ENDPOINT_VARIABLES)
+    try:
+        stat = os.stat(os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"))
+        seen: Any = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        seen = None
+    key = (region, endpoint_url, config_key(config), profile, variables, seen)
+    with _state.state.botocore_lock:
+        if key in _endpoints:
+            return _endpoints[key]
+    url = _resolve_sts_endpoint(region, endpoint_url, config, profile)
+    with _state.state.botocore_lock:
+        if len(_endpoints) >= 64:
+            _endpoints.clear()
+        _endpoints[key] = url
+    return url
+
+
+def _resolve_sts_endpoint(
+    region: str, endpoint_url: str | None, config: Any, profile: str | None
+) -> str | None:
+    import botocore.config
+    from botocore import UNSIGNED
+
+    unsigned = botocore.config.Config(signature_version=UNSIGNED)
+    try:
+        session = new_session(profile)
+        if profile is None:
+            session.set_config_variable("sts_regional_endpoints", "regional")
+        client = session.create_client(
+            "sts",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=unsigned if config is None else config.merge(unsigned),
+        )
+    except Exception:
+        return None
+    return str(client.meta.endpoint_url)
 
 
 def provider_credentials(loaded: Any) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """``fan_out``: run one function in many roles (accounts) at once, never stopping at a failure.
 
-Each entry gets its own lazily-assumed `RoleSession`; everything that goes
+Each entry gets its own lazily-assumed `RoleSession` (a role, or with
+``task_policy=`` a root session of the account); everything that goes
 wrong for an entry -- an invalid ARN, AssumeRole refused, ``fn`` raising --
 is recorded in that entry's `FanOutResult` while the others carry on. On a
 thread pool (the default) sessions share the process's STS clients, models
 and credential cache; with ``executor=`` the work travels as plain data
-(role ARN, keywords, ``fn``) and each worker builds its own session.
+(role ARN or account, keywords, ``fn``) and each worker builds its own session.
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 import boto3
 import botocore.config
 
-from ._api import assume_role
+from ._api import assume_role, assume_root
 from ._cache import DEFAULT_CACHE, check_cache, default_cache
 from ._organizations import Account
-from ._requests import HOP_KEYWORDS, assume_role_recipe, check_assume_role_keywords, check_source
+from ._requests import (
+    HOP_KEYWORDS,
+    ROOT_KEYWORDS,
+    assume_role_recipe,
+    check_assume_role_keywords,
+    check_assume_root_keywords,
+    check_source,
+    root_recipe,
+)
 from ._session import RoleSession, session_for
 from ._validation import (
     MAX_POLICY_ARNS,
@@ -63,7 +72,10 @@ class FanOutResult(Generic[T]):
     """What happened for one entry of `rolesession.fan_out`.
 
     Attributes:
-        role_arn: the entry as given.
+        role_arn: the entry as given; for an AssumeRoot entry (``task_policy=``), whose
+            session has no role, the account's root principal
+            ``arn:<partition>:iam::<account>:root`` (its ``identity()["Arn"]``), or the
+            target as given if it is no account id.
         value: what ``fn`` returned (``None`` if it failed).
         error: the exception (``None`` on success): an
             `rolesession.InvalidParameterError` for an invalid ARN, an
@@ -98,7 +110,7 @@ class FanOutResult(Generic[T]):
 
     @property
     def account(self) -> str | None:
-        """The 12-digit account of ``role_arn`` (``None`` if it is not a role ARN)."""
+        """The 12-digit account of ``role_arn`` (``None`` if it is not a role or root ARN)."""
         parts = str(self.role_arn).split(":")
         return parts[4] if len(parts) > 5 and len(parts[4]) == 12 and parts[4].isdigit() else None
 
@@ -146,6 +158,7 @@ def fan_out(
     fn: Callable[[RoleSession], T],
     *,
     role_name: str | None = None,
+    task_policy: str | None = None,
     regions: Iterable[str] | None = None,
     source: boto3.Session | None = None,
     max_workers: int = 16,
@@ -163,6 +176,13 @@ def fan_out(
     get a result each (and share one session while its credentials are
     cached).
 
+    With ``task_policy``, each entry is instead a root session of the
+    account, `rolesession.assume_root(account, task_policy, source=source,
+    ...)` -- a root-credential audit over an organization: targets are then
+    account ids or `rolesession.Account` values, and each account gets one
+    AssumeRoot whatever ``regions`` says. Each result's ``role_arn`` is then
+    the account's root principal, ``arn:aws:iam::<account>:root``.
+
     Args:
         targets: role ARNs (an invalid one becomes that entry's
             `rolesession.InvalidParameterError`), 12-digit account ids or
@@ -170,6 +190,14 @@ def fan_out(
             `MAX_ENTRIES` (1,000,000); any iterable, read no further than that.
         role_name: the role to assume in each account id or `Account` of
             ``targets`` (its ARN is built in the source's partition).
+        task_policy: a root task (``IAMAuditRootUserCredentials``, ... or its
+            ``root-task`` ARN, as for `rolesession.assume_root`): run ``fn`` in a
+            root session of each account instead of a role. Not with
+            ``role_name``; ``assume_kwargs`` are then those of ``assume_root``
+            (``duration`` at most 900, by default 900; ``region``,
+            ``sts_endpoint_url``, ``sts_config``, ``cache``, ``refresh``). A
+            target that is not an account id or `Account` (a role ARN, say)
+            becomes that entry's `rolesession.InvalidParameterError`.
         regions: run ``fn`` once per (target, region), with a session whose
             ``region_name`` is that region; every region of a target shares
             one AssumeRole. Results are ordered by target, then region.
@@ -189,7 +217,8 @@ def fan_out(
             process's default cache); a ``MemoryCache`` cannot travel.
         progress: draw a progress bar on stderr.
         **assume_kwargs: keywords of `rolesession.assume_role` (``duration``,
-            ``session_name``, ``policy``, ``external_id``, ``region``, ...).
+            ``session_name``, ``policy``, ``external_id``, ``region``, ...), or of
+            `rolesession.assume_root` with ``task_policy``.
             ``policy_arns`` and ``transitive_tag_keys`` are read once (at most
             one item past their limits) and handed to every entry.
 
@@ -204,8 +233,8 @@ def fan_out(
         ```
 
     Raises:
-        InvalidParameterError: ``targets``, ``role_name``, ``regions``, ``fn``, ``max_workers``,
-            ``executor``, ``source`` or any of ``assume_kwargs`` is invalid, or
+        InvalidParameterError: ``targets``, ``role_name``, ``task_policy``, ``regions``, ``fn``,
+            ``max_workers``, ``executor``, ``source`` or any of ``assume_kwargs`` is invalid, or
             ``cache`` cannot be shipped to ``executor`` -- raised before any
             work starts.
     """
@@ -222,9 +251,21 @@ def fan_out(
             "must be None with executor=: workers cannot receive a session; each one "
             "assumes the roles from its own default credential chain",
         )
-    entries = _entries(_check_targets(targets), role_name, source)
+    given = _check_targets(targets)
+    if task_policy is None:
+        entries = _entries(given, role_name, source)
+    elif role_name is not None:
+        raise fail(
+            "role_name",
+            "goes with AssumeRole; task_policy= runs AssumeRoot on each account, which assumes no "
+            "role: pass one or the other",
+        )
     wanted = _check_regions(regions)
-    kwargs, checked = _check_assume_kwargs(source, dict(assume_kwargs), shipped=executor is not None)
+    kwargs, checked = _check_assume_kwargs(
+        source, dict(assume_kwargs), shipped=executor is not None, task_policy=task_policy
+    )
+    if task_policy is not None:
+        entries = _root_entries(given, checked["fields"]["partition"])
 
     runs = [(entry, region) for entry in entries for region in wanted]
     bar = _progress(len(runs), sys.stderr) if progress else None
@@ -253,11 +294,30 @@ def _check_targets(targets: object) -> list[Any]:
 
 @dataclass(frozen=True)
 class _Entry:
-    """One target as plain, picklable data: the ARN to assume and what the results carry."""
+    """One target as plain, picklable data: the ARN to assume (or, ``root``, the account
+    to AssumeRoot on) and what the results carry."""
 
     arn: Any
     name: str | None = None
     ou_path: tuple[str, ...] = ()
+    root: bool = False
+    partition: str = "aws"
+
+    @property
+    def key(self) -> Any:
+        """What identifies the entry's session: one per ARN (or account: ``7`` and ``"000000000007"``)."""
+        if self.root and self.account is not None:
+            return (True, self.account)
+        return (self.root, self.arn if isinstance(self.arn, str) else id(self.arn))
+
+    @property
+    def account(self) -> str | None:
+        """An AssumeRoot entry's account id, when it is one."""
+        if not self.root:
+            return None
+        if isinstance(self.arn, int) and not isinstance(self.arn, bool) and 0 <= self.arn < 10**12:
+            return f"{self.arn:012d}"
+        return self.arn if isinstance(self.arn, str) and _ACCOUNT_ID.fullmatch(self.arn) else None
 
 
 def _entries(targets: list[Any], role_name: object, source: Any) -> list[_Entry]:
@@ -282,7 +342,17 @@ def _entries(targets: list[Any], role_name: object, source: Any) -> list[_Entry]
     return entries
 
 
-_ACCOUNT_ID = re.compile(r"\d{12}")
+def _root_entries(targets: list[Any], partition: str) -> list[_Entry]:
+    """Each target as an AssumeRoot `_Entry` on its account (checked when the entry runs)."""
+    return [
+        _Entry(t.id, t.name, tuple(t.ou_path), root=True, partition=partition)
+        if isinstance(t, Account)
+        else _Entry(t, root=True, partition=partition)
+        for t in targets
+    ]
+
+
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
 def _is_account(target: object) -> bool:
@@ -324,18 +394,28 @@ def _check_regions(regions: object) -> tuple[str | None, ...]:
 
 
 def _check_assume_kwargs(
-    source: Any, kwargs: dict[str, Any], *, shipped: bool
+    source: Any, kwargs: dict[str, Any], *, shipped: bool, task_policy: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Raise what `assume_role` would raise for these keywords, before any work.
+    """Raise what `assume_role` (with ``task_policy``: `assume_root`) would raise for these
+    keywords, before any work.
 
     Returns the keywords to ship to an executor -- one-shot iterables read
     into tuples and, when ``shipped``, the process's default cache left out
     (each worker uses its own) -- and the same keywords checked, for the
-    local pool (each entry then only checks its role ARN).
+    local pool (each entry then only checks its role ARN or account).
     """
-    unknown = sorted(set(kwargs) - HOP_KEYWORDS)
+    root = task_policy is not None
+    unknown = sorted(set(kwargs) - (ROOT_KEYWORDS if root else HOP_KEYWORDS))
+    if unknown and root and unknown[0] in HOP_KEYWORDS:
+        raise fail(
+            unknown[0],
+            "is not a keyword of assume_root(): with task_policy= each entry is an AssumeRoot, "
+            f"which takes no {unknown[0]}",
+        )
     if unknown:
-        raise fail(unknown[0], "is not a keyword of assume_role()")
+        raise fail(unknown[0], f"is not a keyword of {'assume_root' if root else 'assume_role'}()")
+    if root and "duration" not in kwargs:
+        kwargs["duration"] = DEFAULT_ROOT_DURATION  # assume_root's default: they share cache entries
     kwargs = {**kwargs, "sts_config": _patient(kwargs.get("sts_config"))}
     for name, limit in _ITERABLE_KEYWORDS.items():
         value = kwargs.get(name)
@@ -349,9 +429,17 @@ def _check_assume_kwargs(
             del kwargs["cache"]
         elif cache is not None:
             _check_shippable(cache)
+    if root:
+        # The same checks, in the same order, as assume_root() itself (its account aside).
+        checked = check_assume_root_keywords(task_policy, source=check_source(source), **kwargs)
+        return {**kwargs, "task_policy": task_policy}, checked
     # The same checks, in the same order, as assume_role() itself.
     checked = check_assume_role_keywords(source=check_source(source), **kwargs)
     return kwargs, checked
+
+
+#: ``assume_root``'s default duration (seconds), also fan_out's with ``task_policy``.
+DEFAULT_ROOT_DURATION = 900
 
 
 #: fan_out's STS retries unless the caller's ``sts_config`` says otherwise:
@@ -454,30 +542,50 @@ def _run_on(
 def _result(
     entry: _Entry, region: str | None, value: Any, error: BaseException | None, seconds: float
 ) -> FanOutResult[Any]:
-    return FanOutResult(entry.arn, value, error, seconds, region, entry.name, entry.ou_path)
+    shown = entry.arn
+    if entry.root and entry.account is not None:
+        shown = f"arn:{entry.partition}:iam::{entry.account}:root"
+    return FanOutResult(shown, value, error, seconds, region, entry.name, entry.ou_path)
 
 
 class _Sessions:
-    """One session per ARN for every region of it: one AssumeRole per account, even with ``cache=None``."""
+    """One session per ARN (or AssumeRoot account) for every region of it: one STS call per
+    account, even with ``cache=None``."""
 
     def __init__(self, checked: dict[str, Any]) -> None:
         self._checked = checked
         self._lock = threading.Lock()
         self._sessions: dict[Any, RoleSession] = {}
 
-    def get(self, arn: Any) -> RoleSession:
-        key = arn if isinstance(arn, str) else id(arn)
+    def get(self, entry: _Entry) -> RoleSession:
+        key = entry.key
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
                 # Building a session makes no STS call (it is lazy): holding the lock is cheap.
-                session = self._sessions[key] = session_for(assume_role_recipe(arn, self._checked))
+                session = self._sessions[key] = session_for(_recipe(entry, self._checked))
             return session
+
+
+def _recipe(entry: _Entry, checked: dict[str, Any]) -> Any:
+    if not entry.root:
+        return assume_role_recipe(entry.arn, checked)
+    _check_root_target(entry)
+    return root_recipe(entry.arn, checked)
+
+
+def _check_root_target(entry: _Entry) -> None:
+    if isinstance(entry.arn, str) and entry.arn.startswith("arn:"):
+        raise fail(
+            "account",
+            f"{entry.arn[:100]!r} is an ARN; with task_policy= every target is an account "
+            "(a 12-digit id or an Account) to run AssumeRoot on",
+        )
 
 
 def _run_local(entry: _Entry, region: str | None, fn: Callable[[RoleSession], T], sessions: _Sessions) -> Any:
     """One (entry, region) in this process: the entry's shared session, seen in ``region``."""
-    return _run(entry, region, fn, lambda: in_region(sessions.get(entry.arn), region))
+    return _run(entry, region, fn, lambda: in_region(sessions.get(entry), region))
 
 
 def _run(
@@ -502,14 +610,19 @@ def _run_remote(
 ) -> list[FanOutResult[T]]:
     """The unit of work an executor runs, wherever it runs it: plain data in and out.
 
-    One entry, every region of it on one session (one AssumeRole). ``task``
-    (the call and the entry's index) only makes each task unique.
+    One entry, every region of it on one session (one AssumeRole, or
+    AssumeRoot for a ``root`` entry: ``kwargs`` then hold ``task_policy``).
+    ``task`` (the call and the entry's index) only makes each task unique.
     """
     held: list[RoleSession] = []
 
     def session(region: str | None) -> RoleSession:
         if not held:
-            held.append(assume_role(entry.arn, **kwargs))
+            if entry.root:
+                _check_root_target(entry)
+                held.append(assume_root(entry.arn, **kwargs))
+            else:
+                held.append(assume_role(entry.arn, **kwargs))
         return in_region(held[0], region)
 
     results = []

@@ -75,6 +75,8 @@ __all__ = [
     "assume_root_recipe",
     "chain_recipes",
     "check_assume_role_keywords",
+    "check_assume_root_keywords",
+    "root_recipe",
     "saml_recipe",
     "scope_down_recipe",
     "scoped_source",
@@ -360,36 +362,88 @@ def mfa_session_recipe(
 _GLOBAL_STS_HOSTS = frozenset({"sts.amazonaws.com"})
 
 
-def _regional_only(operation: str, sts_endpoint_url: str | None) -> None:
-    if sts_endpoint_url is None:
-        return
+def _host(url: str) -> str:
     import urllib.parse
 
-    host = (urllib.parse.urlsplit(sts_endpoint_url).hostname or "").lower()
-    if host in _GLOBAL_STS_HOSTS:
+    return (urllib.parse.urlsplit(url).hostname or "").lower()
+
+
+def _regional_only(operation: str, checked: Mapping[str, Any], sts_region: str) -> None:
+    """Refuse, before any call, an operation STS serves regionally only when its client
+    would call the global endpoint: given as ``sts_endpoint_url``, configured
+    (``AWS_ENDPOINT_URL_STS``, ``AWS_ENDPOINT_URL``, a profile's ``endpoint_url``),
+    or resolved by botocore for the region."""
+    given = checked["sts_endpoint_url"]
+    regional = "https://sts.<region>.amazonaws.com"
+    if given is not None:  # botocore uses it verbatim, whatever is configured
+        if _host(given) in _GLOBAL_STS_HOSTS:
+            raise fail(
+                "sts_endpoint_url",
+                f"{given} is STS's global endpoint; {operation} is served by regional "
+                f"endpoints only ({regional}): pass region= or a regional URL",
+            )
+        return
+    from . import _botocore
+
+    resolved = _botocore.sts_endpoint(sts_region, None, checked["sts_config"])
+    if resolved is None or _host(resolved) not in _GLOBAL_STS_HOSTS:
+        return
+    # Is it the configured endpoint's doing, or the region's? botocore again, ignoring the former.
+    option: Any = {"ignore_configured_endpoint_urls": True}  # botocore's stubs predate the option
+    ignoring = botocore.config.Config(**option)
+    config = checked["sts_config"]
+    unconfigured = _botocore.sts_endpoint(
+        sts_region, None, ignoring if config is None else config.merge(ignoring)
+    )
+    if unconfigured is not None and _host(unconfigured) not in _GLOBAL_STS_HOSTS:
+        configured = _configured_endpoint()
         raise fail(
             "sts_endpoint_url",
-            f"{sts_endpoint_url} is STS's global endpoint; {operation} is served by regional "
-            "endpoints only (https://sts.<region>.amazonaws.com): pass region= or a regional URL",
+            f"is not given, and {configured} points STS at its global endpoint ({resolved}); "
+            f"{operation} is served by regional endpoints only: pass sts_endpoint_url= a regional URL "
+            f"({regional}, which wins over the configured one) or change {configured}",
         )
+    raise fail(
+        "region",
+        f"botocore resolves STS in {sts_region!r} to its global endpoint ({resolved}); {operation} is "
+        f"served by regional endpoints only: pass region= a region or sts_endpoint_url= a regional URL",
+    )
+
+
+def _configured_endpoint() -> str:
+    """Which configured setting gives STS its endpoint, for messages."""
+    for name in ("AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            return f"the environment variable {name}"
+    profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+    return f"profile {profile!r} of the shared config file (its endpoint_url or services section)"
 
 
 def _signed_by(
     operation: str, parent: boto3.Session | None, partition: str | None, checked: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The common `Source` fields of an operation with no role, signed by ``parent``."""
-    _regional_only(operation, checked["sts_endpoint_url"])
+    """The common `Source` fields of an operation with no role, signed by ``parent``.
+
+    Served by regional STS endpoints only: one that would reach the global
+    endpoint is refused here (`_regional_only`)."""
+    from ._environment import partition_region
+
+    if checked["sts_endpoint_url"] is not None:  # the cheap check first, before any region lookup
+        _regional_only(operation, checked, "")
     if partition is None:  # the parent's, when it is a RoleSession; else the commercial one
         parent_source = getattr(getattr(parent, "recipe", None), "source", None)
         partition = getattr(parent_source, "partition", None) or "aws"
+    region = check_region_of_partition(
+        configured_region(checked["region"], parent),
+        partition,
+        origin="" if checked["region"] else "configured for the source or the environment",
+    )
+    if checked["sts_endpoint_url"] is None:
+        _regional_only(operation, checked, region or partition_region(partition))
     return {
         "role_arn": None,
         "partition": partition,
-        "region": check_region_of_partition(
-            configured_region(checked["region"], parent),
-            partition,
-            origin="" if checked["region"] else "configured for the source or the environment",
-        ),
+        "region": region,
         "sts_endpoint_url": checked["sts_endpoint_url"],
         "sts_config": checked["sts_config"],
     }
@@ -418,17 +472,51 @@ def assume_root_recipe(
 ) -> Recipe:
     """``assume_root``'s keywords checked: AssumeRoot on ``account`` for one root task."""
     account_id = check_account_id(account, "account")
+    checked = check_assume_root_keywords(task_policy, source=source, duration=duration, **common)
+    return root_recipe(account_id, checked)
+
+
+#: The keywords ``assume_root`` takes besides the account and the task policy.
+ROOT_KEYWORDS = frozenset({"duration", "region", "sts_endpoint_url", "sts_config", "cache", "refresh"})
+
+
+def check_assume_root_keywords(
+    task_policy: Any,
+    *,
+    source: Any,
+    duration: Any = None,
+    region: Any = None,
+    sts_endpoint_url: Any = None,
+    sts_config: Any = None,
+    cache: Any = DEFAULT_CACHE,
+    refresh: Any = None,
+) -> dict[str, Any]:
+    """Every keyword of ``assume_root`` but the account, checked: the `RootSource` fields
+    all its accounts share (``fan_out`` checks them once for every account)."""
     task = check_task_policy(task_policy, "task_policy")
     parent = check_source(source)
-    if common.get("cache", DEFAULT_CACHE) is DEFAULT_CACHE:
-        common["cache"] = parent_cache(parent)
-    checked = _common(duration=None, policy=None, policy_arns=None, **common)
+    if cache is DEFAULT_CACHE:
+        cache = parent_cache(parent)
+    checked = _common(
+        duration=None, policy=None, policy_arns=None, region=region, sts_endpoint_url=sts_endpoint_url,
+        sts_config=sts_config, cache=cache, refresh=refresh,
+    )  # fmt: skip
     seconds = check_duration(duration, "duration", *reversed(DURATIONS["AssumeRoot"]))
     partition = partition_of(task) if task.startswith("arn:") else None
     fields = _signed_by(RootSource.operation, parent, partition, checked)
     arn = task if task.startswith("arn:") else f"arn:{fields['partition']}:iam::aws:policy/root-task/{task}"
-    source_obj = RootSource(**fields, duration=seconds, account=account_id, task_policy_arn=arn)
-    return Recipe(source_obj, parent, checked["cache"], checked["refresh"])
+    return {
+        "fields": {**fields, "duration": seconds, "task_policy_arn": arn},
+        "parent": parent,
+        "cache": checked["cache"],
+        "refresh": checked["refresh"],
+    }
+
+
+def root_recipe(account: object, checked: Mapping[str, Any]) -> Recipe:
+    """The AssumeRoot recipe for ``account`` with keywords checked by `check_assume_root_keywords`."""
+    source_obj = RootSource(**checked["fields"], account=check_account_id(account, "account"))
+    return Recipe(source_obj, checked["parent"], checked["cache"], checked["refresh"])
 
 
 # -- chains and scoping --------------------------------------------------------------------------------
