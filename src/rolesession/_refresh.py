@@ -419,6 +419,11 @@ class SessionCredentials(Credentials):
     def role_arn(self) -> str | None:
         return self._fetcher.role_arn
 
+    @property
+    def _label(self) -> str:
+        # What messages name: the role, or the operation for role-less sessions (GetSessionToken ...).
+        return self.role_arn or self._fetcher.operation
+
     def held_frozen(self) -> ReadOnlyCredentials | None:
         """What a read would hand out without waiting: valid held credentials (a due
         refresh starts in the background), or ``None`` when a reader must wait for new ones.
@@ -544,7 +549,7 @@ class SessionCredentials(Credentials):
             self._rejected = (*self._rejected[-3:], creds.access_key)
             self._fetcher.forget()  # no read may adopt the cache entry again
             self._held = held.as_rejected()
-        name = self.role_arn or self._fetcher.operation
+        name = self._label
         if step == 1:
             logger.warning(
                 "AWS rejected the credentials of %s (%s); fetching new ones", name, creds.access_key
@@ -631,7 +636,7 @@ class SessionCredentials(Credentials):
             # person from there could interrupt whoever owns the terminal.
             # The hop keeps what it holds; a foreground read asks.
             raise TokenError(
-                f"{self.role_arn or self._fetcher.operation} needs a person to give a code or token, "
+                f"{self._label} needs a person to give a code or token, "
                 "which is never asked from a background refresh; the next foreground read asks",
                 role_arn=self.role_arn,
             )
@@ -650,7 +655,7 @@ class SessionCredentials(Credentials):
             self._run(attempt, held, _valid_at(now), now)
         elif not attempt.done.wait(BACKGROUND_WAIT if attempt.background else None):
             raise CredentialRefreshError(
-                f"no credentials for {self.role_arn or self._fetcher.operation}: STS has not answered "
+                f"no credentials for {self._label}: STS has not answered "
                 f"the refresh under way within {BACKGROUND_WAIT:g} s (it goes on in the background; "
                 "a later read gets its result)",
                 role_arn=self.role_arn,
@@ -711,7 +716,7 @@ class SessionCredentials(Credentials):
             raise CredentialRefreshError(str(exc), role_arn=self.role_arn) from exc
         except Exception as exc:  # never a bare KeyError from deep inside
             raise CredentialRefreshError(
-                f"could not get credentials for {self.role_arn}: unexpected {type(exc).__name__}",
+                f"could not get credentials for {self._label}: unexpected {type(exc).__name__}",
                 role_arn=self.role_arn,
             ) from exc
 
@@ -727,7 +732,7 @@ class SessionCredentials(Credentials):
         workers.warm_up()  # a fetch already waited: starting a worker now costs no reader
         if failures:
             logger.info(
-                "refreshed %s after %d failed attempt(s)", self.role_arn or self._fetcher.operation, failures
+                "refreshed %s after %d failed attempt(s)", self._label, failures
             )
         self._emit("cache-hit" if fetched.cached else "refreshed", seconds, creds)
 
@@ -756,7 +761,7 @@ class SessionCredentials(Credentials):
         self._emit("failed", ended - started, None, code)
         if not valid:
             return
-        name = self.role_arn or self._fetcher.operation
+        name = self._label
         if first:
             logger.warning(
                 "refresh of %s failed (%s); serving the held credentials, valid until %s; "
@@ -795,7 +800,7 @@ class SessionCredentials(Credentials):
             logger.warning(
                 "credentials for %s cannot be refreshed: the MFA code or SAML assertion was "
                 "static and is spent; they stop working at %s. Pass a callable to refresh.",
-                self.role_arn,
+                self._label,
                 to_iso(held.expiry),
             )
         self._postpone(held, held.expiry)
@@ -846,7 +851,7 @@ class SessionCredentials(Credentials):
             copy.__cause__ = err.__cause__
             return copy  # type: ignore[no-any-return]
         return CredentialRefreshError(
-            f"could not get credentials for {self.role_arn}", role_arn=self.role_arn
+            f"could not get credentials for {self._label}", role_arn=self.role_arn
         )
 
 
