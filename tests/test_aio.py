@@ -380,3 +380,34 @@ def test_scope_down_and_assume_root() -> None:
         else:
             with pytest.raises(rolesession.AssumeRoleError, match="upgrade botocore"):
                 run(_frozen(scoped))
+
+
+def test_web_identity_token_and_token_provider() -> None:
+    """AioRoleSession.web_identity_token / token_provider: the sync engine's token, awaited off the
+    loop; an aiobotocore-pinned botocore without GetWebIdentityToken gets a clear error."""
+    import botocore.session
+
+    from sts_fake import StsFake
+
+    known = botocore.session.get_session().get_service_model("sts").operation_names
+    with StsFake(outbound_federation=True) as fake:
+        session = aio.assume_role(ROLE, region="us-east-1", sts_endpoint_url=fake.url)
+
+        async def tokens() -> tuple[str, str, str]:
+            provider = session.token_provider("api://one", duration=120)
+            first = await session.web_identity_token("api://one", duration=120)
+            again = await asyncio.gather(*(provider() for _ in range(20)))
+            assert set(again) == {first}  # one token for the session and its parameters
+            return first, again[0], await session.web_identity_token("api://two")
+
+        with pytest.raises(rolesession.InvalidParameterError) as bad:
+            session.token_provider("api://one", duration=5)
+        assert bad.value.parameter == "duration"
+        if "GetWebIdentityToken" in known:
+            first, _, other = run(tokens())
+            assert fake.keys.verify(first)["aud"] == "api://one"
+            assert fake.keys.verify(other)["aud"] == "api://two"
+            assert fake.calls["GetWebIdentityToken"] == 2
+        else:
+            with pytest.raises(rolesession.RoleSessionError, match="upgrade botocore"):
+                run(tokens())

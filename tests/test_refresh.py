@@ -353,7 +353,8 @@ def test_unexpected_errors_become_credential_refresh_errors(sts_mock, sts_calls)
 def test_unexpected_errors_of_a_role_less_session_name_the_operation(sts_mock, sts_calls):
     sts_calls.fail_with(KeyError("Credentials"))
     with pytest.raises(CredentialRefreshError) as info:
-        rolesession.mfa_session("arn:aws:iam::123456789012:mfa/alice", "123456", cache=None).get_credentials().get_frozen_credentials()
+        session = rolesession.mfa_session("arn:aws:iam::123456789012:mfa/alice", "123456", cache=None)
+        session.get_credentials().get_frozen_credentials()
     assert "GetSessionToken" in str(info.value) and "None" not in str(info.value)
 
 

@@ -279,9 +279,12 @@ class _TokenFetcher:
             source.sts_config,
             source.profile,
         )
+        method = _sts.method_of(
+            client, "get_web_identity_token", self.operation, label, role_arn=session.role_arn
+        )
         started = time.perf_counter()
         try:
-            response = client.get_web_identity_token(**self._request.params())
+            response = method(**self._request.params())
         except ClientError as exc:
             raise _sts.translate(
                 exc, self.operation, label, hint=_HINTS.get, role_arn=session.role_arn

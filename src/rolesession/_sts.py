@@ -173,6 +173,20 @@ def _new_client(
     return client
 
 
+def method_of(client: Any, method: str, operation: str, label: str, *, role_arn: str | None) -> Any:
+    """``client``'s method for an STS operation, or an `AssumeRoleError` (``UnsupportedOperation``)
+    naming it when the installed botocore's STS model predates it."""
+    found = getattr(client, method, None)
+    if found is None:
+        raise AssumeRoleError(
+            f"{operation} for {label} cannot be sent: botocore {botocore.__version__} does not "
+            f"know this STS operation; upgrade botocore (and boto3) to a release whose STS model has it",
+            role_arn=role_arn,
+            code="UnsupportedOperation",
+        )
+    return found
+
+
 def call(
     client: Any, source: Source, params: Mapping[str, Any], secrets: tuple[str, ...] = ()
 ) -> RoleCredentials:
@@ -183,14 +197,7 @@ def call(
     """
     label = source.label
     protect_botocore_loggers()  # a botocore logger made since the last call is covered too
-    operation = getattr(client, source.method, None)
-    if operation is None:  # an older botocore whose STS model predates the operation
-        raise AssumeRoleError(
-            f"{source.operation} for {label} cannot be sent: botocore {botocore.__version__} does not "
-            f"know this STS operation; upgrade botocore (and boto3) to a release whose STS model has it",
-            role_arn=source.role_arn,
-            code="UnsupportedOperation",
-        )
+    operation = method_of(client, source.method, source.operation, label, role_arn=source.role_arn)
     started = time.perf_counter()
     sent = time.time()
     try:

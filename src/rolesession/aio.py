@@ -364,6 +364,56 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         """The ``credential_process`` Version 1 document."""
         return await _off_the_loop(asyncio.get_running_loop(), self.sync.credential_process)
 
+    # -- outbound tokens -----------------------------------------------------------------
+
+    async def web_identity_token(
+        self,
+        audience: str | Iterable[str],
+        *,
+        algorithm: str = "RS256",
+        duration: int = 300,
+        scope: str | None = None,
+        subject_mode: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """A GetWebIdentityToken JWT naming this session (see `RoleSession.web_identity_token`).
+
+        The same per-identity cache and background renewal as the synchronous
+        session's (one engine for both); a token that must be fetched is
+        fetched off the loop. The token is a secret.
+        """
+        provider = self.token_provider(
+            audience, algorithm=algorithm, duration=duration, scope=scope, subject_mode=subject_mode,
+            tags=tags,
+        )  # fmt: skip
+        return await provider()
+
+    def token_provider(
+        self,
+        audience: str | Iterable[str],
+        *,
+        algorithm: str = "RS256",
+        duration: int = 300,
+        scope: str | None = None,
+        subject_mode: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Callable[[], Awaitable[str]]:
+        """A zero-argument coroutine function returning `web_identity_token` (parameters checked now).
+
+        For async token suppliers, and the ``token=`` parameters of this
+        module's entry points (async providers are awaited on the readers' loop).
+        """
+        sync = self.sync.token_provider(
+            audience, algorithm=algorithm, duration=duration, scope=scope, subject_mode=subject_mode,
+            tags=tags,
+        )  # fmt: skip
+
+        async def token() -> str:
+            await self._credentials_view.get_frozen_credentials()  # a cold session fetches off the loop
+            return await _off_the_loop(asyncio.get_running_loop(), sync)
+
+        return token
+
     # -- more sessions -------------------------------------------------------------------
 
     def assume_role(self, role_arn: str, **kwargs: Unpack[AioHopKeywords]) -> AioRoleSession:
