@@ -50,7 +50,7 @@ from . import _api, _botocore, _default_chain
 from ._cache import DEFAULT_CACHE, CacheArg
 from ._credentials import to_datetime
 from ._errors import TokenError
-from ._keywords import CommonHopKeywords
+from ._keywords import CommonHopKeywords, Duration, PolicyLike
 from ._redaction import protect_botocore_loggers
 from ._refresh import RefreshPolicy, SessionCredentials
 from ._session import RoleSession, _RejectionRetry
@@ -420,9 +420,23 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         """Chain one hop from this session (the keywords of `assume_role`)."""
         return _view(self.sync.assume_role(role_arn, **_async_ready(kwargs)))
 
-    def scope_down(self, policy: Any = None, **kwargs: Any) -> AioRoleSession:
+    def scope_down(
+        self,
+        policy: PolicyLike | None = None,
+        *,
+        duration: Duration | None = None,
+        description: str | None = None,
+        region: str | None = None,
+        sts_endpoint_url: str | None = None,
+        sts_config: botocore.config.Config | None = None,
+        cache: CacheArg = DEFAULT_CACHE,
+        refresh: RefreshPolicy | None = None,
+    ) -> AioRoleSession:
         """Scoped-down credentials from this session's (see `RoleSession.scope_down`)."""
-        return _view(self.sync.scope_down(policy, **kwargs))
+        return scope_down(
+            policy, source=self, duration=duration, description=description, region=region,
+            sts_endpoint_url=sts_endpoint_url, sts_config=sts_config, cache=cache, refresh=refresh,
+        )  # fmt: skip
 
     def scoped(self, *, policy: Any = None, policy_arns: Iterable[str] | None = None) -> AioRoleSession:
         """The same role with exactly these session policies (see `RoleSession.scoped`)."""
@@ -489,8 +503,6 @@ def _async_ready(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- entry points ---------------------------------------------------------------------------------
 
-Duration = int | _dt.timedelta
-
 
 class AioHopKeywords(CommonHopKeywords, total=False):
     """The keywords of `rolesession.aio.assume_role` but ``source``; ``mfa_token`` may be ``async``."""
@@ -517,14 +529,72 @@ def assume_role(role_arn: str, **kwargs: Unpack[AioAssumeRoleKeywords]) -> AioRo
     return _view(_api.assume_role(role_arn, **_async_ready(given)))
 
 
-def assume_role_with_web_identity(role_arn: str | None = None, **kwargs: Any) -> AioRoleSession:
+def assume_role_with_web_identity(
+    role_arn: str | None = None,
+    *,
+    token: str | Callable[[], Any] | None = None,
+    token_file: str | os.PathLike[str] | None = None,
+    provider_id: str | None = None,
+    session_name: str | None = None,
+    duration: Duration | None = None,
+    policy: PolicyLike | None = None,
+    policy_arns: Iterable[str] | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> AioRoleSession:
     """`rolesession.assume_role_with_web_identity` for aiobotocore; ``token`` may be an ``async`` callable."""
-    return _view(_api.assume_role_with_web_identity(role_arn, **_async_ready(kwargs)))
+    return _view(
+        _api.assume_role_with_web_identity(
+            role_arn,
+            token=_loop_provider(token),
+            token_file=token_file,
+            provider_id=provider_id,
+            session_name=session_name,
+            duration=duration,
+            policy=policy,
+            policy_arns=policy_arns,
+            region=region,
+            sts_endpoint_url=sts_endpoint_url,
+            sts_config=sts_config,
+            cache=cache,
+            refresh=refresh,
+        )
+    )
 
 
-def assume_role_with_saml(role_arn: str, principal_arn: str, **kwargs: Any) -> AioRoleSession:
+def assume_role_with_saml(
+    role_arn: str,
+    principal_arn: str,
+    *,
+    assertion: str | Callable[[], Any],
+    duration: Duration | None = None,
+    policy: PolicyLike | None = None,
+    policy_arns: Iterable[str] | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
+) -> AioRoleSession:
     """`rolesession.assume_role_with_saml` for aiobotocore; ``assertion`` may be an ``async`` callable."""
-    return _view(_api.assume_role_with_saml(role_arn, principal_arn, **_async_ready(kwargs)))
+    return _view(
+        _api.assume_role_with_saml(
+            role_arn,
+            principal_arn,
+            assertion=_loop_provider(assertion),
+            duration=duration,
+            policy=policy,
+            policy_arns=policy_arns,
+            region=region,
+            sts_endpoint_url=sts_endpoint_url,
+            sts_config=sts_config,
+            cache=cache,
+            refresh=refresh,
+        )
+    )
 
 
 def chain(
@@ -612,12 +682,33 @@ def mfa_session(
 
 
 def scope_down(
-    policy: Any = None, *, source: boto3.Session | AioRoleSession | None = None, **kwargs: Any
+    policy: PolicyLike | None = None,
+    *,
+    source: boto3.Session | AioRoleSession | None = None,
+    duration: Duration | None = None,
+    description: str | None = None,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
 ) -> AioRoleSession:
     """`rolesession.scope_down` for aiobotocore (``source`` may be an `AioRoleSession`)."""
     if isinstance(source, AioRoleSession):
         source = source.sync
-    return _view(_api.scope_down(policy, source=source, **kwargs))
+    return _view(
+        _api.scope_down(
+            policy,
+            source=source,
+            duration=duration,
+            description=description,
+            region=region,
+            sts_endpoint_url=sts_endpoint_url,
+            sts_config=sts_config,
+            cache=cache,
+            refresh=refresh,
+        )
+    )
 
 
 def assume_root(
@@ -625,9 +716,26 @@ def assume_root(
     task_policy: str,
     *,
     source: boto3.Session | AioRoleSession | None = None,
-    **kwargs: Any,
+    duration: Duration = 900,
+    region: str | None = None,
+    sts_endpoint_url: str | None = None,
+    sts_config: botocore.config.Config | None = None,
+    cache: CacheArg = DEFAULT_CACHE,
+    refresh: RefreshPolicy | None = None,
 ) -> AioRoleSession:
     """`rolesession.assume_root` for aiobotocore (``source`` may be an `AioRoleSession`)."""
     if isinstance(source, AioRoleSession):
         source = source.sync
-    return _view(_api.assume_root(account, task_policy, source=source, **kwargs))
+    return _view(
+        _api.assume_root(
+            account,
+            task_policy,
+            source=source,
+            duration=duration,
+            region=region,
+            sts_endpoint_url=sts_endpoint_url,
+            sts_config=sts_config,
+            cache=cache,
+            refresh=refresh,
+        )
+    )

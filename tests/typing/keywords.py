@@ -53,6 +53,11 @@ def aio_keywords_are_checked(aio_session: rolesession.aio.AioRoleSession) -> Non
     aio_session.assume_role(ROLE, polcy={})  # type: ignore[call-arg]
     rolesession.aio.assume_role(ROLE, duration="1h")  # type: ignore[arg-type]
     rolesession.aio.chain([ROLE], tags=["team"])  # type: ignore[arg-type]
+    rolesession.aio.assume_role_with_web_identity(ROLE, tokn="x")  # type: ignore[call-arg]
+    rolesession.aio.assume_role_with_saml(ROLE, ROLE, assertion="x", polcy={})  # type: ignore[call-arg]
+    rolesession.aio.scope_down(duraton=900)  # type: ignore[call-arg]
+    rolesession.aio.assume_root("123456789012", "IAMAuditRootUserCredentials", regoin="x")  # type: ignore[call-arg]
+    aio_session.scope_down(descripton="x")  # type: ignore[call-arg]
 
     async def code() -> str:
         return "123456"
