@@ -143,6 +143,27 @@ def test_renewed_before_expiry(fake: StsFake, frozen: Any) -> None:
     assert fake.calls["GetWebIdentityToken"] == 2
 
 
+def test_a_token_serves_four_fifths_of_its_life_before_renewal(fake: StsFake, frozen: Any) -> None:
+    """Windows relative to the token's own lifetime: renewed with a fifth of it left, due at a
+    tenth; the credentials' minutes-wide windows would renew a 300 s token after 75 s."""
+    events: list[rolesession.RefreshEvent] = []
+    session = session_on(fake, refresh=rolesession.RefreshPolicy(on_event=events.append, jitter=False))
+    session.get_credentials().get_frozen_credentials()  # the role's own credentials first
+    before = len(events)
+    first = session.web_identity_token("aud", duration=300)
+    frozen.tick(239)  # 61 s left: outside the renewal window
+    assert session.web_identity_token("aud", duration=300) == first
+    engine_for(session, token_request("aud", duration=300)).wait_for_background(30)
+    assert fake.calls["GetWebIdentityToken"] == 1
+    frozen.tick(2)  # 59 s left: a fifth of 300 s, renewed in the background
+    assert session.web_identity_token("aud", duration=300) == first
+    engine_for(session, token_request("aud", duration=300)).wait_for_background(30)
+    assert session.web_identity_token("aud", duration=300) != first
+    assert fake.calls["GetWebIdentityToken"] == 2
+    # The session's own policy still applies to tokens: its hook saw both calls.
+    assert [e.operation for e in events[before:]].count("GetWebIdentityToken") == 2
+
+
 def test_processes_share_one_token_through_a_file_cache(fake: StsFake, tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""

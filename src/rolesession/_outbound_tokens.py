@@ -10,6 +10,7 @@ cross-process lock. One engine per session and request (`_engines`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from . import _keys, _state
 from ._credentials import RoleCredentials
-from ._refresh import Fetched, SessionCredentials
+from ._refresh import Fetched, RefreshPolicy, SessionCredentials
 from ._validation import fail
 
 if TYPE_CHECKING:
@@ -161,6 +162,20 @@ _engines: weakref.WeakKeyDictionary[Any, dict[TokenRequest, SessionCredentials]]
 _engines_lock = threading.Lock()
 
 
+#: A token is renewed once this share of its lifetime is left, due at ``TOKEN_DUE``
+#: (kubelet's rule for projected service-account tokens: renew at 80 % of the TTL).
+#: Its consumer exchanges it at once, so a tenth of its life is plenty, and one
+#: GetWebIdentityToken serves ~80 % of a lifetime (the credentials' windows,
+#: minutes wide, would renew a 60-300 s token four times a lifetime).
+TOKEN_RENEW, TOKEN_DUE = 0.2, 0.1
+
+
+def token_policy(session_policy: RefreshPolicy | None, duration: int) -> RefreshPolicy:
+    """The session's refresh policy (hooks, backoff, jitter) with windows relative to the token's life."""
+    base = session_policy or RefreshPolicy()
+    return dataclasses.replace(base, advisory=duration * TOKEN_RENEW, mandatory=duration * TOKEN_DUE)
+
+
 def engine_for(session: SessionLike, request: TokenRequest) -> SessionCredentials:
     """The refresh engine holding ``session``'s token for ``request`` (one per pair)."""
     with _engines_lock:
@@ -168,7 +183,7 @@ def engine_for(session: SessionLike, request: TokenRequest) -> SessionCredential
         engine = per_session.get(request)
         if engine is None:
             engine = per_session[request] = SessionCredentials(
-                _TokenFetcher(session, request), session.recipe.refresh
+                _TokenFetcher(session, request), token_policy(session.recipe.refresh, request.duration)
             )
     return engine
 
