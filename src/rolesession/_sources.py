@@ -258,7 +258,22 @@ _IDP_CODES = frozenset({"AccessDenied", "InvalidIdentityToken", "IDPRejectedClai
 # -- the sources ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+#: Per `Source` class: the names of its fields compared (and hashed) and shown in ``repr``.
+_FIELD_NAMES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _field_names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        fields = dataclasses.fields(cls)
+        names = _FIELD_NAMES[cls] = (
+            tuple(f.name for f in fields if f.compare),
+            tuple(f.name for f in fields if f.repr),
+        )
+    return names
+
+
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Source:
     """What every STS credential request has; subclasses add their operation's own."""
 
@@ -443,8 +458,26 @@ class Source:
         """What to check when STS answers ``code``."""
         return _HINTS.get(code)
 
+    # One equality, hash and repr for every source, as ``@dataclass`` would write them
+    # (fields compared in order, ``repr=False`` fields left out): generating them per
+    # class cost a third of this module's import time.
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _field_names(type(self))[0])
 
-@dataclass(frozen=True, kw_only=True)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Source) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _field_names(type(self))[1])
+        return f"{type(self).__qualname__}({shown})"
+
+
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class AssumeRoleSource(Source):
     """``AssumeRole``: signed by the source credentials; tags, external id, MFA."""
 
@@ -496,7 +529,7 @@ class AssumeRoleSource(Source):
         return self.mfa_serial is not None and _is_interactive(self.mfa_token)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class WebIdentitySource(Source):
     """``AssumeRoleWithWebIdentity``: an OIDC token (string, callable or file), unsigned."""
 
@@ -564,7 +597,7 @@ class WebIdentitySource(Source):
             ) from exc
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class SamlSource(Source):
     """``AssumeRoleWithSAML``: a base64 SAML response (string or callable), unsigned."""
 
@@ -613,7 +646,7 @@ class SamlSource(Source):
         return super().hint(code)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class SessionTokenSource(Source):
     """``GetSessionToken``: an MFA session from long-term keys, one code per session.
 
@@ -666,7 +699,7 @@ class SessionTokenSource(Source):
         return super().hint(code)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class ScopedSource(Source):
     """``GetScopedCredentials``: the signing (temporary) credentials narrowed by a policy
     and/or a shorter life; same caller, no role, no trust policy.
@@ -705,7 +738,7 @@ class ScopedSource(Source):
         return super().hint(code)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class RootSource(Source):
     """``AssumeRoot``: a short privileged root session on a member account, for one root task,
     signed by the management (or delegated administrator) account's credentials."""
