@@ -1,73 +1,267 @@
 """``assume`` answered from the file cache without boto3 or botocore, when the answer is certain.
 
 A ``credential_process`` is started by every consumer process; importing
-boto3 is nearly all of its cost. `assume` here serves only what the full
-path (`commands.assume`) would certainly print: role ARNs assumed from the
-environment's keys, with no option but those `rolesession.cached_credentials`
-keys on, every hop's entry valid and outside its refresh window, the region
-certain, and no shared failure marker. Anything else returns ``None``: the
-full path runs.
+boto3 is nearly all of its cost. Two cached paths serve only what the full
+path (`commands.assume`) would certainly print -- role ARNs assumed from the
+environment's keys, with no option but those `rolesession.cached_chain` keys
+on, every hop's entry valid and outside its refresh window, the region
+certain, and no shared failure marker -- and anything else takes the full
+path:
+
+* `answer`, before any parsing: a *hand-out memo* for exactly this run. A run
+  that handed credentials out records, as an entry of the file cache, where
+  its hops' entries are (their keys, computed once by the library), under a
+  key over every input those keys and the document depend on (`memo_key`:
+  the arguments, every ``AWS_*`` variable, the user and host the default
+  session name is made of, the shared config and credentials files as they
+  are on disk, the library's version). A run with the same inputs reads the
+  memo and those entries -- each checked to be the very credentials the
+  memo saw, so still outside their refresh windows until the time it
+  recorded -- and prints them. It imports no parser, no parameter table and
+  no key material: json, hashlib and the file cache's reader;
+* `assume`, after parsing: the keys computed again from the parsed options
+  (`rolesession.cached_chain`), without boto3 -- for a run with no memo yet.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
+import time
 
-from rolesession import FileCache, cached_credentials
+from rolesession import FileCache, RoleCredentials, __version__
 
 from . import documents
-from .failures import SharedFailures, marker_key
-from .options import OPTIONS
 
-__all__ = ["assume", "shared_failures"]
+TYPE_CHECKING = False  # no ``argparse``/``typing`` at run time: `answer` runs before any parser
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
-#: The options the cached path understands; any other given sends a run to the full path.
+    from .failures import SharedFailures
+
+__all__ = ["answer", "assume", "memo_key", "remember", "shared_failures"]
+
+#: The options the cached paths understand; any other given sends a run to the full path.
 _SERVED = frozenset({"session_name", "region", "sts_endpoint_url", "duration"})
-#: botocore's region pattern for the ``aws`` partition: a region the full path accepts for its roles.
-_AWS_REGION = re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+")
 _FORMATS = ("credential-process", "env", "json")
+#: What a memo records, beside the last hop's (secret-free) entry that dates it.
+_MEMO_FIELD = "HandOut"
+_MEMO_VERSION = 1
+#: The variables ``getpass.getuser`` reads (the default session name is ``user@host``).
+_USER_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")
+
+
+# -- the memo: before any parsing ---------------------------------------------------------
+
+
+def answer(argv: list[str]) -> int | None:
+    """Print ``assume``'s document from a hand-out memo for exactly ``argv`` and return 0;
+    ``None``: no memo, or it no longer holds (the caller parses and goes on)."""
+    try:
+        document = _remembered(argv)
+    except Exception:  # whatever went wrong here, the full path answers (and says it)
+        return None
+    if document is None:
+        return None
+    print(document, flush=True)
+    return 0
+
+
+def memo_key(argv: list[str]) -> str | None:
+    """The file cache key of the hand-out memo for a run with ``argv`` in this environment.
+
+    A digest of every input the full path's keys and document depend on for
+    the runs that record memos (`remember`): the arguments, every ``AWS_*``
+    variable (the source keys, region, profile, session name and endpoint
+    variables), ``HOME`` and ``XDG_CACHE_HOME``, the user and host the default
+    session name is made of, the identity of the shared config and
+    credentials files as they are on disk (device, inode, size, times), and
+    the library's version. ``None`` where the host name cannot be read without
+    ``socket`` (no ``os.uname``): no memo there.
+    """
+    uname = getattr(os, "uname", None)
+    getuid = getattr(os, "getuid", None)
+    if uname is None or getuid is None:
+        return None
+    environ = os.environ
+    user = [environ.get(name) for name in _USER_VARIABLES]
+    inputs: dict[str, Any] = {
+        "version": __version__,
+        "argv": list(argv),
+        "aws": {name: value for name, value in sorted(environ.items()) if name.startswith("AWS_")},
+        "home": environ.get("HOME"),
+        "cache_home": environ.get("XDG_CACHE_HOME"),
+        "user": user if any(user) else _passwd_name(getuid()),
+        "uid": getuid(),
+        "host": uname().nodename,
+        "files": [
+            _file_identity(environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")),
+            _file_identity(
+                environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join("~", ".aws", "credentials")
+            ),
+        ],
+    }
+    return FileCache.key_for({"operation": "cli-hand-out", "inputs": inputs})
+
+
+def _remembered(argv: list[str]) -> str | None:
+    """The document the memo for ``argv`` stands for, if every hop it names still holds."""
+    if _command(argv) != "assume" or "-h" in argv or "--help" in argv:
+        return None
+    key = memo_key(argv)
+    if key is None or not os.path.exists(os.path.join(FileCache.default_directory(), f"{key}.json")):
+        return None  # no memo: not even the cache directory's checks are paid
+    cache = FileCache()
+    memo = _read_memo(cache, key)
+    if memo is None:
+        return None
+    hops, until, form, region, marker = memo
+    if time.time() > until or os.path.lexists(os.path.join(cache.directory, f"{marker}.failure")):
+        return None  # due for a refresh, or another run's failure is shared: the full path decides
+    creds = None
+    for hop_key, access_key, expiration in hops:
+        entry = cache.get(hop_key)
+        creds = None if entry is None else RoleCredentials.from_entry(entry)
+        if creds is None or (creds.access_key, creds.expiration) != (access_key, expiration):
+            return None  # gone, or refreshed since: its successor's key and windows are not the memo's
+    if creds is None:
+        return None
+    return documents.document(creds, region, form)
+
+
+def _read_memo(
+    cache: FileCache, key: str
+) -> tuple[list[tuple[str, str, float]], float, str, str | None, str] | None:
+    entry = cache.get(key)
+    memo = None if entry is None else entry.get(_MEMO_FIELD)
+    if not isinstance(memo, dict) or memo.get("Version") != _MEMO_VERSION:
+        return None
+    hops, until, form, region, marker = (memo.get(k) for k in ("Hops", "Until", "Format", "Region", "Marker"))
+    if not (isinstance(hops, list) and hops and isinstance(until, (int, float)) and form in _FORMATS):
+        return None
+    if not (region is None or isinstance(region, str)) or not isinstance(marker, str):
+        return None
+    checked = []
+    for hop in hops:
+        if not (isinstance(hop, list) and len(hop) == 3):
+            return None
+        hop_key, access_key, expiration = hop
+        if not (
+            isinstance(hop_key, str) and isinstance(access_key, str) and isinstance(expiration, (int, float))
+        ):
+            return None
+        checked.append((hop_key, access_key, float(expiration)))
+    return checked, float(until), str(form), region, marker
+
+
+def _command(argv: list[str]) -> str | None:
+    """The subcommand: the first argument that is not one of the main options (as `parse_args`)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _file_identity(path: str) -> list[int] | None:
+    """What changes whenever the file does (``None``: no file there)."""
+    try:
+        info = os.stat(os.path.expanduser(path))
+    except (OSError, ValueError):
+        return None
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _passwd_name(uid: int) -> str | None:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+# -- after parsing --------------------------------------------------------------------------
 
 
 def assume(args: argparse.Namespace) -> int | None:
     """Print ``assume``'s document from the cache and return 0; ``None``: take the full path."""
+    if not _eligible(args):
+        return None
+    region = _region(args)[1]
+    hops = _cached_hops(args)
+    if hops is None:
+        return None
+    print(documents.document(hops[-1][1], region, args.format), flush=True)
+    return 0
+
+
+def remember(argv: list[str], args: argparse.Namespace) -> None:
+    """After ``assume`` handed credentials out: record the memo `answer` reads for the next run
+    with the same ``argv`` and inputs (nothing when the run is not one the cached paths serve)."""
+    key = memo_key(argv)
+    if key is None or not _eligible(args):
+        return
+    hops = _cached_hops(args)
+    if hops is None:
+        return
+    last = hops[-1][1]
+    entry = last.to_entry()
+    # The memo is dated by the last hop's entry (the sweep removes it with it), without its secrets.
+    entry["Credentials"].update(SecretAccessKey="", SessionToken="")
+    cache = FileCache()
+    entry[_MEMO_FIELD] = {
+        "Version": _MEMO_VERSION,
+        "Hops": [[hop_key, creds.access_key, creds.expiration] for hop_key, creds, _ in hops],
+        "Until": min(until for _, _, until in hops),
+        "Format": args.format,
+        "Region": _region(args)[1],
+        "Marker": shared_failures(args, cache).key,
+    }
+    cache.set(key, entry)
+
+
+def _eligible(args: argparse.Namespace) -> bool:
+    """Whether the cached paths may serve this run (the rest of the rules: `_cached_hops`)."""
+    from .options import OPTIONS
+
     if args.command != "assume" or args.format not in _FORMATS or not args.role_arns:
-        return None
+        return False
     if any(o.dest not in _SERVED and getattr(args, o.dest, None) not in (None, [], False) for o in OPTIONS):
-        return None
-    certain, region = _region(args)
-    if not certain:
-        return None
+        return False
+    return _region(args)[0]
+
+
+def _cached_hops(args: argparse.Namespace) -> list[tuple[str, RoleCredentials, float]] | None:
+    from rolesession import cached_chain
+
     cache = FileCache()
     if shared_failures(args, cache).read() is not None:
         return None  # another run's failure is shared: the full path says what it says
-    creds = cached_credentials(
+    return cached_chain(
         args.role_arns,
         session_name=args.session_name,
         duration=args.duration,
         sts_endpoint_url=args.sts_endpoint_url,
+        minimum=documents.HAND_OUT_MINIMUM,
         cache=cache,
     )
-    if creds is None:
-        return None
-    print(documents.document(creds, region, args.format), flush=True)
-    return 0
 
 
 def shared_failures(args: argparse.Namespace, cache: FileCache) -> SharedFailures:
     """The failure marker ``assume`` shares with its other runs with these options (`cli.failures`)."""
+    from .failures import SharedFailures, marker_key
+    from .options import OPTIONS
+
     request = {option.dest: getattr(args, option.dest, None) for option in OPTIONS}
     return SharedFailures(cache, marker_key({"command": "assume", "role_arns": args.role_arns, **request}))
 
 
 def _region(args: argparse.Namespace) -> tuple[bool, str | None]:
     """Whether the region the full path would configure is certain without botocore, and that region."""
+    import re
+
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         config = os.environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")
         # A profile there may configure one (or a bad one): botocore reads it.
         return not os.path.exists(os.path.expanduser(config)), None
-    # The full path checks the region against the role's partition (botocore's pattern).
+    # The full path checks the region against the role's partition (botocore's pattern for ``aws``).
     partition_aws = all(arn.startswith("arn:aws:") for arn in args.role_arns)
-    return partition_aws and _AWS_REGION.fullmatch(region) is not None, region
+    return partition_aws and re.fullmatch(r"(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+", region) is not None, region
