@@ -56,6 +56,11 @@ def cli_handout(quick: bool, log: Log) -> Result:
         # Today's full path, for comparison: the same run with boto3 imported first
         # (the cached path's own answer, after what the full path always paid).
         full = _wall([sys.executable, "-c", _FULL, *assume[3:]], env, runs)
+        # ``exec`` answered from the same entries (its command: ``true``), against the same with boto3
+        # loaded first.
+        run_true = ["exec", ROLE, "--sts-endpoint-url", endpoint, "--", "true"]
+        exec_cached = _wall([sys.executable, "-m", "rolesession", *run_true], env, runs)
+        exec_full = _wall([sys.executable, "-c", _FULL, *run_true], env, runs)
         through_process = _aws_call_through(endpoint, env, quick)
     finally:
         server.stop()
@@ -76,7 +81,8 @@ def cli_handout(quick: bool, log: Log) -> Result:
             f"`import rolesession.cli.fast` alone (the modules the cached path loads: the floor) "
             f"{floor * 1e3:.0f} ms = {floor / nothing:.1f}x; without the hand-out memo (keys computed "
             f"again from the parsed options, no boto3) {recomputed * 1e3:.0f} ms = "
-            f"{recomputed / nothing:.1f}x",
+            f"{recomputed / nothing:.1f}x; `exec ARN -- true` from the cache {exec_cached * 1e3:.0f} ms "
+            f"= {exec_cached / nothing:.1f}x (with boto3 loaded first {exec_full * 1e3:.0f} ms)",
             through_process,
         ],
     )

@@ -49,6 +49,10 @@ def _main(arguments: list[str]) -> int:
         cached = answer(arguments)  # a hand-out memo for exactly this run: no parser, no boto3
     except KeyboardInterrupt:
         return _fail(130, "interrupted")
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # exec's command could not be run
+        return _fail(exit_code(exc), describe(exc))
     if cached is not None:
         return cached
     from .errors import UsageError
@@ -80,17 +84,17 @@ def _main(arguments: list[str]) -> int:
 
                 code = run_cache(args)
             else:
-                from .fast import assume, remember
+                from . import fast
 
-                answered = assume(args)  # no boto3 when the file cache certainly answers
+                answered = fast.run(args)  # no boto3 when the file cache certainly answers
                 if answered is None:
                     from .commands import run
 
                     answered = run(args)
                 code = answered
-                if code == EXIT_OK and args.command == "assume":
+                if (code == EXIT_OK and args.command == "assume") or args.command == "exec":
                     with suppress(Exception):  # a memo not written costs the next run its speed, no more
-                        remember(arguments, args)
+                        fast.remember(arguments, args)
             _flush_stdout()
             return code
         except KeyboardInterrupt:

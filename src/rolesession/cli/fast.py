@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from .failures import SharedFailures
 
-__all__ = ["answer", "assume", "memo_key", "remember", "shared_failures"]
+__all__ = ["answer", "assume", "exec_", "memo_key", "remember", "run", "shared_failures"]
 
 #: The options the cached paths understand; any other given sends a run to the full path.
 _SERVED = frozenset({"session_name", "region", "sts_endpoint_url", "duration"})
@@ -55,16 +55,39 @@ _USER_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")
 
 
 def answer(argv: list[str]) -> int | None:
-    """Print ``assume``'s document from a hand-out memo for exactly ``argv`` and return 0;
-    ``None``: no memo, or it no longer holds (the caller parses and goes on)."""
+    """Answer a run from a hand-out memo for exactly ``argv``: ``assume`` prints its document (0),
+    ``exec`` runs its command (its exit code); ``None``: no memo, or it no longer holds (the caller
+    parses and goes on). Raises only what running ``exec``'s command raises (`child.run_command`)."""
     try:
-        document = _remembered(argv)
+        found = _remembered(argv)
     except Exception:  # whatever went wrong here, the full path answers (and says it)
         return None
-    if document is None:
+    if found is None:
         return None
-    print(document, flush=True)
+    creds, form, region = found
+    if form is None:  # exec: the full path's environment, and its way of running the command
+        from .child import run_command
+        from .shared_files import command_environment
+
+        with command_environment(None) as env:
+            env.update(documents.environ(creds, region))
+            return run_command(argv[argv.index("--") + 1 :], env)
+    print(documents.document(creds, region, form), flush=True)
     return 0
+
+
+def _memo_argv(argv: list[str]) -> list[str] | None:
+    """What the memo of a run is keyed by: ``assume``'s arguments; ``exec``'s before its command
+    (which changes neither the keys nor the environment); ``None`` for other runs."""
+    if "-h" in argv or "--help" in argv:
+        return None
+    command = _command(argv)
+    if command == "assume":
+        return list(argv)
+    if command == "exec" and "--" in argv:
+        split = argv.index("--")
+        return argv[:split] if argv[split + 1 :] else None
+    return None
 
 
 def memo_key(argv: list[str]) -> str | None:
@@ -104,11 +127,11 @@ def memo_key(argv: list[str]) -> str | None:
     return FileCache.key_for({"operation": "cli-hand-out", "inputs": inputs})
 
 
-def _remembered(argv: list[str]) -> str | None:
-    """The document the memo for ``argv`` stands for, if every hop it names still holds."""
-    if _command(argv) != "assume" or "-h" in argv or "--help" in argv:
-        return None
-    key = memo_key(argv)
+def _remembered(argv: list[str]) -> tuple[RoleCredentials, str | None, str | None] | None:
+    """The credentials, format (``None``: exec) and region the memo for ``argv`` stands for, if every
+    hop it names still holds."""
+    keyed = _memo_argv(argv)
+    key = None if keyed is None else memo_key(keyed)
     if key is None or not os.path.exists(os.path.join(FileCache.default_directory(), f"{key}.json")):
         return None  # no memo: not even the cache directory's checks are paid
     cache = FileCache()
@@ -124,20 +147,22 @@ def _remembered(argv: list[str]) -> str | None:
         creds = None if entry is None else RoleCredentials.from_entry(entry)
         if creds is None or (creds.access_key, creds.expiration) != (access_key, expiration):
             return None  # gone, or refreshed since: its successor's key and windows are not the memo's
-    if creds is None:
+    if creds is None or (form is None) != (_command(argv) == "exec"):
         return None
-    return documents.document(creds, region, form)
+    return creds, form, region
 
 
 def _read_memo(
     cache: FileCache, key: str
-) -> tuple[list[tuple[str, str, float]], float, str, str | None, str] | None:
+) -> tuple[list[tuple[str, str, float]], float, str | None, str | None, str] | None:
     entry = cache.get(key)
     memo = None if entry is None else entry.get(_MEMO_FIELD)
     if not isinstance(memo, dict) or memo.get("Version") != _MEMO_VERSION:
         return None
     hops, until, form, region, marker = (memo.get(k) for k in ("Hops", "Until", "Format", "Region", "Marker"))
-    if not (isinstance(hops, list) and hops and isinstance(until, (int, float)) and form in _FORMATS):
+    if not (isinstance(hops, list) and hops and isinstance(until, (int, float))):
+        return None
+    if not (form is None or form in _FORMATS):
         return None
     if not (region is None or isinstance(region, str)) or not isinstance(marker, str):
         return None
@@ -151,7 +176,7 @@ def _read_memo(
         ):
             return None
         checked.append((hop_key, access_key, float(expiration)))
-    return checked, float(until), str(form), region, marker
+    return checked, float(until), None if form is None else str(form), region, marker
 
 
 def _command(argv: list[str]) -> str | None:
@@ -180,6 +205,14 @@ def _passwd_name(uid: int) -> str | None:
 # -- after parsing --------------------------------------------------------------------------
 
 
+def run(args: argparse.Namespace) -> int | None:
+    """``assume`` or ``exec`` (without an endpoint) from the cache: their exit code; ``None``: take
+    the full path."""
+    if args.command == "exec":
+        return exec_(args)
+    return assume(args)
+
+
 def assume(args: argparse.Namespace) -> int | None:
     """Print ``assume``'s document from the cache and return 0; ``None``: take the full path."""
     if not _eligible(args):
@@ -192,11 +225,36 @@ def assume(args: argparse.Namespace) -> int | None:
     return 0
 
 
+def exec_(args: argparse.Namespace) -> int | None:
+    """Run ``exec``'s command with the cached credentials and return its exit code; ``None``: take
+    the full path.
+
+    Without ``--server``/``--imds`` only (an endpoint keeps a session refreshing). The
+    environment is the full path's (`shared_files.command_environment`, `documents.environ`)
+    and the command runs as it does there (`child.run_command`); botocore is not imported
+    while no shared config or credentials file exists (`shared_files.child_settings`).
+    """
+    if not _exec_served(args):
+        return None
+    hops = _chain(args, FileCache())
+    if hops is None:
+        return None
+    from .child import run_command
+    from .shared_files import command_environment
+
+    with command_environment(args.profile) as env:
+        env.update(documents.environ(hops[-1][1], _region(args)[1]))
+        return run_command(args.exec_command, env)
+
+
 def remember(argv: list[str], args: argparse.Namespace) -> None:
-    """After ``assume`` handed credentials out: record the memo `answer` reads for the next run
-    with the same ``argv`` and inputs (nothing when the run is not one the cached paths serve)."""
-    key = memo_key(argv)
-    if key is None or not _eligible(args):
+    """After ``assume`` handed credentials out (or ``exec`` ran its command with them): record the
+    memo `answer` reads for the next run with the same arguments and inputs (nothing when the run
+    is not one the cached paths serve)."""
+    keyed = _memo_argv(argv)
+    key = None if keyed is None else memo_key(keyed)
+    is_exec = args.command == "exec"
+    if key is None or not (_exec_served(args) if is_exec else _eligible(args)):
         return
     hops = _cached_hops(args)
     if hops is None:
@@ -210,7 +268,7 @@ def remember(argv: list[str], args: argparse.Namespace) -> None:
         "Version": _MEMO_VERSION,
         "Hops": [[hop_key, creds.access_key, creds.expiration] for hop_key, creds, _ in hops],
         "Until": min(until for _, _, until in hops),
-        "Format": args.format,
+        "Format": None if is_exec else args.format,
         "Region": _region(args)[1],
         "Marker": shared_failures(args, cache).key,
     }
@@ -218,10 +276,19 @@ def remember(argv: list[str], args: argparse.Namespace) -> None:
 
 
 def _eligible(args: argparse.Namespace) -> bool:
-    """Whether the cached paths may serve this run (the rest of the rules: `_cached_hops`)."""
+    """Whether the cached paths may serve this ``assume`` (the rest of the rules: `_cached_hops`)."""
+    return args.command == "assume" and args.format in _FORMATS and _served(args)
+
+
+def _exec_served(args: argparse.Namespace) -> bool:
+    return args.command == "exec" and not args.server and not args.imds and _served(args)
+
+
+def _served(args: argparse.Namespace) -> bool:
+    """Role ARNs, no option but `_SERVED`, and a region certain without botocore."""
     from .options import OPTIONS
 
-    if args.command != "assume" or args.format not in _FORMATS or not args.role_arns:
+    if not args.role_arns:
         return False
     if any(o.dest not in _SERVED and getattr(args, o.dest, None) not in (None, [], False) for o in OPTIONS):
         return False
@@ -229,11 +296,15 @@ def _eligible(args: argparse.Namespace) -> bool:
 
 
 def _cached_hops(args: argparse.Namespace) -> list[tuple[str, RoleCredentials, float]] | None:
-    from rolesession import cached_chain
-
     cache = FileCache()
     if shared_failures(args, cache).read() is not None:
         return None  # another run's failure is shared: the full path says what it says
+    return _chain(args, cache)
+
+
+def _chain(args: argparse.Namespace, cache: FileCache) -> list[tuple[str, RoleCredentials, float]] | None:
+    from rolesession import cached_chain
+
     return cached_chain(
         args.role_arns,
         session_name=args.session_name,

@@ -26,7 +26,6 @@ a ``credential_process``, while the role hops are rolesession's own.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 from collections.abc import Iterator
@@ -34,6 +33,10 @@ from contextlib import contextmanager
 from urllib.parse import quote, unquote
 
 from .errors import CliError
+
+TYPE_CHECKING = False  # no argparse at run time: the cached ``exec`` reads `outer_environment`
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["VARIABLE", "explain", "outer_environment", "resolving", "resolving_helper", "source_profile"]
 
