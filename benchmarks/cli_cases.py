@@ -61,6 +61,7 @@ def cli_handout(quick: bool, log: Log) -> Result:
         run_true = ["exec", ROLE, "--sts-endpoint-url", endpoint, "--", "true"]
         exec_cached = _wall([sys.executable, "-m", "rolesession", *run_true], env, runs)
         exec_full = _wall([sys.executable, "-c", _FULL, *run_true], env, runs)
+        helper_cached = _cached_helper(env, runs)
         through_process = _aws_call_through(endpoint, env, quick)
     finally:
         server.stop()
@@ -82,10 +83,32 @@ def cli_handout(quick: bool, log: Log) -> Result:
             f"{floor * 1e3:.0f} ms = {floor / nothing:.1f}x; without the hand-out memo (keys computed "
             f"again from the parsed options, no boto3) {recomputed * 1e3:.0f} ms = "
             f"{recomputed / nothing:.1f}x; `exec ARN -- true` from the cache {exec_cached * 1e3:.0f} ms "
-            f"= {exec_cached / nothing:.1f}x (with boto3 loaded first {exec_full * 1e3:.0f} ms)",
+            f"= {exec_cached / nothing:.1f}x (with boto3 loaded first {exec_full * 1e3:.0f} ms); "
+            f"`cache -- HELPER` answered from the cache {helper_cached * 1e3:.0f} ms = "
+            f"{helper_cached / nothing:.1f}x",
             through_process,
         ],
     )
+
+
+_HELPER = textwrap.dedent(
+    """\
+    import datetime, json
+    now = datetime.datetime.now(datetime.timezone.utc)
+    print(json.dumps({"Version": 1, "AccessKeyId": "ASIABENCHHELPER00001", "SecretAccessKey": "s",
+                      "SessionToken": "t", "Expiration": (now + datetime.timedelta(hours=1)).isoformat()}))
+    """
+)
+
+
+def _cached_helper(env: dict[str, str], runs: int) -> float:
+    """``rolesession cache -- python helper.py`` answered from the cache (the first run fills it)."""
+    with tempfile.TemporaryDirectory(prefix="rolesession-bench-helper-") as scratch:
+        script = Path(scratch, "helper.py")
+        script.write_text(_HELPER, encoding="utf-8")
+        argv = [sys.executable, "-m", "rolesession", "cache", "--", sys.executable, str(script)]
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        return _wall(argv, env, runs)
 
 
 #: The CLI with its hand-out memo ignored (`fast.answer` always misses): the parsed path.

@@ -21,6 +21,10 @@ path:
   no key material: json, hashlib and the file cache's reader;
 * `assume`, after parsing: the keys computed again from the parsed options
   (`rolesession.cached_chain`), without boto3 -- for a run with no memo yet.
+
+``exec`` without an endpoint is served the same two ways (`exec_`), and
+``cache -- HELPER...`` without options before any parsing
+(`process_cache.cached_output`: its own key, which needs no memo).
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ def answer(argv: list[str]) -> int | None:
     ``exec`` runs its command (its exit code); ``None``: no memo, or it no longer holds (the caller
     parses and goes on). Raises only what running ``exec``'s command raises (`child.run_command`)."""
     try:
+        if argv[:2] == ["cache", "--"] and argv[2:]:  # no option: `process_cache.cached_output` knows it
+            from .process_cache import cached_output
+
+            output = cached_output(argv[2:])
+            if output is not None:
+                print(output, flush=True)
+                return 0
+            return None
         found = _remembered(argv)
     except Exception:  # whatever went wrong here, the full path answers (and says it)
         return None
