@@ -62,6 +62,7 @@ def cli_handout(quick: bool, log: Log) -> Result:
         exec_cached = _wall([sys.executable, "-m", "rolesession", *run_true], env, runs)
         exec_full = _wall([sys.executable, "-c", _FULL, *run_true], env, runs)
         helper_cached = _cached_helper(env, runs)
+        profile_cached = _cached_profile(endpoint, env, runs)
         through_process = _aws_call_through(endpoint, env, quick)
     finally:
         server.stop()
@@ -85,7 +86,8 @@ def cli_handout(quick: bool, log: Log) -> Result:
             f"{recomputed / nothing:.1f}x; `exec ARN -- true` from the cache {exec_cached * 1e3:.0f} ms "
             f"= {exec_cached / nothing:.1f}x (with boto3 loaded first {exec_full * 1e3:.0f} ms); "
             f"`cache -- HELPER` answered from the cache {helper_cached * 1e3:.0f} ms = "
-            f"{helper_cached / nothing:.1f}x",
+            f"{helper_cached / nothing:.1f}x; `assume --profile NAME` (a role profile over static keys) "
+            f"from the cache {profile_cached * 1e3:.0f} ms = {profile_cached / nothing:.1f}x",
             through_process,
         ],
     )
@@ -109,6 +111,23 @@ def _cached_helper(env: dict[str, str], runs: int) -> float:
         argv = [sys.executable, "-m", "rolesession", "cache", "--", sys.executable, str(script)]
         subprocess.run(argv, env=env, check=True, capture_output=True)
         return _wall(argv, env, runs)
+
+
+def _cached_profile(endpoint: str, env: dict[str, str], runs: int) -> float:
+    """``rolesession assume --profile bench`` (role_arn over a static-keys source profile), cached."""
+    with tempfile.TemporaryDirectory(prefix="rolesession-bench-profile-") as scratch:
+        config, credentials = Path(scratch, "config"), Path(scratch, "credentials")
+        config.write_text(f"[profile bench]\nrole_arn = {ROLE}\nsource_profile = base\n", encoding="utf-8")
+        credentials.write_text(
+            f"[base]\naws_access_key_id = {env['AWS_ACCESS_KEY_ID']}\n"
+            f"aws_secret_access_key = {env['AWS_SECRET_ACCESS_KEY']}\n",
+            encoding="utf-8",
+        )
+        child = {**env, "AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
+        argv = [sys.executable, "-m", "rolesession", "assume", "--profile", "bench", "--format",
+                "credential-process", "--sts-endpoint-url", endpoint]  # fmt: skip
+        subprocess.run(argv, env=child, check=True, capture_output=True)
+        return _wall(argv, child, runs)
 
 
 #: The CLI with its hand-out memo ignored (`fast.answer` always misses): the parsed path.

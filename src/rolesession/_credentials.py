@@ -15,6 +15,8 @@ import datetime as _dt
 import math
 from collections.abc import Mapping
 
+from ._limits import default_advisory
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -144,6 +146,22 @@ class RoleCredentials:
     def expiry(self) -> float:
         """When they expire on this host's clock (``expiration`` is STS's)."""
         return self.expiration - self.skew
+
+    def hand_out_until(self, minimum: float = 0.0) -> float:
+        """Until when reading these hands them out as they are: epoch seconds on this host's clock.
+
+        Until then they have at least ``minimum`` seconds left and the default
+        `RefreshPolicy` starts no refresh (its advisory mark; its jitter only
+        delays one). What the command line's cached paths check before they
+        hand credentials out without the full library.
+
+        Example:
+            ```python
+            if time.time() <= creds.hand_out_until(15 * 60):
+                ...  # 15 minutes left at least, and no refresh due
+            ```
+        """
+        return self.expiry - max(minimum, default_advisory(self.lifetime))
 
     def environ(self, region: str | None = None) -> dict[str, str]:
         """The environment variables handing these credentials to a child process.

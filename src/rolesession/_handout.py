@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ._credentials import RoleCredentials
 from ._file_cache import FileCache
 from ._keys import cache_key
-from ._limits import CHAINED_MAX_DURATION, default_advisory
+from ._limits import CHAINED_MAX_DURATION
 from ._session_names import default_session_name
 from ._sources import AssumeRoleSource
 from ._validation import check_duration, check_endpoint_url, check_role_arn, check_session_name, partition_of
@@ -161,7 +161,5 @@ def _source(
 
 
 def _certain_until(creds: RoleCredentials, minimum: float) -> float:
-    """Until when reading ``creds`` hands them out as they are: at least ``minimum`` left, and the
-    default `RefreshPolicy` (the CLI's) starts no refresh before its advisory mark (its jitter
-    only delays it)."""
-    return creds.expiry - max(minimum, default_advisory(creds.lifetime))
+    """Until when reading ``creds`` hands them out as they are (`RoleCredentials.hand_out_until`)."""
+    return creds.hand_out_until(minimum)

@@ -61,9 +61,9 @@ def make_cache(args: argparse.Namespace) -> Any:
     """A `FileCache` in the default directory, so repeated invocations do not call STS."""
     if args.no_cache:
         return None
-    import rolesession
+    from .fast import RecordingCache
 
-    return rolesession.FileCache()
+    return RecordingCache()  # a FileCache noting the entries this run touches (the hand-out memo)
 
 
 def source_session(args: argparse.Namespace) -> boto3.Session | None:
@@ -320,6 +320,9 @@ def assume(args: argparse.Namespace) -> int:
             session, creds = _hand_out_sharing(args, failures, marker)
     text = documents.document(creds, session.region_name, args.format)
     print(text, flush=True)
+    from .fast import handed_out
+
+    handed_out(creds, session.region_name)
     # A read inside the advisory window started a refresh: let it reach the
     # file cache rather than abandon it at exit (once per invocation otherwise).
     session.get_credentials().wait_for_background(BACKGROUND_GRACE)

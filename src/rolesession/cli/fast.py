@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Hashable, Mapping
 
 from rolesession import FileCache, RoleCredentials, __version__
 
@@ -150,29 +151,33 @@ def _remembered(argv: list[str]) -> tuple[RoleCredentials, str | None, str | Non
     memo = _read_memo(cache, key)
     if memo is None:
         return None
-    hops, until, form, region, marker = memo
+    hops, answer, until, form, region, marker = memo
     if time.time() > until or os.path.lexists(os.path.join(cache.directory, f"{marker}.failure")):
         return None  # due for a refresh, or another run's failure is shared: the full path decides
-    creds = None
+    held = []
     for hop_key, access_key, expiration in hops:
         entry = cache.get(hop_key)
         creds = None if entry is None else RoleCredentials.from_entry(entry)
         if creds is None or (creds.access_key, creds.expiration) != (access_key, expiration):
             return None  # gone, or refreshed since: its successor's key and windows are not the memo's
-    if creds is None or (form is None) != (_command(argv) == "exec"):
+        held.append(creds)
+    if (form is None) != (_command(argv) == "exec"):
         return None
-    return creds, form, region
+    return held[answer], form, region
 
 
 def _read_memo(
     cache: FileCache, key: str
-) -> tuple[list[tuple[str, str, float]], float, str | None, str | None, str] | None:
+) -> tuple[list[tuple[str, str, float]], int, float, str | None, str | None, str] | None:
     entry = cache.get(key)
     memo = None if entry is None else entry.get(_MEMO_FIELD)
     if not isinstance(memo, dict) or memo.get("Version") != _MEMO_VERSION:
         return None
-    hops, until, form, region, marker = (memo.get(k) for k in ("Hops", "Until", "Format", "Region", "Marker"))
+    names = ("Hops", "Answer", "Until", "Format", "Region", "Marker")
+    hops, answer, until, form, region, marker = (memo.get(k) for k in names)
     if not (isinstance(hops, list) and hops and isinstance(until, (int, float))):
+        return None
+    if type(answer) is not int or not 0 <= answer < len(hops):
         return None
     if not (form is None or form in _FORMATS):
         return None
@@ -188,7 +193,7 @@ def _read_memo(
         ):
             return None
         checked.append((hop_key, access_key, float(expiration)))
-    return checked, float(until), None if form is None else str(form), region, marker
+    return checked, answer, float(until), None if form is None else str(form), region, marker
 
 
 def _command(argv: list[str]) -> str | None:
@@ -220,6 +225,8 @@ def _passwd_name(uid: int) -> str | None:
 def run(args: argparse.Namespace) -> int | None:
     """``assume`` or ``exec`` (without an endpoint) from the cache: their exit code; ``None``: take
     the full path."""
+    _TOUCHED.clear()  # this run's (a program may call ``main()`` again)
+    _HANDED_OUT.clear()
     if args.command == "exec":
         return exec_(args)
     return assume(args)
@@ -265,26 +272,139 @@ def remember(argv: list[str], args: argparse.Namespace) -> None:
     is not one the cached paths serve)."""
     keyed = _memo_argv(argv)
     key = None if keyed is None else memo_key(keyed)
+    if key is None:
+        return
+    if args.command == "assume" and args.profile is not None:
+        _remember_profile(key, args)
+        return
     is_exec = args.command == "exec"
-    if key is None or not (_exec_served(args) if is_exec else _eligible(args)):
+    if not (_exec_served(args) if is_exec else _eligible(args)):
         return
     hops = _cached_hops(args)
     if hops is None:
         return
-    last = hops[-1][1]
-    entry = last.to_entry()
-    # The memo is dated by the last hop's entry (the sweep removes it with it), without its secrets.
+    checked = [(hop_key, creds, until) for hop_key, creds, until in hops]
+    _write_memo(key, args, checked, len(checked) - 1, None if is_exec else args.format, _region(args)[1])
+
+
+def _write_memo(
+    key: str,
+    args: argparse.Namespace,
+    hops: list[tuple[str, RoleCredentials, float]],
+    answer: int,
+    form: str | None,
+    region: str | None,
+) -> None:
+    entry = hops[answer][1].to_entry()
+    # The memo is dated by the answer's entry (the sweep removes it with it), without its secrets.
     entry["Credentials"].update(SecretAccessKey="", SessionToken="")
     cache = FileCache()
     entry[_MEMO_FIELD] = {
         "Version": _MEMO_VERSION,
         "Hops": [[hop_key, creds.access_key, creds.expiration] for hop_key, creds, _ in hops],
+        "Answer": answer,
         "Until": min(until for _, _, until in hops),
-        "Format": None if is_exec else args.format,
-        "Region": _region(args)[1],
+        "Format": form,
+        "Region": region,
         "Marker": shared_failures(args, cache).key,
     }
     cache.set(key, entry)
+
+
+# -- --profile: the entries the full path itself read and wrote ---------------------------------
+
+#: This run's file-cache entries, in the order the full path touched them: key -> the access
+#: keys it saw there (`RecordingCache`).
+_TOUCHED: dict[str, set[str]] = {}
+#: What this run's full path handed out, and with which region (`handed_out`).
+_HANDED_OUT: list[tuple[RoleCredentials, str | None]] = []
+#: Profile keys whose credentials may differ from run to run, or need a person.
+_UNCERTAIN_KEYS = frozenset(
+    {"credential_process", "credential_source", "web_identity_token_file", "mfa_serial", "mfa_process",
+     "login_session"}
+)  # fmt: skip
+
+
+class RecordingCache(FileCache):
+    """The full path's `FileCache`: it also notes which entries this run read and wrote, for the
+    memo of a ``--profile`` run (whose keys only the full path computes: `_remember_profile`)."""
+
+    def get(self, key: Hashable) -> dict[str, Any] | None:
+        entry = super().get(key)
+        if entry is not None:
+            _touch(key, entry)
+        return entry
+
+    def set(self, key: Hashable, entry: dict[str, Any]) -> None:
+        super().set(key, entry)
+        _touch(key, entry)
+
+
+def _touch(key: Hashable, entry: Mapping[str, Any]) -> None:
+    credentials = entry.get("Credentials")
+    access_key = credentials.get("AccessKeyId") if isinstance(credentials, Mapping) else None
+    if isinstance(key, str):
+        _TOUCHED.setdefault(key, set()).add(str(access_key))
+
+
+def handed_out(creds: RoleCredentials, region: str | None) -> None:
+    """The full path's ``assume`` handed ``creds`` out with ``region`` (for `_remember_profile`)."""
+    _HANDED_OUT.append((creds, region))
+
+
+def _remember_profile(key: str, args: argparse.Namespace) -> None:
+    """The memo of a ``--profile`` run whose answer is certain from its inputs and the entries it
+    touched: a role profile walking to static keys in the shared files (no helper, SSO, web
+    identity, ``credential_source`` or MFA), served options only, every entry the run touched
+    still the one it saw (one set of credentials per key: no refresh in between) and outside its
+    refresh window, and the credentials handed out among them."""
+    if args.format not in _FORMATS or not _HANDED_OUT or not _TOUCHED:
+        return
+    served = _SERVED | {"profile"}
+    if _given_options(args) - served or not _static_role_profile(args.profile):
+        return
+    handed, region = _HANDED_OUT[-1]
+    cache = FileCache()
+    hops: list[tuple[str, RoleCredentials, float]] = []
+    now = time.time()
+    for hop_key, seen in _TOUCHED.items():
+        entry = cache.get(hop_key)
+        creds = None if entry is None else RoleCredentials.from_entry(entry)
+        if creds is None or seen != {creds.access_key}:
+            return  # gone, or refreshed during the run: its successor's key may be another one now
+        until = creds.hand_out_until(documents.HAND_OUT_MINIMUM)
+        if now > until:
+            return
+        hops.append((hop_key, creds, until))
+    # By access key id (one per set STS issues): the entry keeps whole seconds of the expiration.
+    answers = [i for i, (_, creds, _) in enumerate(hops) if creds.access_key == handed.access_key]
+    if len(answers) != 1:
+        return
+    _write_memo(key, args, hops, answers[0], args.format, region)
+
+
+def _static_role_profile(name: str) -> bool:
+    """Whether ``name`` is a role profile whose walk ends at static keys, with nothing on the way
+    whose credentials may differ between runs or need a person (`_UNCERTAIN_KEYS`, ``sso_*``)."""
+    from .profiles import configured_profiles, walk
+
+    profiles = configured_profiles()
+    found = walk(name, profiles)
+    root = profiles.get(found.root) if found.root is not None else None
+    if not found.is_role or not isinstance(root, Mapping):
+        return False
+    if not ("aws_access_key_id" in root and "aws_secret_access_key" in root):
+        return False
+    for values in (*(values for _, values in found.hops), root):
+        if any(k in _UNCERTAIN_KEYS or str(k).startswith("sso_") for k in values):
+            return False
+    return True
+
+
+def _given_options(args: argparse.Namespace) -> set[str]:
+    from .options import OPTIONS
+
+    return {o.dest for o in OPTIONS if getattr(args, o.dest, None) not in (None, [], False)}
 
 
 def _eligible(args: argparse.Namespace) -> bool:
@@ -298,11 +418,7 @@ def _exec_served(args: argparse.Namespace) -> bool:
 
 def _served(args: argparse.Namespace) -> bool:
     """Role ARNs, no option but `_SERVED`, and a region certain without botocore."""
-    from .options import OPTIONS
-
-    if not args.role_arns:
-        return False
-    if any(o.dest not in _SERVED and getattr(args, o.dest, None) not in (None, [], False) for o in OPTIONS):
+    if not args.role_arns or _given_options(args) - _SERVED:
         return False
     return _region(args)[0]
 
