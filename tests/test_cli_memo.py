@@ -235,3 +235,15 @@ def test_the_memo_holds_no_secret(moto_server: str, capsys: pytest.CaptureFixtur
     assert handed["SecretAccessKey"] not in text and handed["SessionToken"] not in text
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in text
     assert RoleCredentials.from_entry(json.loads(text)) is not None  # a plausible entry: swept with its hop
+
+
+def test_a_shared_file_named_through_a_variable_is_in_the_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """botocore expands ``$VAR`` and ``~`` in AWS_CONFIG_FILE: the key follows the file it reads."""
+    monkeypatch.setenv("FAST_MEMO_DIR", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", "$FAST_MEMO_DIR/config")
+    (tmp_path / "config").write_text("[default]\n")
+    before = fast.memo_key(ARGV)
+    (tmp_path / "config").write_text("[default]\nregion = eu-west-1\n")
+    assert fast.memo_key(ARGV) != before

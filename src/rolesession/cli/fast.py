@@ -13,8 +13,8 @@ path:
   its hops' entries are (their keys, computed once by the library), under a
   key over every input those keys and the document depend on (`memo_key`:
   the arguments, every ``AWS_*`` variable, the user and host the default
-  session name is made of, the shared config and credentials files as they
-  are on disk, the library's version). A run with the same inputs reads the
+  session name is made of, the shared config and credentials files' content,
+  the library's version). A run with the same inputs reads the
   memo and those entries -- each checked to be the very credentials the
   memo saw, so still outside their refresh windows until the time it
   recorded -- and prints them. It imports no parser, no parameter table and
@@ -52,6 +52,8 @@ _FORMATS = ("credential-process", "env", "json")
 #: What a memo records, beside the last hop's (secret-free) entry that dates it.
 _MEMO_FIELD = "HandOut"
 _MEMO_VERSION = 1
+#: A shared config or credentials file larger than this is never part of a memo's key.
+_MAX_SHARED_FILE = 1 << 20
 #: The variables ``getpass.getuser`` reads (the default session name is ``user@host``).
 _USER_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")
 
@@ -110,10 +112,10 @@ def memo_key(argv: list[str]) -> str | None:
     the runs that record memos (`remember`): the arguments, every ``AWS_*``
     variable (the source keys, region, profile, session name and endpoint
     variables), ``HOME`` and ``XDG_CACHE_HOME``, the user and host the default
-    session name is made of, the identity of the shared config and
-    credentials files as they are on disk (device, inode, size, times), and
-    the library's version. ``None`` where the host name cannot be read without
-    ``socket`` (no ``os.uname``): no memo there.
+    session name is made of, the content of the shared config and
+    credentials files (what botocore reads there), and the library's version.
+    ``None`` where the host name cannot be read without ``socket`` (no
+    ``os.uname``): no memo there.
     """
     uname = getattr(os, "uname", None)
     getuid = getattr(os, "getuid", None)
@@ -131,9 +133,9 @@ def memo_key(argv: list[str]) -> str | None:
         "uid": getuid(),
         "host": uname().nodename,
         "files": [
-            _file_identity(environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")),
-            _file_identity(
-                environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join("~", ".aws", "credentials")
+            _file_content(environ.get("AWS_CONFIG_FILE", os.path.join("~", ".aws", "config"))),
+            _file_content(
+                environ.get("AWS_SHARED_CREDENTIALS_FILE", os.path.join("~", ".aws", "credentials"))
             ),
         ],
     }
@@ -201,13 +203,17 @@ def _command(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _file_identity(path: str) -> list[int] | None:
-    """What changes whenever the file does (``None``: no file there)."""
+def _file_content(path: str) -> str | None:
+    """What botocore would read in the shared file at ``path`` (``None``: no file there), the path
+    expanded as its config loader expands it (variables, then ``~``); bytes kept as latin-1."""
     try:
-        info = os.stat(os.path.expanduser(path))
+        with open(os.path.expanduser(os.path.expandvars(path)), "rb") as handle:
+            data = handle.read(_MAX_SHARED_FILE + 1)
     except (OSError, ValueError):
         return None
-    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+    if len(data) > _MAX_SHARED_FILE:  # not a config file anyone edits by hand: never the same key
+        return f"too large, read at {time.time()!r}"
+    return data.decode("latin-1")
 
 
 def _passwd_name(uid: int) -> str | None:
