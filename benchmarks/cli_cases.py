@@ -47,12 +47,22 @@ def cli_handout(quick: bool, log: Log) -> Result:
         nothing = _wall([sys.executable, "-c", "pass"], env, runs)
         version = _wall([sys.executable, "-m", "rolesession", "--version"], env, runs)
         cached = _wall(assume, env, runs)
-        # The floor under the cached path: the library's modules holding the one cache key and
-        # file format (`cached_credentials`), before any of the CLI's own start-up.
-        floor = _wall([sys.executable, "-c", "import rolesession._handout"], env, runs)
+        # The floor under the cached path: the modules it loads (the memo's key, the file cache's
+        # reader, the documents), without reading or printing anything.
+        floor = _wall([sys.executable, "-c", "import rolesession.cli.fast"], env, runs)
+        # Without a memo (its first run after another process filled the cache): the keys computed
+        # again from the parsed options, still without boto3.
+        recomputed = _wall([sys.executable, "-c", _NO_MEMO, *assume[3:]], env, runs)
         # Today's full path, for comparison: the same run with boto3 imported first
         # (the cached path's own answer, after what the full path always paid).
         full = _wall([sys.executable, "-c", _FULL, *assume[3:]], env, runs)
+        # ``exec`` answered from the same entries (its command: ``true``), against the same with boto3
+        # loaded first.
+        run_true = ["exec", ROLE, "--sts-endpoint-url", endpoint, "--", "true"]
+        exec_cached = _wall([sys.executable, "-m", "rolesession", *run_true], env, runs)
+        exec_full = _wall([sys.executable, "-c", _FULL, *run_true], env, runs)
+        helper_cached = _cached_helper(env, runs)
+        profile_cached = _cached_profile(endpoint, env, runs)
         through_process = _aws_call_through(endpoint, env, quick)
     finally:
         server.stop()
@@ -70,12 +80,61 @@ def cli_handout(quick: bool, log: Log) -> Result:
             f"cached hand-out {cached * 1e3:.0f} ms = {cached / nothing:.1f}x `python -c pass` "
             f"({nothing * 1e3:.0f} ms); the same with boto3 loaded first (what the full path pays) "
             f"{full * 1e3:.0f} ms = {full / nothing:.1f}x; `rolesession --version` {version * 1e3:.0f} ms; "
-            f"`import rolesession._handout` alone (the shared key and file format: the floor) "
-            f"{floor * 1e3:.0f} ms = {floor / nothing:.1f}x",
+            f"`import rolesession.cli.fast` alone (the modules the cached path loads: the floor) "
+            f"{floor * 1e3:.0f} ms = {floor / nothing:.1f}x; without the hand-out memo (keys computed "
+            f"again from the parsed options, no boto3) {recomputed * 1e3:.0f} ms = "
+            f"{recomputed / nothing:.1f}x; `exec ARN -- true` from the cache {exec_cached * 1e3:.0f} ms "
+            f"= {exec_cached / nothing:.1f}x (with boto3 loaded first {exec_full * 1e3:.0f} ms); "
+            f"`cache -- HELPER` answered from the cache {helper_cached * 1e3:.0f} ms = "
+            f"{helper_cached / nothing:.1f}x; `assume --profile NAME` (a role profile over static keys) "
+            f"from the cache {profile_cached * 1e3:.0f} ms = {profile_cached / nothing:.1f}x",
             through_process,
         ],
     )
 
+
+_HELPER = textwrap.dedent(
+    """\
+    import datetime, json
+    now = datetime.datetime.now(datetime.timezone.utc)
+    print(json.dumps({"Version": 1, "AccessKeyId": "ASIABENCHHELPER00001", "SecretAccessKey": "s",
+                      "SessionToken": "t", "Expiration": (now + datetime.timedelta(hours=1)).isoformat()}))
+    """
+)
+
+
+def _cached_helper(env: dict[str, str], runs: int) -> float:
+    """``rolesession cache -- python helper.py`` answered from the cache (the first run fills it)."""
+    with tempfile.TemporaryDirectory(prefix="rolesession-bench-helper-") as scratch:
+        script = Path(scratch, "helper.py")
+        script.write_text(_HELPER, encoding="utf-8")
+        argv = [sys.executable, "-m", "rolesession", "cache", "--", sys.executable, str(script)]
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        return _wall(argv, env, runs)
+
+
+def _cached_profile(endpoint: str, env: dict[str, str], runs: int) -> float:
+    """``rolesession assume --profile bench`` (role_arn over a static-keys source profile), cached."""
+    with tempfile.TemporaryDirectory(prefix="rolesession-bench-profile-") as scratch:
+        config, credentials = Path(scratch, "config"), Path(scratch, "credentials")
+        config.write_text(f"[profile bench]\nrole_arn = {ROLE}\nsource_profile = base\n", encoding="utf-8")
+        credentials.write_text(
+            f"[base]\naws_access_key_id = {env['AWS_ACCESS_KEY_ID']}\n"
+            f"aws_secret_access_key = {env['AWS_SECRET_ACCESS_KEY']}\n",
+            encoding="utf-8",
+        )
+        child = {**env, "AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
+        argv = [sys.executable, "-m", "rolesession", "assume", "--profile", "bench", "--format",
+                "credential-process", "--sts-endpoint-url", endpoint]  # fmt: skip
+        subprocess.run(argv, env=child, check=True, capture_output=True)
+        return _wall(argv, child, runs)
+
+
+#: The CLI with its hand-out memo ignored (`fast.answer` always misses): the parsed path.
+_NO_MEMO = (
+    "import sys; from rolesession.cli import fast, main; fast.answer = lambda argv: None; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 #: The CLI after importing boto3 (and botocore): the cost every full-path run pays.
 _FULL = "import sys, boto3; from rolesession.cli import main; sys.exit(main(sys.argv[1:]))"

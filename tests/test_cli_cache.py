@@ -16,16 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from rolesession import FileCache
-from rolesession.cli import main, process_cache
+from rolesession.cli import loops, main, process_cache
 from rolesession.cli.errors import CliError
 from rolesession.cli.process_cache import helper_key, parse_document
 
@@ -441,3 +443,58 @@ def test_a_helper_leaving_a_process_on_its_stdout_does_not_hold_the_run(tmp_path
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), 9)
+
+
+# -- the cached answer without a parser or boto3 -------------------------------------------------
+
+_REPORT = (
+    "import json, sys\n"
+    "from rolesession.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "mods = ('boto3', 'botocore', 'argparse', 'logging', 'subprocess', 'dataclasses', 'typing')\n"
+    "print(json.dumps(sorted(m for m in mods if m in sys.modules)), file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def reporting_cli(*argv: str) -> tuple[str, list[str]]:
+    """``rolesession ARGV`` in a fresh interpreter: its output, and which heavy modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", _REPORT, *argv],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+    return done.stdout, loaded
+
+
+def test_a_cached_output_is_printed_without_boto3_or_a_parser(helper: tuple[list[str], Path]) -> None:
+    argv, counter = helper
+    first, loaded = reporting_cli("cache", "--", *argv)
+    assert "subprocess" in loaded and "boto3" not in loaded  # the helper ran
+    cached, loaded = reporting_cli("cache", "--", *argv)
+    assert loaded == []  # no boto3, botocore, parser, logging or subprocess
+    assert cached == first and runs(counter) == 1
+
+
+def test_with_an_option_the_parsed_path_answers_from_the_same_entry_without_boto3(
+    helper: tuple[list[str], Path],
+) -> None:
+    argv, counter = helper
+    first, _ = reporting_cli("cache", "--", *argv)
+    cached, loaded = reporting_cli("cache", "-v", "--", *argv)
+    assert "argparse" in loaded and "boto3" not in loaded and "botocore" not in loaded
+    assert cached == first and runs(counter) == 1
+
+
+def test_the_cached_answer_keeps_the_loop_check(helper: tuple[list[str], Path]) -> None:
+    argv, counter = helper
+    cache_cli("--", *argv)  # cached: the loop is refused before the cache is read
+    env = {**os.environ, loops.VARIABLE: quote("cache -- " + shlex.join(argv), safe="")}
+    done = subprocess.run(
+        [sys.executable, "-m", "rolesession", "cache", "--", *argv],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3 and "rolesession again" in done.stderr
+    assert runs(counter) == 1

@@ -55,9 +55,10 @@ def assume(
 
 
 def entries() -> list[str]:
-    """The keys of the credential entries in the CLI's file cache."""
+    """The keys of the credential entries in the CLI's file cache (not the hand-out memos)."""
     directory = Path(os.environ["XDG_CACHE_HOME"]) / "rolesession"
-    return [p.stem for p in directory.glob("*.json") if FileCache().get(p.stem) is not None]
+    found = ((p.stem, FileCache().get(p.stem)) for p in directory.glob("*.json"))
+    return [key for key, entry in found if entry is not None and "HandOut" not in entry]
 
 
 def set_left(left: float, lifetime: float = 3600) -> None:

@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-import typing
-from typing import Any
+TYPE_CHECKING = False  # ``typing`` is not imported at run time: ``rolesession --version`` pays for it
+if TYPE_CHECKING:  # for type checkers and the API docs; imported on first use at run time
+    from typing import Any
 
-if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on first use at run time
     from ._api import (
         assume_role,
         assume_role_chain,
@@ -40,7 +40,7 @@ if typing.TYPE_CHECKING:  # for type checkers and the API docs; imported on firs
     )
     from ._fanout import FanOutResult, fan_out
     from ._file_cache import FileCache
-    from ._handout import cached_credentials
+    from ._handout import cached_chain, cached_credentials
     from ._identity import caller_identity
     from ._organizations import Account, OrganizationsError, org_accounts
     from ._policy import Policy
@@ -80,6 +80,7 @@ __all__ = [
     "assume_role_with_web_identity",
     "assume_root",
     "build_role_arn",
+    "cached_chain",
     "cached_credentials",
     "caller_identity",
     "chain",
@@ -105,7 +106,7 @@ __all__ = [
 #: Where each public name lives. ``import rolesession`` imports none of them (nor boto3):
 #: the command line's cached answers need neither (SPEC "CLI", fast path).
 _HOMES = {
-    "cached_credentials": "_handout",
+    "cached_chain": "_handout", "cached_credentials": "_handout",
     "assume_role": "_api", "assume_role_with_saml": "_api", "assume_role_with_web_identity": "_api",
     "chain": "_api", "from_profile": "_api", "mfa_session": "_api", "role_arn": "_api",
     "assume_role_chain": "_api", "build_role_arn": "_api", "session_from_recipe": "_api",

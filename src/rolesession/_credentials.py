@@ -3,6 +3,10 @@
 This is the unit the refresh engine holds and the caches store. Its
 ``to_entry()`` form is the STS response (``Credentials`` and
 ``AssumedRoleUser``) plus the receipt time, as the AWS CLI cache stores it.
+
+The file format is read here and in ``_file_cache`` alone, on the command
+line's cached path too: this module imports neither ``dataclasses`` nor
+``typing`` at run time (a ``credential_process`` pays for every import).
 """
 
 from __future__ import annotations
@@ -10,8 +14,12 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+
+from ._limits import default_advisory
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ENTRY_VERSION = 1
 #: A clock more than a day off is not a skew to correct: such an entry is foreign.
@@ -45,7 +53,6 @@ def to_iso(epoch: float) -> str:
     return to_datetime(epoch).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class RoleCredentials:
     """Temporary credentials with their expiry, receipt time and identity.
 
@@ -66,12 +73,64 @@ class RoleCredentials:
     token: str
     expiration: float  # epoch seconds
     received: float  # epoch seconds; lifetime = expiration - received
-    arn: str = ""  # of the assumed-role user
-    user_id: str = ""  # AssumedRoleId
-    source_identity: str | None = None
+    arn: str  # of the assumed-role user
+    user_id: str  # AssumedRoleId
+    source_identity: str | None
     #: STS's clock minus ours when they were received (0 when within the
     #: ``Date`` header's precision): lifetime and time left are judged on STS's clock.
-    skew: float = 0.0
+    skew: float
+
+    # A frozen, slotted value, as ``@dataclass(frozen=True, slots=True)`` made it (same
+    # fields, order, equality, hash and pickle state), written out: importing
+    # ``dataclasses`` costs the command line's cached path ~20 ms.
+    __slots__ = _FIELDS = (
+        "access_key", "secret_key", "token", "expiration", "received", "arn", "user_id",
+        "source_identity", "skew",
+    )  # fmt: skip
+    __match_args__ = (
+        "access_key", "secret_key", "token", "expiration", "received", "arn", "user_id",
+        "source_identity", "skew",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        token: str,
+        expiration: float,
+        received: float,
+        arn: str = "",
+        user_id: str = "",
+        source_identity: str | None = None,
+        skew: float = 0.0,
+    ) -> None:
+        values = (access_key, secret_key, token, expiration, received, arn, user_id, source_identity, skew)
+        for name, value in zip(self._FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: RoleCredentials are frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: RoleCredentials are frozen")
+
+    def __getstate__(self) -> list[Any]:
+        return list(self._values())  # what the dataclass pickled: older pickles load
+
+    def __setstate__(self, state: list[Any]) -> None:
+        for name, value in zip(self._FIELDS, state, strict=True):
+            object.__setattr__(self, name, value)
 
     @property
     def account(self) -> str:
@@ -87,6 +146,22 @@ class RoleCredentials:
     def expiry(self) -> float:
         """When they expire on this host's clock (``expiration`` is STS's)."""
         return self.expiration - self.skew
+
+    def hand_out_until(self, minimum: float = 0.0) -> float:
+        """Until when reading these hands them out as they are: epoch seconds on this host's clock.
+
+        Until then they have at least ``minimum`` seconds left and the default
+        `RefreshPolicy` starts no refresh (its advisory mark; its jitter only
+        delays one). What the command line's cached paths check before they
+        hand credentials out without the full library.
+
+        Example:
+            ```python
+            if time.time() <= creds.hand_out_until(15 * 60):
+                ...  # 15 minutes left at least, and no refresh due
+            ```
+        """
+        return self.expiry - max(minimum, default_advisory(self.lifetime))
 
     def environ(self, region: str | None = None) -> dict[str, str]:
         """The environment variables handing these credentials to a child process.

@@ -38,6 +38,11 @@ Safety rules, in order of importance:
   files; ``clear()`` likewise removes only files this cache wrote;
 * cache I/O never raises: a broken, foreign or expired file is a miss, and a
   cache that cannot be written logs one WARNING and is bypassed.
+
+Reading an entry is the command line's cached path (a ``credential_process``
+pays for every import): ``logging``, ``secrets``, ``threading``, ``typing``
+and the parameter checks are imported only when a write, a warning or a
+given directory needs them.
 """
 
 from __future__ import annotations
@@ -47,24 +52,25 @@ import errno
 import functools
 import itertools
 import json
-import logging
 import math
 import os
 import re
-import secrets
 import stat
-import threading
 import time
 import weakref
+from _thread import allocate_lock
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import ModuleType
-from typing import Any
 
 from ._credentials import ENTRY_VERSION, RoleCredentials, to_epoch
 from ._keys import KEY_PATTERN, cache_key, is_key
 from ._limits import LONGEST_LIFETIME, MAX_DURATION
-from ._validation import check_optional_path, fail
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from typing import Any
 
 _fcntl: ModuleType | None
 try:
@@ -74,7 +80,14 @@ except ImportError:  # Windows: idle lock files cannot be told from held ones, s
 
 __all__ = ["FileCache", "default_directory"]
 
-logger = logging.getLogger("rolesession")
+
+
+def _logger() -> logging.Logger:
+    """The library's logger, imported when something is logged (not on a plain read)."""
+    import logging
+
+    return logging.getLogger("rolesession")
+
 
 # Keys are SHA-256 hex digests (``_keys``); anything else -- e.g. the
 # in-memory key of a callable token -- never reaches disk.
@@ -379,10 +392,8 @@ class FileCache:
     ) -> None:
         number = isinstance(lock_timeout, (int, float)) and not isinstance(lock_timeout, bool)
         if not number or not lock_timeout >= 0:  # NaN fails too
-            raise fail("lock_timeout", f"must be a non-negative number of seconds, got {lock_timeout!r}")
-        path = check_optional_path(directory, "directory")
-        if path == "" or (path is not None and "\0" in path):
-            raise fail("directory", "must be a non-empty path without NUL (None: the default directory)")
+            raise _fail("lock_timeout", f"must be a non-negative number of seconds, got {lock_timeout!r}")
+        path = None if directory is None else _checked_path(directory)
         self.directory = os.path.abspath(os.path.expanduser(path)) if path else default_directory()
         """The directory holding the entries (an absolute path)."""
         self._given = self.directory if path else None
@@ -391,14 +402,14 @@ class FileCache:
         self._warnings = itertools.count()
         self._readable = self._writable = True
         self._swept_at = -math.inf
-        self._sweeping = threading.Lock()
+        self._sweeping = allocate_lock()  # threading.Lock, without importing threading
         # Until the directory is checked and open: a cache that is bypassed never uses it.
         self._dir = _Dir(self.directory, None)
         try:
             self._dir = self._prepare()
         except _Unusable as exc:
             if path is not None:
-                raise fail("directory", f"{self.directory} {exc}; pass a private directory") from None
+                raise _fail("directory", f"{self.directory} {exc}; pass a private directory") from None
             self._bypass(f"{self.directory} {exc}")
         except OSError as exc:
             self._unwritable(exc)
@@ -426,7 +437,7 @@ class FileCache:
             return None
         written_for = entry.pop(_KEY_FIELD, None)
         if written_for is None:
-            logger.debug("credential cache entry %s records no key (an older version wrote it)", name)
+            _logger().debug("credential cache entry %s records no key (an older version wrote it)", name)
             return None  # the next set() replaces it
         if written_for != key:
             self._foreign_entry(name)
@@ -445,15 +456,17 @@ class FileCache:
         now = time.time()
         expiry = _expiry(entry, now) if isinstance(entry, Mapping) else None
         if expiry is None or RoleCredentials.from_entry(entry) is None:
-            logger.debug("not caching an entry that is not a credential entry with plausible times")
+            _logger().debug("not caching an entry that is not a credential entry with plausible times")
             return
         try:
             bound = {**entry, _KEY_FIELD: key}  # what get() checks: the entry was written for this key
             data = json.dumps(bound, separators=(",", ":"), allow_nan=False).encode("utf-8")
         except (TypeError, ValueError):
-            logger.debug("not caching an entry that is not JSON-serialisable")
+            _logger().debug("not caching an entry that is not JSON-serialisable")
             return
         final = _entry_name(str(key))
+        import secrets
+
         temp = f".{key}.{secrets.token_hex(8)}.tmp"
         try:
             self._write(temp, final, data, expiry)
@@ -462,7 +475,7 @@ class FileCache:
                 self._dir.unlink(temp)
             if isinstance(exc, FileNotFoundError) and os.path.isdir(self.directory):
                 # Our temporary file was removed by another process's clear(): this write is lost, no more.
-                logger.debug("credential cache write lost to a concurrent clear()")
+                _logger().debug("credential cache write lost to a concurrent clear()")
                 return
             self._unwritable(exc)
             return
@@ -609,7 +622,7 @@ class FileCache:
             self._swept_at = now
             self._sweep(now)
         except Exception as exc:  # the sweep is housekeeping: it never fails a write
-            logger.debug("credential cache sweep stopped (%s)", type(exc).__name__)
+            _logger().debug("credential cache sweep stopped (%s)", type(exc).__name__)
         finally:
             self._sweeping.release()
 
@@ -660,13 +673,13 @@ class FileCache:
         try:
             import filelock  # only processes that really refresh pay for the import
         except ImportError:
-            logger.debug("filelock is not installed; refreshes are not single-flight across processes")
+            _logger().debug("filelock is not installed; refreshes are not single-flight across processes")
             return None
         try:
             lock = filelock.FileLock(lock_path, timeout=self.lock_timeout, mode=0o600)
             lock.acquire()
         except filelock.Timeout:  # before OSError: Timeout is a TimeoutError
-            logger.warning(
+            _logger().warning(
                 "waited %.1f s for another process's lock on a credential cache entry in %s; "
                 "going on without it",
                 self.lock_timeout,
@@ -677,10 +690,10 @@ class FileCache:
             if exc.errno in _CANNOT_WRITE:
                 self._unwritable(exc)
             else:  # e.g. no lock support on a network filesystem: go on unlocked
-                logger.debug("credential cache lock unavailable (%s)", exc)
+                _logger().debug("credential cache lock unavailable (%s)", exc)
             return None
         except Exception as exc:
-            logger.debug("credential cache lock unavailable (%s)", type(exc).__name__)
+            _logger().debug("credential cache lock unavailable (%s)", type(exc).__name__)
             return None
         return lock
 
@@ -692,7 +705,7 @@ class FileCache:
             self._readable = False
         if next(self._warnings) == 0:
             reason = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-            logger.warning(
+            _logger().warning(
                 "credential cache directory %s cannot be written (%s: %s); continuing without "
                 "caching credentials on disk",
                 self.directory,
@@ -701,7 +714,7 @@ class FileCache:
             )
 
     def _foreign_entry(self, name: str) -> None:
-        logger.warning(
+        _logger().warning(
             "ignoring credential cache entry %s in %s: it was written for another request (a role, "
             "MFA device or caller other than this one's: renamed or copied over this file?); it "
             "will be replaced",
@@ -712,10 +725,26 @@ class FileCache:
     def _bypass(self, reason: str) -> None:
         self._readable = self._writable = False
         if next(self._warnings) == 0:
-            logger.warning(
+            _logger().warning(
                 "not using the credential cache directory: %s; credentials are not cached on disk",
                 reason,
             )
+
+
+def _fail(parameter: str, message: str) -> Exception:
+    from ._validation import fail
+
+    return fail(parameter, message)
+
+
+def _checked_path(directory: object) -> str:
+    """A given ``directory`` as a checked ``str`` path (`_validation`, imported only then)."""
+    from ._validation import check_optional_path
+
+    path = check_optional_path(directory, "directory")
+    if not path or "\0" in path:
+        raise _fail("directory", "must be a non-empty path without NUL (None: the default directory)")
+    return path
 
 
 # -- directories --------------------------------------------------------------------------

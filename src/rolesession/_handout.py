@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from ._credentials import RoleCredentials
 from ._file_cache import FileCache
 from ._keys import cache_key
-from ._limits import CHAINED_MAX_DURATION, default_advisory
+from ._limits import CHAINED_MAX_DURATION
 from ._session_names import default_session_name
 from ._sources import AssumeRoleSource
 from ._validation import check_duration, check_endpoint_url, check_role_arn, check_session_name, partition_of
 
-__all__ = ["cached_credentials"]
+__all__ = ["cached_chain", "cached_credentials"]
 
 #: Variables that could make botocore's default chain (or the request) other
 #: than the environment's keys: a named profile, a web identity.
@@ -71,6 +71,52 @@ def cached_credentials(
             creds = rolesession.assume_role(arn).credentials()
         ```
     """
+    hops = cached_chain(
+        role_arns, session_name=session_name, duration=duration, sts_endpoint_url=sts_endpoint_url,
+        minimum=minimum, cache=cache,
+    )  # fmt: skip
+    return None if hops is None else hops[-1][1]
+
+
+def cached_chain(
+    role_arns: Sequence[str],
+    *,
+    session_name: str | None = None,
+    duration: int | None = None,
+    sts_endpoint_url: str | None = None,
+    minimum: float = 15 * 60,
+    cache: FileCache | None = None,
+) -> list[tuple[str, RoleCredentials, float]] | None:
+    """Every hop of `cached_credentials`'s chain: its cache key, its credentials, and until when they
+    are handed out as they are.
+
+    The same rules and ``None`` as `cached_credentials` (whose last hop is
+    this list's last credentials). For each hop: the `FileCache` key its
+    entry is under (the key the full path computes, signed by the previous
+    hop's access key), the credentials held there, and the time (epoch
+    seconds, this host's clock) until which they have at least ``minimum``
+    seconds left and are outside the default refresh windows. Lets a caller
+    remember where a chain's entries are (the command line does, to answer
+    its next identical run without computing the keys again).
+
+    Args:
+        role_arns: the roles assumed in turn, the first from the environment's keys.
+        session_name: every hop's ``RoleSessionName`` (default: `assume_role`'s).
+        duration: the last hop's ``DurationSeconds`` (default: STS's).
+        sts_endpoint_url: the STS endpoint every hop was assumed through.
+        minimum: seconds the credentials must have left.
+        cache: the `FileCache` to read (default: one in the default directory).
+
+    Raises:
+        Nothing: anything uncertain or invalid returns ``None``.
+
+    Example:
+        ```python
+        hops = rolesession.cached_chain([hub_arn, target_arn])
+        if hops is not None:
+            key, creds, until = hops[-1]  # the target's entry: cache.get(key)
+        ```
+    """
     caller = os.environ.get("AWS_ACCESS_KEY_ID")
     if not caller or not os.environ.get("AWS_SECRET_ACCESS_KEY") or not role_arns:
         return None
@@ -84,14 +130,19 @@ def cached_credentials(
         return None  # a chained hop's duration is capped by a retry: its key is the full path's to find
     store = FileCache() if cache is None else cache
     now = time.time()
-    creds = None
+    hops: list[tuple[str, RoleCredentials, float]] = []
     for source in sources:
-        entry = store.get(cache_key(source.key_material(source.duration), caller))
+        key = cache_key(source.key_material(source.duration), caller)
+        entry = store.get(key)
         creds = None if entry is None else RoleCredentials.from_entry(entry)
-        if creds is None or not _certain(creds, now, minimum):
+        if creds is None:
             return None
+        until = _certain_until(creds, minimum)
+        if now > until:
+            return None
+        hops.append((key, creds, until))
         caller = creds.access_key  # the next hop is signed with this one's keys
-    return creds
+    return hops
 
 
 def _source(
@@ -109,8 +160,6 @@ def _source(
     )
 
 
-def _certain(creds: RoleCredentials, now: float, minimum: float) -> bool:
-    """Whether reading ``creds`` now hands them out as they are: the default `RefreshPolicy`
-    (the CLI's) starts no refresh before its advisory mark (its jitter only delays it)."""
-    left = creds.expiry - now
-    return left >= minimum and left >= default_advisory(creds.lifetime)
+def _certain_until(creds: RoleCredentials, minimum: float) -> float:
+    """Until when reading ``creds`` hands them out as they are (`RoleCredentials.hand_out_until`)."""
+    return creds.hand_out_until(minimum)

@@ -12,7 +12,9 @@ new code).
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # no ``typing`` at run time: the command line's cached path reads this table
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "ASSERTION_LENGTH",

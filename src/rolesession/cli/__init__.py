@@ -9,13 +9,14 @@ included). Errors are one line on stderr, never a traceback.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # neither ``typing`` nor ``logging`` at run time: the cached path answers without
 if TYPE_CHECKING:
+    import logging
+
     from rolesession import AssumeRoleError
 
 __all__ = ["main"]
@@ -42,6 +43,18 @@ def _main(arguments: list[str]) -> int:
 
         print(f"rolesession {__version__}", flush=True)
         return EXIT_OK
+    from .fast import answer
+
+    try:
+        cached = answer(arguments)  # a hand-out memo for exactly this run: no parser, no boto3
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # exec's command could not be run
+        return _fail(exit_code(exc), describe(exc))
+    if cached is not None:
+        return cached
     from .errors import UsageError
     from .parser import parse_args
 
@@ -71,14 +84,17 @@ def _main(arguments: list[str]) -> int:
 
                 code = run_cache(args)
             else:
-                from .fast import assume
+                from . import fast
 
-                cached = assume(args)  # no boto3 when the file cache certainly answers
-                if cached is None:
+                answered = fast.run(args)  # no boto3 when the file cache certainly answers
+                if answered is None:
                     from .commands import run
 
-                    cached = run(args)
-                code = cached
+                    answered = run(args)
+                code = answered
+                if (code == EXIT_OK and args.command == "assume") or args.command == "exec":
+                    with suppress(Exception):  # a memo not written costs the next run its speed, no more
+                        fast.remember(arguments, args)
             _flush_stdout()
             return code
         except KeyboardInterrupt:
@@ -184,20 +200,25 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        message = " ".join(record.getMessage().split())
-        if record.levelno >= logging.WARNING:
-            return f"rolesession: {record.levelname.lower()}: {message}"
-        return f"rolesession: {message}"
+def _one_line(record: logging.LogRecord) -> str:
+    import logging
+
+    message = " ".join(record.getMessage().split())
+    if record.levelno >= logging.WARNING:
+        return f"rolesession: {record.levelname.lower()}: {message}"
+    return f"rolesession: {message}"
 
 
 @contextmanager
 def _logging(*, verbose: bool) -> Iterator[None]:
     """The library's WARNINGs (and with ``-v`` its STS calls) on stderr, for this run."""
+    import logging
+
     logger = logging.getLogger("rolesession")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
+    formatter = logging.Formatter()
+    formatter.format = _one_line  # type: ignore[method-assign]
+    handler.setFormatter(formatter)
     handler.setLevel(logging.INFO if verbose else logging.WARNING)
     level = logger.level
     # Never raise the level: a program calling ``main()`` may be listening at INFO.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -49,24 +48,6 @@ __all__ = [
 #: invocation instead of being abandoned at exit.
 BACKGROUND_GRACE = 10.0
 
-#: Variables that would name other credentials than the role's to ``exec``'s
-#: command (some come before the container endpoint, or beat the
-#: environment's keys, in an SDK's chain).
-_OTHER_CREDENTIALS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-)
-
-
 def run(args: argparse.Namespace) -> int:
     command = {"assume": assume, "exec": exec_, "whoami": whoami}[args.command]
     with loops.resolving(loops.source_profile(args)):
@@ -80,9 +61,9 @@ def make_cache(args: argparse.Namespace) -> Any:
     """A `FileCache` in the default directory, so repeated invocations do not call STS."""
     if args.no_cache:
         return None
-    import rolesession
+    from .fast import RecordingCache
 
-    return rolesession.FileCache()
+    return RecordingCache()  # a FileCache noting the entries this run touches (the hand-out memo)
 
 
 def source_session(args: argparse.Namespace) -> boto3.Session | None:
@@ -339,6 +320,9 @@ def assume(args: argparse.Namespace) -> int:
             session, creds = _hand_out_sharing(args, failures, marker)
     text = documents.document(creds, session.region_name, args.format)
     print(text, flush=True)
+    from .fast import handed_out
+
+    handed_out(creds, session.region_name)
     # A read inside the advisory window started a refresh: let it reach the
     # file cache rather than abandon it at exit (once per invocation otherwise).
     session.get_credentials().wait_for_background(BACKGROUND_GRACE)
@@ -395,19 +379,14 @@ def source_identity(args: argparse.Namespace) -> dict[str, str]:
 
 
 def exec_(args: argparse.Namespace) -> int:
-    from .shared_files import child_profile, isolated_files
+    from .shared_files import command_environment
 
     session = build_session(args)
     serving = args.server or args.imds
     # Fail now (exit 3/4/5), not inside the command. An endpoint hands out
     # fresh credentials by itself, so with one nothing waits for a refresh.
     creds = hand_out(session, wait=not serving)
-    env = loops.outer_environment(dict(os.environ))
-    profile = child_profile(args.profile, env)  # whose settings it gets, before AWS_PROFILE goes
-    for name in _OTHER_CREDENTIALS:
-        env.pop(name, None)
-    # The command signs as the role whatever the user's ~/.aws files hold.
-    with command_holding(session), isolated_files(env, profile) as env:
+    with command_holding(session), command_environment(args.profile) as env:
         if not serving:
             env.update(_environ(session, creds))
             return run_command(args.exec_command, env)

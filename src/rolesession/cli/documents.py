@@ -10,9 +10,11 @@ import datetime as _dt
 import json
 import os
 import shlex
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # no ``typing`` at run time: the cached path prints these
 if TYPE_CHECKING:
+    from typing import Any
+
     from rolesession import RoleCredentials, RoleSession
 
 __all__ = ["HAND_OUT_MINIMUM", "credentials_object", "document", "env_lines", "environ", "hand_out", "iso"]

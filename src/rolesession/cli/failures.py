@@ -114,6 +114,11 @@ class SharedFailures:
         self._stale = False
         self._usable = _private_directory(cache.directory)
 
+    @property
+    def key(self) -> str:
+        """The marker's key: its file is ``<key>.failure`` in the cache's directory."""
+        return self._key
+
     # -- the attempt ------------------------------------------------------------------
 
     @contextlib.contextmanager

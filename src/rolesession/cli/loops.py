@@ -26,14 +26,16 @@ a ``credential_process``, while the role hops are rolesession's own.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import quote, unquote
 
 from .errors import CliError
+
+TYPE_CHECKING = False  # no argparse at run time: the cached ``exec`` reads `outer_environment`
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["VARIABLE", "explain", "outer_environment", "resolving", "resolving_helper", "source_profile"]
 
@@ -75,6 +77,10 @@ def source_profile(args: argparse.Namespace) -> str | None:
 
 def _listed() -> list[str]:
     text = os.environ.get(VARIABLE, "")
+    if not text:
+        return []
+    from urllib.parse import unquote  # (~2.5 ms: only when a run above listed something)
+
     return [unquote(item) for item in text.split(",") if item]
 
 
@@ -122,6 +128,8 @@ def _recording(item: str | None, listed: list[str]) -> Iterator[None]:
     before = os.environ.get(VARIABLE)
     _outer.append(before)
     if item is not None:
+        from urllib.parse import quote
+
         os.environ[VARIABLE] = ",".join(quote(p, safe="") for p in [*listed, item])
     try:
         yield

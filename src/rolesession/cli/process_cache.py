@@ -28,28 +28,35 @@ is stored only in the cache's private files (0600 in a 0700 directory).
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
-import logging
 import os
-import selectors
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from rolesession import FileCache, RoleCredentials
 
 from . import loops
 from .errors import CliError
 
-__all__ = ["MIN_LEFT", "Document", "parse_document", "run_cache"]
+# No argparse, logging, subprocess, dataclasses or typing at run time: a cached answer
+# (`cached_output`, before any parsing) reads the key and the entry, and prints.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    import logging
+    import subprocess
+    from typing import Any
 
-logger = logging.getLogger("rolesession")
+__all__ = ["MIN_LEFT", "Document", "cached_output", "parse_document", "run_cache"]
+
+
+def _logger() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("rolesession")
+
 
 #: botocore refreshes credentials from a credential_process 15 minutes before
 #: they expire: a document with less left than this would be asked for again
@@ -64,15 +71,44 @@ LOCK_TIMEOUT = 300.0
 _EXTRA = "CredentialProcess"
 
 
-@dataclass(frozen=True, repr=False)
 class Document:
-    """A ``credential_process`` Version 1 document."""
+    """A ``credential_process`` Version 1 document (a frozen value)."""
+
+    __slots__ = ("access_key", "account_id", "expiration", "secret_key", "token")
 
     access_key: str
     secret_key: str
     token: str | None
     expiration: float | None  # epoch seconds; None: long-lived keys
-    account_id: str | None = None
+    account_id: str | None
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        token: str | None,
+        expiration: float | None,
+        account_id: str | None = None,
+    ) -> None:
+        for name, value in (
+            ("access_key", access_key), ("secret_key", secret_key), ("token", token),
+            ("expiration", expiration), ("account_id", account_id),
+        ):  # fmt: skip
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Document is frozen")
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.access_key, self.secret_key, self.token, self.expiration, self.account_id)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
     def __repr__(self) -> str:
         return f"Document(access_key={self.access_key!r})"
@@ -132,8 +168,21 @@ def run_cache(args: argparse.Namespace) -> int:
         else:
             key = helper_key(argv, args.key_env)
             document = _cached_or_run(FileCache(lock_timeout=LOCK_TIMEOUT), argv, key)
-    print(json.dumps(document.as_json()), flush=True)
+    print(_output(document), flush=True)
     return 0
+
+
+def cached_output(helper: list[str]) -> str | None:
+    """What ``rolesession cache -- HELPER...`` (no option) prints while the cache answers, without a
+    parser: the same loop check, key, 15-minute rule and output as `run_cache`; ``None`` when the
+    helper would have to run (or the loop check refuses: `run_cache` says it)."""
+    with loops.resolving_helper(helper):
+        document = _cached(FileCache(lock_timeout=LOCK_TIMEOUT), helper_key(helper))
+    return None if document is None else _output(document)
+
+
+def _output(document: Document) -> str:
+    return json.dumps(document.as_json())
 
 
 def helper_key(
@@ -168,6 +217,8 @@ def helper_key(
 
 def _executable(name: str, environ: Mapping[str, str], cwd: str) -> str | None:
     """The file the helper's first word runs (symbolic links resolved); ``None`` if there is none."""
+    import shutil
+
     if os.sep in name or (os.altsep is not None and os.altsep in name):
         found: str | None = os.path.join(cwd, name)
     else:
@@ -189,13 +240,13 @@ def _cached_or_run(cache: FileCache, argv: list[str], key: str) -> Document:
     asked = time.time()
     document = _cached(cache, key)
     if document is not None:
-        return document
+        return _served(document)
     with cache.lock(key):
         # Another process may have run the helper while we waited for the lock:
         # what it stored after we asked is fresh enough, whatever is left of it.
         document = _cached(cache, key, stored_since=asked)
         if document is not None:
-            return document
+            return _served(document)
         document = _run_helper(argv)
         if document.expiration is not None:
             cache.set(key, document.to_entry(time.time()))
@@ -210,12 +261,20 @@ def _cached(cache: FileCache, key: str, stored_since: float | None = None) -> Do
     document, creds = found
     now = time.time()
     if creds.expiry - now >= MIN_LEFT or (stored_since is not None and creds.received >= stored_since):
-        logger.info("credential_process helper served from the cache (until %s)", to_iso(creds.expiry))
         return document
     return None
 
 
+def _served(document: Document) -> Document:
+    if document.expiration is not None:  # -v says it (the cached path before parsing has no -v)
+        until = to_iso(document.expiration)
+        _logger().info("credential_process helper served from the cache (until %s)", until)
+    return document
+
+
 def _run_helper(argv: list[str]) -> Document:
+    import subprocess
+
     name = argv[0]
     try:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE)
@@ -243,7 +302,7 @@ def _run_helper(argv: list[str]) -> Document:
         raise CliError(f"the helper {name!r} {how} (its output is not shown: it may hold secrets)")
     document = parse_document(output, name)
     expiry = "no expiration" if document.expiration is None else f"until {to_iso(document.expiration)}"
-    logger.info("ran the credential_process helper %s (%s)", name, expiry)
+    _logger().info("ran the credential_process helper %s (%s)", name, expiry)
     return document
 
 
@@ -264,6 +323,9 @@ def read_bounded(process: subprocess.Popen[bytes], limit: int, deadline: float) 
     commands' output (`rolesession.mfa_from_command`) the same way, behind
     its providers.
     """
+    import selectors
+    import subprocess
+
     assert process.stdout is not None
     if sys.platform == "win32":  # no select() on pipes: a plain bounded read
         data = process.stdout.read(limit + 1)

@@ -31,7 +31,27 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["CREDENTIAL_KEYS", "child_settings", "is_credential_key", "isolated_files"]
+__all__ = [
+    "CREDENTIAL_KEYS", "OTHER_CREDENTIALS", "child_settings", "command_environment", "is_credential_key",
+    "isolated_files",
+]  # fmt: skip
+
+#: Variables that would name other credentials than the role's to ``exec``'s
+#: command (some come before the container endpoint, or beat the
+#: environment's keys, in an SDK's chain).
+OTHER_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
 
 #: Keys that lead an SDK to credentials (or to how it gets them), besides
 #: every key with one of `CREDENTIAL_PREFIXES`.
@@ -71,8 +91,12 @@ def child_settings(profile: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The profile's non-credential settings, and the ``services`` section it names (if any).
 
     Read as botocore reads them (both files, the credentials file's values
-    winning), from the files the environment names now.
+    winning), from the files the environment names now. With neither file
+    there botocore would read nothing: then nothing is imported (the cached
+    ``exec`` runs without botocore).
     """
+    if not any(os.path.isfile(path) for path in _shared_file_paths()):
+        return {}, {}
     import botocore.session
 
     config = botocore.session.Session().full_config
@@ -83,6 +107,14 @@ def child_settings(profile: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if isinstance(name, str) and isinstance(config.get("services", {}).get(name), dict):
         services = {name: config["services"][name]}
     return settings, services
+
+
+def _shared_file_paths() -> tuple[str, str]:
+    """The config and credentials files botocore reads: its variables (even empty), else its defaults,
+    ``~`` and variables expanded as its config loader expands them."""
+    config = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
+    credentials = os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+    return os.path.expanduser(os.path.expandvars(config)), os.path.expanduser(os.path.expandvars(credentials))
 
 
 def render(settings: Mapping[str, Any], services: Mapping[str, Any]) -> str:
@@ -108,6 +140,27 @@ def _plain(key: object, value: object) -> bool:
     # A value that would break the file's lines (or a key that is not a key) is left out.
     text = f"{key}{value}"
     return isinstance(key, str) and isinstance(value, str) and "\n" not in text and "\r" not in text
+
+
+@contextmanager
+def command_environment(profile: str | None) -> Iterator[dict[str, str]]:
+    """The environment ``exec``'s command starts from, for the block: one definition for every path.
+
+    This run's environment as it found it (`loops.outer_environment`), without
+    any variable naming other credentials (`OTHER_CREDENTIALS`), pointing at
+    our credential-free files with the settings of ``profile`` (``--profile``;
+    else the profile the command would have read). The caller adds the
+    credentials' variables, or an endpoint's.
+    """
+    from .loops import outer_environment
+
+    env = outer_environment(dict(os.environ))
+    chosen = child_profile(profile, env)  # whose settings it gets, before AWS_PROFILE goes
+    for name in OTHER_CREDENTIALS:
+        env.pop(name, None)
+    # The command signs as the role whatever the user's ~/.aws files hold.
+    with isolated_files(env, chosen) as isolated:
+        yield isolated
 
 
 @contextmanager
