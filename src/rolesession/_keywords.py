@@ -23,6 +23,24 @@ Duration = int | _dt.timedelta
 PolicyLike = Policy | Mapping[str, Any] | str
 
 
+class RequestKeywords(TypedDict, total=False):
+    """Where STS is called and what the session keeps: every entry point takes these."""
+
+    region: str | None
+    sts_endpoint_url: str | None
+    sts_config: botocore.config.Config | None
+    cache: CacheArg
+    refresh: RefreshPolicy | None
+
+
+class PolicyKeywords(RequestKeywords, total=False):
+    """`RequestKeywords` and the role session's duration and session policies."""
+
+    duration: Duration | None
+    policy: PolicyLike | None
+    policy_arns: Iterable[str] | None
+
+
 class CommonHopKeywords(TypedDict, total=False):
     """The hop keywords the sync and async entry points share (all but ``mfa_token``)."""
 
@@ -46,3 +64,13 @@ class HopKeywords(CommonHopKeywords, total=False):
     """`assume_role`'s keywords but ``role_arn`` and ``source`` (`_requests.HOP_KEYWORDS`)."""
 
     mfa_token: str | Callable[[], str] | None
+
+
+class TokenKeywords(TypedDict, total=False):
+    """The keywords of `RoleSession.web_identity_token` and `token_provider` but ``audience``."""
+
+    algorithm: str
+    duration: int
+    scope: str | None
+    subject_mode: str | None
+    tags: dict[str, str] | None

@@ -50,14 +50,21 @@ from . import _api, _botocore, _default_chain
 from ._cache import DEFAULT_CACHE, CacheArg
 from ._credentials import to_datetime
 from ._errors import TokenError
-from ._keywords import CommonHopKeywords, Duration, PolicyLike
+from ._keywords import (
+    CommonHopKeywords,
+    Duration,
+    PolicyKeywords,
+    PolicyLike,
+    RequestKeywords,
+    TokenKeywords,
+)
 from ._redaction import protect_botocore_loggers
 from ._refresh import RefreshPolicy, SessionCredentials
 from ._session import RoleSession, _RejectionRetry
 from ._sources import ByIdentity
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    from typing_extensions import Required, Unpack
 
 __all__ = [
     "AioRoleSession",
@@ -367,14 +374,7 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
     # -- outbound tokens -----------------------------------------------------------------
 
     async def web_identity_token(
-        self,
-        audience: str | Iterable[str],
-        *,
-        algorithm: str = "RS256",
-        duration: int = 300,
-        scope: str | None = None,
-        subject_mode: str | None = None,
-        tags: dict[str, str] | None = None,
+        self, audience: str | Iterable[str], **kwargs: Unpack[TokenKeywords]
     ) -> str:
         """A GetWebIdentityToken JWT naming this session (see `RoleSession.web_identity_token`).
 
@@ -382,31 +382,17 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         session's (one engine for both); a token that must be fetched is
         fetched off the loop. The token is a secret.
         """
-        provider = self.token_provider(
-            audience, algorithm=algorithm, duration=duration, scope=scope, subject_mode=subject_mode,
-            tags=tags,
-        )  # fmt: skip
-        return await provider()
+        return await self.token_provider(audience, **kwargs)()
 
     def token_provider(
-        self,
-        audience: str | Iterable[str],
-        *,
-        algorithm: str = "RS256",
-        duration: int = 300,
-        scope: str | None = None,
-        subject_mode: str | None = None,
-        tags: dict[str, str] | None = None,
+        self, audience: str | Iterable[str], **kwargs: Unpack[TokenKeywords]
     ) -> Callable[[], Awaitable[str]]:
         """A zero-argument coroutine function returning `web_identity_token` (parameters checked now).
 
         For async token suppliers, and the ``token=`` parameters of this
         module's entry points (async providers are awaited on the readers' loop).
         """
-        sync = self.sync.token_provider(
-            audience, algorithm=algorithm, duration=duration, scope=scope, subject_mode=subject_mode,
-            tags=tags,
-        )  # fmt: skip
+        sync = self.sync.token_provider(audience, **kwargs)
 
         async def token() -> str:
             await self._credentials_view.get_frozen_credentials()  # a cold session fetches off the loop
@@ -421,22 +407,10 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         return _view(self.sync.assume_role(role_arn, **_async_ready(kwargs)))
 
     def scope_down(
-        self,
-        policy: PolicyLike | None = None,
-        *,
-        duration: Duration | None = None,
-        description: str | None = None,
-        region: str | None = None,
-        sts_endpoint_url: str | None = None,
-        sts_config: botocore.config.Config | None = None,
-        cache: CacheArg = DEFAULT_CACHE,
-        refresh: RefreshPolicy | None = None,
+        self, policy: PolicyLike | None = None, **kwargs: Unpack[AioScopeDownKeywords]
     ) -> AioRoleSession:
         """Scoped-down credentials from this session's (see `RoleSession.scope_down`)."""
-        return scope_down(
-            policy, source=self, duration=duration, description=description, region=region,
-            sts_endpoint_url=sts_endpoint_url, sts_config=sts_config, cache=cache, refresh=refresh,
-        )  # fmt: skip
+        return scope_down(policy, source=self, **kwargs)
 
     def scoped(self, *, policy: Any = None, policy_arns: Iterable[str] | None = None) -> AioRoleSession:
         """The same role with exactly these session policies (see `RoleSession.scoped`)."""
@@ -516,6 +490,34 @@ class AioAssumeRoleKeywords(AioHopKeywords, total=False):
     source: boto3.Session | AioRoleSession | None
 
 
+class AioWebIdentityKeywords(PolicyKeywords, total=False):
+    """The keywords of `rolesession.aio.assume_role_with_web_identity` but ``role_arn``."""
+
+    token: str | Callable[[], Any] | None
+    token_file: str | os.PathLike[str] | None
+    provider_id: str | None
+    session_name: str | None
+
+
+class AioSamlKeywords(PolicyKeywords, total=False):
+    """The keywords of `rolesession.aio.assume_role_with_saml` but the two ARNs."""
+
+    assertion: Required[str | Callable[[], Any]]
+
+
+class AioScopeDownKeywords(RequestKeywords, total=False):
+    """The keywords of `rolesession.aio.scope_down` but ``policy`` and ``source``."""
+
+    duration: Duration | None
+    description: str | None
+
+
+class AioRootKeywords(RequestKeywords, total=False):
+    """The keywords of `rolesession.aio.assume_root` but the account, task policy and source."""
+
+    duration: Duration
+
+
 def assume_role(role_arn: str, **kwargs: Unpack[AioAssumeRoleKeywords]) -> AioRoleSession:
     """`rolesession.assume_role` for aiobotocore: same parameters, same checks.
 
@@ -530,71 +532,17 @@ def assume_role(role_arn: str, **kwargs: Unpack[AioAssumeRoleKeywords]) -> AioRo
 
 
 def assume_role_with_web_identity(
-    role_arn: str | None = None,
-    *,
-    token: str | Callable[[], Any] | None = None,
-    token_file: str | os.PathLike[str] | None = None,
-    provider_id: str | None = None,
-    session_name: str | None = None,
-    duration: Duration | None = None,
-    policy: PolicyLike | None = None,
-    policy_arns: Iterable[str] | None = None,
-    region: str | None = None,
-    sts_endpoint_url: str | None = None,
-    sts_config: botocore.config.Config | None = None,
-    cache: CacheArg = DEFAULT_CACHE,
-    refresh: RefreshPolicy | None = None,
+    role_arn: str | None = None, **kwargs: Unpack[AioWebIdentityKeywords]
 ) -> AioRoleSession:
     """`rolesession.assume_role_with_web_identity` for aiobotocore; ``token`` may be an ``async`` callable."""
-    return _view(
-        _api.assume_role_with_web_identity(
-            role_arn,
-            token=_loop_provider(token),
-            token_file=token_file,
-            provider_id=provider_id,
-            session_name=session_name,
-            duration=duration,
-            policy=policy,
-            policy_arns=policy_arns,
-            region=region,
-            sts_endpoint_url=sts_endpoint_url,
-            sts_config=sts_config,
-            cache=cache,
-            refresh=refresh,
-        )
-    )
+    return _view(_api.assume_role_with_web_identity(role_arn, **_async_ready(kwargs)))
 
 
 def assume_role_with_saml(
-    role_arn: str,
-    principal_arn: str,
-    *,
-    assertion: str | Callable[[], Any],
-    duration: Duration | None = None,
-    policy: PolicyLike | None = None,
-    policy_arns: Iterable[str] | None = None,
-    region: str | None = None,
-    sts_endpoint_url: str | None = None,
-    sts_config: botocore.config.Config | None = None,
-    cache: CacheArg = DEFAULT_CACHE,
-    refresh: RefreshPolicy | None = None,
+    role_arn: str, principal_arn: str, **kwargs: Unpack[AioSamlKeywords]
 ) -> AioRoleSession:
     """`rolesession.assume_role_with_saml` for aiobotocore; ``assertion`` may be an ``async`` callable."""
-    return _view(
-        _api.assume_role_with_saml(
-            role_arn,
-            principal_arn,
-            assertion=_loop_provider(assertion),
-            duration=duration,
-            policy=policy,
-            policy_arns=policy_arns,
-            region=region,
-            sts_endpoint_url=sts_endpoint_url,
-            sts_config=sts_config,
-            cache=cache,
-            refresh=refresh,
-        )
-    )
+    return _view(_api.assume_role_with_saml(role_arn, principal_arn, **_async_ready(kwargs)))
 
 
 def chain(
@@ -685,30 +633,12 @@ def scope_down(
     policy: PolicyLike | None = None,
     *,
     source: boto3.Session | AioRoleSession | None = None,
-    duration: Duration | None = None,
-    description: str | None = None,
-    region: str | None = None,
-    sts_endpoint_url: str | None = None,
-    sts_config: botocore.config.Config | None = None,
-    cache: CacheArg = DEFAULT_CACHE,
-    refresh: RefreshPolicy | None = None,
+    **kwargs: Unpack[AioScopeDownKeywords],
 ) -> AioRoleSession:
     """`rolesession.scope_down` for aiobotocore (``source`` may be an `AioRoleSession`)."""
     if isinstance(source, AioRoleSession):
         source = source.sync
-    return _view(
-        _api.scope_down(
-            policy,
-            source=source,
-            duration=duration,
-            description=description,
-            region=region,
-            sts_endpoint_url=sts_endpoint_url,
-            sts_config=sts_config,
-            cache=cache,
-            refresh=refresh,
-        )
-    )
+    return _view(_api.scope_down(policy, source=source, **kwargs))
 
 
 def assume_root(
@@ -716,26 +646,9 @@ def assume_root(
     task_policy: str,
     *,
     source: boto3.Session | AioRoleSession | None = None,
-    duration: Duration = 900,
-    region: str | None = None,
-    sts_endpoint_url: str | None = None,
-    sts_config: botocore.config.Config | None = None,
-    cache: CacheArg = DEFAULT_CACHE,
-    refresh: RefreshPolicy | None = None,
+    **kwargs: Unpack[AioRootKeywords],
 ) -> AioRoleSession:
     """`rolesession.assume_root` for aiobotocore (``source`` may be an `AioRoleSession`)."""
     if isinstance(source, AioRoleSession):
         source = source.sync
-    return _view(
-        _api.assume_root(
-            account,
-            task_policy,
-            source=source,
-            duration=duration,
-            region=region,
-            sts_endpoint_url=sts_endpoint_url,
-            sts_config=sts_config,
-            cache=cache,
-            refresh=refresh,
-        )
-    )
+    return _view(_api.assume_root(account, task_policy, source=source, **kwargs))

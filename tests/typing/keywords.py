@@ -58,6 +58,8 @@ def aio_keywords_are_checked(aio_session: rolesession.aio.AioRoleSession) -> Non
     rolesession.aio.scope_down(duraton=900)  # type: ignore[call-arg]
     rolesession.aio.assume_root("123456789012", "IAMAuditRootUserCredentials", regoin="x")  # type: ignore[call-arg]
     aio_session.scope_down(descripton="x")  # type: ignore[call-arg]
+    aio_session.token_provider("aud", algoritm="RS256")  # type: ignore[call-arg]
+    rolesession.aio.assume_role_with_saml(ROLE, ROLE)  # type: ignore[call-arg]
 
     async def code() -> str:
         return "123456"
