@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import botocore.config
 
 from ._cache import DEFAULT_CACHE, CacheArg
-from ._keywords import Duration, PolicyLike
 from ._recipe import Recipe
 from ._refresh import RefreshPolicy
 from ._requests import (
@@ -31,14 +30,13 @@ from ._requests import (
     web_identity_recipe,
 )
 from ._session import RoleSession, session_for
-from ._travel import travelling
 from ._validation import ROLE_ARN_RE, check_str, fail
 
 if TYPE_CHECKING:
     import boto3
     from typing_extensions import Unpack
 
-    from ._keywords import HopKeywords
+    from ._keywords import Duration, HopKeywords, PolicyLike
 
 __all__ = [
     "assume_role",
@@ -669,6 +667,8 @@ def session_from_recipe(data: Mapping[str, Any]) -> RoleSession:
         assert same.role_arn == session.role_arn
         ```
     """
+    from ._travel import travelling  # only for sessions that travel: not on import's bill
+
     received = travelling(data)
     parent: Any = None
     if received.profile is not None:

@@ -28,7 +28,6 @@ from ._redaction import protect_botocore_loggers
 from ._refresh import RefreshPolicy, SessionCredentials
 from ._requests import assume_role_recipe, check_assume_role_keywords, scope_down_recipe, scoped_source
 from ._sts import REJECTION_CODES
-from ._travel import recipe_data
 from ._validation import fail
 
 if TYPE_CHECKING:
@@ -475,6 +474,8 @@ class RoleSession(boto3.Session):
         """
         # By the public name, looked up (not imported: it lives in the layer above this one),
         # so a pickle names rolesession.session_from_recipe and plain data, never a private module.
+        from ._travel import recipe_data  # only for sessions that travel: not on import's bill
+
         rebuild = sys.modules["rolesession"].session_from_recipe
         return (rebuild, (recipe_data(self._recipe),))
 

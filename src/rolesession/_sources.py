@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
 
 from ._errors import TokenError
 from ._keys import CallerIdentity, caller_of_secret, config_key, digest
@@ -119,8 +119,7 @@ FIRST_HOP = "first"
 LAST_HOP = "last"
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """The command-line option that sets a parameter (read by `hop_parameters`, and by
     ``cli/options.py``, which builds its options from these)."""
 
@@ -137,14 +136,15 @@ class Flag:
     identity: bool = True
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """Everything about one `Source` field, said once (the field's ``metadata["param"]``).
 
     The request (`Source.params`), the cache key (`Source.key_material`), the
     secrets hidden from ``describe()`` and pickles' warnings, the keyword sets
     of `chain` and `fan_out` (`hop_keywords`), the profile keys and the CLI
-    flags are all read from these declarations.
+    flags are all read from these declarations. Named tuples, like `Flag`:
+    there are dozens, made once at import, where a dataclass's generated
+    methods cost import time the command line's start-up pays.
     """
 
     #: STS's name for it (``RoleSessionName``); ``None``: not sent as is.
