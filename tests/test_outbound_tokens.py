@@ -134,7 +134,8 @@ def test_renewed_before_expiry(fake: StsFake, frozen: Any) -> None:
     first = session.web_identity_token("aud", duration=60)
     frozen.tick(10)
     assert session.web_identity_token("aud", duration=60) == first  # held: no call
-    frozen.tick(40)  # 10 s left: inside the refresh window, renewed in the background
+    # 7 s left: past the (jittered) start of the renewal window, before it is due (6 s left).
+    frozen.tick(43)
     assert session.web_identity_token("aud", duration=60) == first  # still valid: served, no waiting
     engine_for(session, token_request("aud", duration=60)).wait_for_background(30)
     second = session.web_identity_token("aud", duration=60)
