@@ -498,3 +498,16 @@ def test_the_cached_answer_keeps_the_loop_check(helper: tuple[list[str], Path]) 
     )  # fmt: skip
     assert done.returncode == 3 and "rolesession again" in done.stderr
     assert runs(counter) == 1
+
+
+def test_a_document_is_a_frozen_value_whose_repr_holds_no_secret() -> None:
+    from rolesession.cli.process_cache import Document
+
+    document = Document("AKIAEXAMPLE", "wJalrSECRET", "FQoGTOKEN", 1.0e9, "123456789012")
+    assert document == Document("AKIAEXAMPLE", "wJalrSECRET", "FQoGTOKEN", 1.0e9, "123456789012")
+    assert len({document, Document("AKIAEXAMPLE", "wJalrSECRET", "FQoGTOKEN", 1.0e9, "123456789012")}) == 1
+    with pytest.raises(AttributeError):
+        document.token = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del document.token
+    assert "wJalrSECRET" not in repr(document) and "FQoGTOKEN" not in repr(document)

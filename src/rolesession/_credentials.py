@@ -87,10 +87,7 @@ class RoleCredentials:
         "access_key", "secret_key", "token", "expiration", "received", "arn", "user_id",
         "source_identity", "skew",
     )  # fmt: skip
-    __match_args__ = (
-        "access_key", "secret_key", "token", "expiration", "received", "arn", "user_id",
-        "source_identity", "skew",
-    )  # fmt: skip
+    __match_args__ = _FIELDS
 
     def __init__(
         self,

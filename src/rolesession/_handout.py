@@ -137,7 +137,7 @@ def cached_chain(
         creds = None if entry is None else RoleCredentials.from_entry(entry)
         if creds is None:
             return None
-        until = _certain_until(creds, minimum)
+        until = creds.hand_out_until(minimum)
         if now > until:
             return None
         hops.append((key, creds, until))
@@ -158,8 +158,3 @@ def _source(
         sts_endpoint_url=check_endpoint_url(endpoint, "sts_endpoint_url"),
         session_name=default_session_name() if session_name is None else check_session_name(session_name),
     )
-
-
-def _certain_until(creds: RoleCredentials, minimum: float) -> float:
-    """Until when reading ``creds`` hands them out as they are (`RoleCredentials.hand_out_until`)."""
-    return creds.hand_out_until(minimum)

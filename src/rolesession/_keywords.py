@@ -41,23 +41,15 @@ class PolicyKeywords(RequestKeywords, total=False):
     policy_arns: Iterable[str] | None
 
 
-class CommonHopKeywords(TypedDict, total=False):
+class CommonHopKeywords(PolicyKeywords, total=False):
     """The hop keywords the sync and async entry points share (all but ``mfa_token``)."""
 
     session_name: str | None
-    duration: Duration | None
-    policy: PolicyLike | None
-    policy_arns: Iterable[str] | None
     tags: Mapping[str, str] | None
     transitive_tag_keys: Iterable[str] | None
     external_id: str | None
     source_identity: str | None
     mfa_serial: str | None
-    region: str | None
-    sts_endpoint_url: str | None
-    sts_config: botocore.config.Config | None
-    cache: CacheArg
-    refresh: RefreshPolicy | None
 
 
 class HopKeywords(CommonHopKeywords, total=False):

@@ -99,6 +99,9 @@ class Document:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to field {name!r}: a Document is frozen")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Document is frozen")
+
     def _values(self) -> tuple[Any, ...]:
         return (self.access_key, self.secret_key, self.token, self.expiration, self.account_id)
 
