@@ -411,3 +411,42 @@ def test_web_identity_token_and_token_provider() -> None:
         else:
             with pytest.raises(rolesession.RoleSessionError, match="upgrade botocore"):
                 run(tokens())
+
+
+def test_token_readers_of_one_loop_share_one_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token is read as credentials are: 20 coroutines asking at once for a token nobody holds
+    make one trip off the loop (not one blocked fetch thread each); once held, a read is a clock
+    read and a compare, with no trip at all."""
+    import botocore.session
+
+    from sts_fake import StsFake
+
+    known = botocore.session.get_session().get_service_model("sts").operation_names
+    trips: list[object] = []
+    real = aio._off_the_loop
+
+    def counted(loop: Any, call: Any) -> Any:
+        trips.append(call)
+        return real(loop, call)
+
+    with StsFake(outbound_federation=True) as fake:
+        session = aio.assume_role(ROLE, region="us-east-1", sts_endpoint_url=fake.url)
+        provider = session.token_provider("api://shared", duration=120)
+
+        async def many() -> list[Any]:
+            await session.get_credentials()  # the session's own credentials are held first
+            await (await session.get_credentials()).get_frozen_credentials()
+            monkeypatch.setattr(aio, "_off_the_loop", counted)
+            return await asyncio.gather(*(provider() for _ in range(20)), return_exceptions=True)
+
+        results = run(many())
+        assert len(trips) == 1  # one fetch for the 20 of them
+        if "GetWebIdentityToken" in known:
+            assert len(set(results)) == 1 and fake.calls["GetWebIdentityToken"] == 1
+            trips.clear()
+            assert run(session.web_identity_token("api://shared", duration=120)) == results[0]
+            assert trips == []  # held: no trip off the loop
+        else:
+            assert all(isinstance(r, rolesession.AssumeRoleError) for r in results)
+            assert all("upgrade botocore" in str(r) for r in results)
+

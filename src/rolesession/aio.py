@@ -187,6 +187,25 @@ class AioSessionCredentials:
         return f"AioSessionCredentials({self._engine!r})"
 
 
+#: Per session (weakly, as ``_outbound_tokens`` keeps its engines) and token request: one async
+#: view of the token's engine, so every caller of a token shares its per-loop fetch.
+_token_views: weakref.WeakKeyDictionary[RoleSession, dict[Any, AioSessionCredentials]] = (
+    weakref.WeakKeyDictionary()
+)
+_token_views_lock = threading.Lock()
+
+
+def _token_view(session: RoleSession, request: Any) -> AioSessionCredentials:
+    from ._outbound_tokens import engine_for
+
+    with _token_views_lock:
+        views = _token_views.setdefault(session, {})
+        view = views.get(request)
+        if view is None:
+            view = views[request] = AioSessionCredentials(engine_for(session, request))
+        return view
+
+
 class _Resolver:
     def __init__(self, credentials: AioSessionCredentials) -> None:
         self._credentials = credentials
@@ -392,11 +411,15 @@ class AioRoleSession(aiobotocore.session.AioSession):  # type: ignore[misc]
         For async token suppliers, and the ``token=`` parameters of this
         module's entry points (async providers are awaited on the readers' loop).
         """
-        sync = self.sync.token_provider(audience, **kwargs)
+        from ._outbound_tokens import token_request
+
+        # The token's own engine read as credentials are: a held token is a clock read and a
+        # compare, and the coroutines of one loop share one fetch, off the loop.
+        view = _token_view(self.sync, token_request(audience, **kwargs))
 
         async def token() -> str:
-            await self._credentials_view.get_frozen_credentials()  # a cold session fetches off the loop
-            return await _off_the_loop(asyncio.get_running_loop(), sync)
+            await self._credentials_view.get_frozen_credentials()  # the signing credentials first
+            return str((await view.get_frozen_credentials()).token)
 
         return token
 
